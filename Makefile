@@ -1,0 +1,43 @@
+# rutrans: the two commands a fresh clone needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install system-deps run test lint migrate worker
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, pinned, so no resolver swaps in another build; then the project with the
+# worker (NeMo) and test extras, every version pinned by the constraints file.
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) torch
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[worker,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	scripts/install-system-deps.sh
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# The translator, embedded: one process on http://$(HOST):$(PORT) (SQLite, in-process worker).
+run: install
+	HOST=$(HOST) PORT=$(PORT) scripts/run-local.sh
+
+# A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL).
+worker: install
+	$(BIN)/celery -A rutrans_site worker -Q gpu --pool solo --loglevel INFO
+
+test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .

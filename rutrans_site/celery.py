@@ -1,0 +1,31 @@
+"""The Celery app. Workers: `celery -A rutrans_site worker -Q gpu --pool solo` (one per GPU;
+never fork after CUDA is initialised)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rutrans_site.settings")
+
+app = Celery("rutrans_site")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])
+
+
+@worker_ready.connect
+def _preload_models(sender=None, **_kwargs) -> None:
+    """Load the models at start-up in the process that runs tasks (solo/threads pools only:
+    a prefork parent must not touch CUDA), so the first utterance is not slow. Failures are
+    logged and reported per task; the worker stays up."""
+    from django.conf import settings
+
+    pool = getattr(getattr(sender, "app", app).conf, "worker_pool", "") or ""
+    pool_name = str(getattr(sender, "pool_cls", pool))
+    if not settings.PRELOAD_MODELS or not any(p in pool_name for p in ("solo", "thread")):
+        return
+    from workers import runtime
+
+    runtime.preload()

@@ -1,0 +1,261 @@
+"""rutrans settings, read from environment variables with safe defaults.
+
+With no DATABASE_URL and no REDIS_URL set, everything runs in one process (the *embedded*
+default): SQLite, the in-memory channel layer, and the translation task executed in-process on a
+worker thread. Set them to run the real stack: PostgreSQL, Redis, separate Celery GPU workers.
+Every variable read here is documented in docker/.env.example.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DATA_DIR = Path(env_str("RUTRANS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DEBUG = env_bool("DEBUG", False)
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+EMBEDDED = not REDIS_URL  # no broker: run the task code in-process
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    if DATABASE_URL or REDIS_URL:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. The real stack (DATABASE_URL/REDIS_URL set) needs a fixed "
+            "secret: generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    # Embedded single-user default: a random key kept beside the local data, so sessions
+    # survive restarts without shipping a known secret.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "translation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves the UI's static files from Daphne itself: no separate web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "rutrans_site.urls"
+ASGI_APPLICATION = "rutrans_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "rutrans.sqlite3",
+            # The embedded worker thread writes while the web thread reads.
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+# Without `collectstatic` (the embedded default) serve straight from static/.
+WHITENOISE_USE_FINDERS = True
+# Input and output audio of the history. Several workers on several hosts need this on shared
+# storage (NFS, a volume): see docs/ARCHITECTURE.md.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+
+# --- Security ---------------------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Channels and Celery ----------------------------------------------------------------------
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # A result (JSON + WAV) must outlive a slow model; a gone consumer must not
+                # block the worker.
+                "expiry": env_int("CHANNEL_MESSAGE_EXPIRY_S", 120),
+                "capacity": env_int("CHANNEL_CAPACITY", 200),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "gpu"
+CELERY_TASK_ROUTES = {"translation.translate": {"queue": "gpu"}}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late on Redis an unacknowledged task of a killed worker comes back after this
+# many seconds; it must exceed the longest task (a 15-minute upload on CPU).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600),
+}
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
+
+# --- Audio ingest and utterance cutting ----------------------------------------------------------
+
+UTTERANCE_SILENCE_MS = env_int("UTTERANCE_SILENCE_MS", 900)
+UTTERANCE_MAX_S = env_float("UTTERANCE_MAX_S", 30.0)
+UTTERANCE_MIN_SPEECH_MS = env_int("UTTERANCE_MIN_SPEECH_MS", 250)
+VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
+# Largest binary frame accepted (bytes): 1 s of 96 kHz stereo int16.
+MAX_FRAME_BYTES = env_int("MAX_FRAME_BYTES", 384_000)
+# A result that has not come back after this long is answered with an error so that later
+# results of the session are not held back forever.
+RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
+
+# --- Models -------------------------------------------------------------------------------------
+
+# Dotted paths of the engine classes; each has a `from_settings(settings)` constructor.
+# Tests may point these at test doubles; the defaults are the real models.
+RUTRANS_TRANSLATOR = env_str("RUTRANS_TRANSLATOR", "workers.engines.canary.CanaryTranslator")
+RUTRANS_SYNTHESIZER = env_str("RUTRANS_SYNTHESIZER", "workers.engines.silero.SileroSynthesizer")
+RUTRANS_LANGUAGE_IDENTIFIER = env_str(
+    "RUTRANS_LANGUAGE_IDENTIFIER", "workers.engines.langid.AmberNetIdentifier"
+)
+CANARY_MODEL = env_str("CANARY_MODEL", "nvidia/canary-1b-v2")
+LID_MODEL = env_str("LID_MODEL", "langid_ambernet")
+# Recognise the source-language text alongside the translation (one batched call).
+SOURCE_TRANSCRIPT = env_bool("SOURCE_TRANSCRIPT", True)
+# "auto" picks CUDA when available; "cpu" or "cuda" force one.
+MODEL_DEVICE = env_str("MODEL_DEVICE", "auto")
+SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "silero")))
+TTS_SAMPLE_RATE = env_int("TTS_SAMPLE_RATE", 24_000)
+TTS_VOICE_RU = env_str("TTS_VOICE_RU", "baya")
+TTS_VOICE_EN = env_str("TTS_VOICE_EN", "en_0")
+# Load the models when the worker starts rather than on its first task.
+PRELOAD_MODELS = env_bool("PRELOAD_MODELS", True)
+
+# --- Logging ------------------------------------------------------------------------------------
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

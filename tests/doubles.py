@@ -1,0 +1,68 @@
+"""Test doubles for the model engines, injected through settings (RUTRANS_TRANSLATOR etc.).
+
+Never a production default: the settings point at the real engines unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workers.engines.base import LanguageGuess, Speech, SpeechTranslation
+
+SAMPLE_RATE = 24_000
+
+
+class ScriptedTranslator:
+    """Describes the audio it was given, so tests can tell utterances apart by length."""
+
+    @classmethod
+    def from_settings(cls, settings) -> ScriptedTranslator:
+        return cls()
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        seconds = len(audio) / 16_000
+        return SpeechTranslation(
+            text=f"{src}->{tgt} {seconds:.2f} s",
+            source_text=f"{src} speech {seconds:.2f} s" if with_source_text else None,
+            meta={"inference_ms": 0.1},
+        )
+
+
+class ToneSynthesizer:
+    """A 440 Hz tone, 10 ms per character of text."""
+
+    @classmethod
+    def from_settings(cls, settings) -> ToneSynthesizer:
+        return cls()
+
+    def synthesize(self, text, *, lang, voice=None) -> Speech:
+        n = int(SAMPLE_RATE * 0.01 * len(text))
+        t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
+        return Speech(audio=0.3 * np.sin(2 * np.pi * 440 * t), sample_rate=SAMPLE_RATE)
+
+
+class FailingSynthesizer(ToneSynthesizer):
+    def synthesize(self, text, *, lang, voice=None) -> Speech:
+        raise RuntimeError("the voice model crashed")
+
+
+class EnglishIdentifier:
+    @classmethod
+    def from_settings(cls, settings) -> EnglishIdentifier:
+        return cls()
+
+    def identify(self, audio) -> LanguageGuess:
+        return LanguageGuess(lang="en", confidence=0.9)
+
+
+class UnloadableTranslator:
+    @classmethod
+    def from_settings(cls, settings) -> UnloadableTranslator:
+        raise RuntimeError("CUDA out of memory while loading the weights")
+
+
+DOUBLES_ENV = {
+    "RUTRANS_TRANSLATOR": "tests.doubles.ScriptedTranslator",
+    "RUTRANS_SYNTHESIZER": "tests.doubles.ToneSynthesizer",
+    "RUTRANS_LANGUAGE_IDENTIFIER": "tests.doubles.EnglishIdentifier",
+}

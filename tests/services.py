@@ -1,0 +1,66 @@
+"""Access to the real services the tests need. In CI (CI=true) a missing service is a test
+failure, never a skip."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+
+
+def missing(what: str) -> None:
+    """Fail in CI, skip on a developer's machine."""
+    if IN_CI:
+        pytest.fail(f"{what} is not available, and CI=true requires it", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_redis() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=2).ping()
+    except Exception:  # noqa: BLE001 - any failure means no Redis
+        missing(f"Redis at {REDIS_TEST_URL}")
+    return REDIS_TEST_URL
+
+
+def require_postgres() -> str:
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
+    except Exception:  # noqa: BLE001
+        missing(f"PostgreSQL at {POSTGRES_ADMIN_URL}")
+    return POSTGRES_ADMIN_URL
+
+
+def fresh_postgres_database(name: str) -> str:
+    """Drop and create a database for a subprocess stack; returns its URL."""
+    import psycopg
+
+    admin = require_postgres()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,172 @@
+"""Start rutrans as real processes: Daphne (+ a Celery worker on the real stack).
+
+Used by the end-to-end tests (and reusable by benchmarks): the same commands a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    port: int
+    env: dict[str, str]
+    data_dir: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def log_text(self, name: str) -> str:
+        path = self.logs.get(name)
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+        log = self.data_dir / f"{name}.log"
+        node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
+        proc = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "rutrans_site",
+                "worker",
+                "-Q",
+                "gpu",
+                "--pool",
+                "solo",
+                "-n",
+                node,
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name], self.logs[name] = proc, log
+        _wait_for(lambda: b" ready." in log.read_bytes(), f"celery worker {name}", proc, 90)
+        return proc
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+
+def start_stack(
+    data_dir: Path,
+    *,
+    database_url: str | None,
+    redis_url: str | None,
+    extra_env: dict[str, str] | None = None,
+    with_worker: bool = True,
+) -> Stack:
+    """Embedded when redis_url is None (one Daphne process does everything)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="rutrans_site.settings",
+        RUTRANS_DATA_DIR=str(data_dir),
+        PYTHONUNBUFFERED="1",
+        PRELOAD_MODELS="1",
+        LOG_LEVEL="INFO",
+    )
+    env.pop("SECRET_KEY", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    if database_url or redis_url:
+        env["SECRET_KEY"] = "e2e-" + uuid.uuid4().hex
+    env.update(extra_env or {})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    stack = Stack(port=free_port(), env=env, data_dir=data_dir)
+    log = data_dir / "daphne.log"
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(stack.port),
+            "rutrans_site.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    stack.procs["daphne"], stack.logs["daphne"] = proc, log
+    try:
+        _wait_for(lambda: _http_ok(stack.http_url + "/healthz"), "daphne", proc, 60)
+        if redis_url and with_worker:
+            stack.start_worker()
+    except BaseException:
+        stack.stop_all()
+        raise
+    return stack
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _wait_for(check, what: str, proc: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} while starting")
+        if check():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not become ready in {timeout_s:.0f} s")

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+
+from translation.protocol import ProtocolError, parse_control, result_payload
+
+
+@pytest.mark.parametrize(
+    ("control", "src", "tgt"),
+    [
+        ({"mode": "en->ru"}, "en", "ru"),
+        ({"mode": "ru->en", "src": "en", "tgt": "ru"}, "ru", "en"),  # mode overrides
+        ({"mode": "auto"}, "auto", None),
+        ({"src": "en", "tgt": None}, "en", "ru"),  # tgt null: the other language
+        ({"src": "ru"}, "ru", "en"),
+        ({}, "auto", None),
+        ({"src": "auto", "tgt": "ru"}, "auto", "ru"),
+    ],
+)
+def test_direction_rules(control, src, tgt):
+    config = parse_control(json.dumps(control))
+    assert (config.src, config.tgt) == (src, tgt)
+
+
+def test_defaults_and_unknown_fields_ignored():
+    config = parse_control('{"mode": "en->ru", "colour": "blue"}')
+    assert (config.sample_rate, config.channels, config.voices) == (48_000, 2, ())
+
+
+def test_audio_format_and_voices():
+    config = parse_control(
+        {
+            "mode": "auto",
+            "sample_rate": 44_100,
+            "channels": 1,
+            "voice": {"ru": "xenia", "en": "en_5"},
+        }
+    )
+    assert (config.sample_rate, config.channels) == (44_100, 1)
+    assert config.voice_for("ru") == "xenia" and config.voice_for("en") == "en_5"
+    assert parse_control({"voice": "aidar"}).voice_for("ru") == "aidar"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"mode": "de->fr"}', "unknown mode 'de->fr'"),
+        ('{"src": "de"}', "src must be one of auto, en, ru"),
+        ('{"src": "en", "tgt": "en"}', "nothing to translate"),
+        ('{"sample_rate": 4000}', "sample_rate must be an integer from 8000 to 96000"),
+        ('{"sample_rate": "48000"}', "sample_rate must be an integer"),
+        ('{"channels": 3}', "channels must be an integer from 1 to 2"),
+        ('{"channels": true}', "channels must be an integer"),
+        ('{"voice": {"ru": "boris"}}', "unknown ru voice 'boris'"),
+        ('{"voice": 7}', "voice must be an object"),
+        ("x" * 5000, "too large"),
+    ],
+)
+def test_invalid_controls_say_why(raw, message):
+    with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_control(raw)
+
+
+def test_result_payload_shape():
+    payload = result_payload(
+        seq=3,
+        translation_id="abc",
+        src="en",
+        tgt="ru",
+        text="привет",
+        source_text="hello",
+        tts_failed=False,
+        timings={"total_ms": 5.0},
+    )
+    assert payload == {
+        "type": "result",
+        "seq": 3,
+        "id": "abc",
+        "src": "en",
+        "tgt": "ru",
+        "text": "привет",
+        "source_text": "hello",
+        "tts_failed": False,
+        "timings": {"total_ms": 5.0},
+    }

@@ -1,0 +1,149 @@
+"""A scripted `/ws/translate` client: streams PCM like the browser's AudioWorklet does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import websockets
+
+from translation.audio import resample_float32
+
+
+def to_pcm16(audio: np.ndarray, sr: int, *, out_sr: int = 48_000, channels: int = 2) -> bytes:
+    """Float mono audio → interleaved little-endian int16 at out_sr (the browser's format)."""
+    resampled = resample_float32(audio, sr, out_sr) if sr != out_sr else audio
+    pcm = (np.clip(resampled, -1.0, 1.0) * 32767).astype("<i2")
+    if channels == 2:
+        pcm = np.repeat(pcm, 2)
+    return pcm.tobytes()
+
+
+def silence_pcm(seconds: float, *, sr: int = 48_000, channels: int = 2) -> bytes:
+    return bytes(int(seconds * sr) * 2 * channels)
+
+
+@dataclass
+class Received:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    results: list[tuple[dict[str, Any], bytes | None, float]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LiveClient:
+    """One WebSocket session. `received` fills in the background while audio is sent."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.received = Received()
+        self._reader = asyncio.create_task(self._read())
+        self._new = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, base_ws_url: str, control: dict[str, Any] | None) -> LiveClient:
+        origin = base_ws_url.replace("ws://", "http://")
+        ws = await websockets.connect(base_ws_url + "/ws/translate", origin=origin, max_size=2**24)
+        ready = json.loads(await ws.recv())
+        assert ready["type"] == "status" and ready["state"] == "ready", ready
+        client = cls(ws)
+        if control is not None:
+            await client.send_json(control)
+            await client.wait_for(lambda m: m.get("state") == "configured", 5)
+        return client
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(payload))
+
+    async def stream(
+        self,
+        pcm: bytes,
+        *,
+        sample_rate: int = 48_000,
+        channels: int = 2,
+        frame_ms: int = 20,
+        realtime: bool = True,
+    ) -> float:
+        """Send PCM in frames, paced like a live microphone; returns the monotonic time the
+        last frame went out."""
+        frame_bytes = sample_rate * frame_ms // 1000 * 2 * channels
+        start = time.monotonic()
+        view = memoryview(pcm)
+        for i, offset in enumerate(range(0, len(pcm), frame_bytes)):
+            if realtime:
+                delay = start + i * frame_ms / 1000 - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await self.ws.send(bytes(view[offset : offset + frame_bytes]))
+        return time.monotonic()
+
+    async def flush(self) -> None:
+        await self.ws.send("__flush__")
+
+    async def _read(self) -> None:
+        pending: dict[str, Any] | None = None
+        try:
+            async for message in self.ws:
+                now = time.monotonic()
+                if isinstance(message, bytes):
+                    assert pending is not None, "binary frame without a result before it"
+                    self.received.results.append((pending, message, now))
+                    pending = None
+                else:
+                    data = json.loads(message)
+                    self.received.messages.append(data)
+                    if data["type"] == "result":
+                        if data["tts_failed"]:
+                            self.received.results.append((data, None, now))
+                        else:
+                            pending = data
+                    elif data["type"] == "error":
+                        self.received.errors.append(data)
+                self._new.set()
+        except websockets.ConnectionClosed:
+            pass
+
+    async def wait_for(self, predicate, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for message in self.received.messages[seen:]:
+                if predicate(message):
+                    return message
+            seen = len(self.received.messages)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching message in {timeout} s: {self.received.messages}")
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def wait_results(
+        self, count: int, timeout: float
+    ) -> list[tuple[dict, bytes | None, float]]:
+        deadline = time.monotonic() + timeout
+        while (
+            len(self.received.results) + len([e for e in self.received.errors if "seq" in e])
+            < count
+        ):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{len(self.received.results)} of {count} results in {timeout} s; "
+                    f"messages: {self.received.messages}"
+                )
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), remaining)
+            except TimeoutError:
+                pass
+        return self.received.results
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()

@@ -1,0 +1,128 @@
+"""The history in the Django admin: filter, search both texts, listen to input and output."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from translation.models import Translation
+
+
+class DirectionFilter(admin.SimpleListFilter):
+    title = "direction"
+    parameter_name = "direction"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("en->ru", "English → Russian"), ("ru->en", "Russian → English")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value in ("en->ru", "ru->en"):
+            src, tgt = value.split("->")
+            return queryset.filter(src_lang=src, tgt_lang=tgt)
+        return queryset
+
+
+def _player(obj: Translation, kind: str) -> str:
+    field = obj.input_audio if kind == "input" else obj.output_audio
+    if not field:
+        return "—"
+    url = reverse("history-audio", kwargs={"translation_id": obj.id, "kind": kind})
+    return format_html('<audio controls preload="none" src="{}"></audio>', url)
+
+
+@admin.register(Translation)
+class TranslationAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "status",
+        "direction",
+        "source",
+        "short_source_text",
+        "short_text",
+        "latency_ms",
+        "tts_failed",
+    )
+    list_filter = ("status", DirectionFilter, "source", "tts_failed", "created_at")
+    search_fields = ("source_text", "text", "session_id", "=id")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    ordering = ("-created_at",)
+    readonly_fields = (
+        "id",
+        "source",
+        "session_id",
+        "seq",
+        "status",
+        "requested_src",
+        "requested_tgt",
+        "src_lang",
+        "tgt_lang",
+        "voice",
+        "duration_s",
+        "input_player",
+        "source_text",
+        "text",
+        "output_player",
+        "tts_failed",
+        "error",
+        "timings",
+        "meta",
+        "worker",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("id", "status", "source", "session_id", "seq", "error")}),
+        (
+            "Languages",
+            {"fields": ("requested_src", "requested_tgt", "src_lang", "tgt_lang", "voice")},
+        ),
+        ("Input", {"fields": ("duration_s", "input_player", "source_text")}),
+        ("Translation", {"fields": ("text", "output_player", "tts_failed")}),
+        (
+            "Processing",
+            {
+                "fields": (
+                    "timings",
+                    "meta",
+                    "worker",
+                    "attempts",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                )
+            },
+        ),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Translation | None = None) -> bool:
+        return False
+
+    @admin.display(description="input audio")
+    def input_player(self, obj: Translation) -> str:
+        return _player(obj, "input")
+
+    @admin.display(description="translated audio")
+    def output_player(self, obj: Translation) -> str:
+        return _player(obj, "output")
+
+    @admin.display(description="source text")
+    def short_source_text(self, obj: Translation) -> str:
+        return (obj.source_text[:80] + "…") if len(obj.source_text) > 80 else obj.source_text
+
+    @admin.display(description="translation")
+    def short_text(self, obj: Translation) -> str:
+        return (obj.text[:80] + "…") if len(obj.text) > 80 else obj.text
+
+    @admin.display(description="latency (ms)")
+    def latency_ms(self, obj: Translation) -> float | None:
+        return obj.timings.get("total_ms")

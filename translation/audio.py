@@ -1,0 +1,369 @@
+"""Audio conversion for the web tier: PCM frames and files in, 16 kHz mono float32 out.
+
+Everything that turns bytes into the models' input (and model output into WAV bytes) lives
+here, so the live path and the upload path resample with the same filter. numpy, scipy and
+soundfile only: the web tier must not import torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+
+import numpy as np
+import soundfile as sf
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import firwin
+
+MODEL_SAMPLE_RATE = 16000
+"""The rate Canary, the language ID and the VAD expect."""
+
+MIN_STREAM_RATE = 8000
+MAX_STREAM_RATE = 96000
+MIN_FILE_RATE = 4000
+MAX_FILE_RATE = 192000
+MAX_FILE_CHANNELS = 8
+DEFAULT_MAX_FRAME_BYTES = 1 << 20
+"""About 2.7 s of 96 kHz stereo: far above the ~20 ms frames a browser sends."""
+
+_PCM16_SCALE = 1.0 / 32768.0
+_RESAMPLE_BLOCK = 1 << 16
+"""Input samples per inner step: bounds the gathered windows to a few MB for long files."""
+_STRIDED_MAX_PHASES = 4
+"""Up to this many filter phases (48k, 96k, 32k, 24k, 8k in), one strided view per phase."""
+
+
+class AudioFormatError(ValueError):
+    """Audio the service cannot use; the message is meant for the user."""
+
+
+def _check_stream_format(sample_rate: int, channels: int) -> None:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
+        raise AudioFormatError(f"sample_rate must be an integer, got {sample_rate!r}")
+    if not MIN_STREAM_RATE <= sample_rate <= MAX_STREAM_RATE:
+        raise AudioFormatError(
+            f"sample_rate {sample_rate} Hz is not supported "
+            f"(expected {MIN_STREAM_RATE}..{MAX_STREAM_RATE} Hz)"
+        )
+    if channels not in (1, 2):
+        raise AudioFormatError(f"channels must be 1 or 2, got {channels!r}")
+
+
+def validate_frame(frame: bytes, *, channels: int, max_bytes: int) -> None:
+    """Reject a PCM frame that is empty, too large or not a whole number of sample frames."""
+    size = len(frame)
+    if size == 0:
+        raise AudioFormatError("empty audio frame")
+    if size > max_bytes:
+        raise AudioFormatError(f"audio frame of {size} bytes is larger than {max_bytes} bytes")
+    block = 2 * channels
+    if size % block:
+        raise AudioFormatError(
+            f"audio frame of {size} bytes is not a whole number of 16-bit samples x "
+            f"{channels} channel(s) (expected a multiple of {block} bytes)"
+        )
+
+
+def pcm16_to_mono_float32(pcm: bytes, channels: int) -> np.ndarray:
+    """Little-endian int16 PCM, interleaved when stereo, as mono float32 in [-1, 1)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if channels == 1:
+        mono = samples.astype(np.float32)
+    else:
+        # Column adds beat a row-wise sum(axis=1) on (n, 2) int16 by ~5x.
+        mono = samples[0::channels].astype(np.float32)
+        for c in range(1, channels):
+            mono += samples[c::channels]
+    mono *= np.float32(_PCM16_SCALE / channels)
+    return mono
+
+
+@functools.lru_cache(maxsize=16)
+def _polyphase_filter(up: int, down: int) -> tuple[int, np.ndarray]:
+    """The anti-aliasing low-pass of scipy's resample_poly, split into `up` phases.
+
+    Returns (half_len, taps): row p holds the taps that phase p applies to the newest
+    input sample first, reversed so that a window of history (oldest first) dots with it.
+    """
+    max_rate = max(up, down)
+    half_len = 10 * max_rate
+    h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
+    taps_per_phase = -(-h.size // up)
+    padded = np.zeros(taps_per_phase * up)
+    padded[: h.size] = h
+    # padded[p + j * up] multiplies x[k - j]; reverse j so column i meets x[k - J + 1 + i].
+    taps = padded.reshape(taps_per_phase, up).T[:, ::-1].astype(np.float32)
+    taps = np.ascontiguousarray(taps)
+    taps.flags.writeable = False
+    return half_len, taps
+
+
+class StreamingResampler:
+    """Polyphase FIR resampling of a mono stream, chunk by chunk.
+
+    Output sample m is the dot product of one filter phase with a fixed window of input
+    history, so the concatenated output does not depend on how the input was split, and it
+    equals scipy's resample_poly of the whole signal (zero group delay, same length).
+    """
+
+    def __init__(self, in_sr: int, out_sr: int = MODEL_SAMPLE_RATE) -> None:
+        if in_sr <= 0 or out_sr <= 0:
+            raise AudioFormatError(f"sample rates must be positive, got {in_sr} -> {out_sr}")
+        g = math.gcd(in_sr, out_sr)
+        self.in_sr = in_sr
+        self.out_sr = out_sr
+        self.up = out_sr // g
+        self.down = in_sr // g
+        self._passthrough = self.up == self.down
+        if not self._passthrough:
+            self._half_len, self._taps = _polyphase_filter(self.up, self.down)
+            self._width = self._taps.shape[1]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next sample is time zero."""
+        self._n_in = 0
+        self._n_out = 0
+        if not self._passthrough:
+            # History starts with zeros standing for the samples before time zero.
+            self._history = np.zeros(self._width - 1, dtype=np.float32)
+            self._history_start = -(self._width - 1)
+
+    def process(self, mono: np.ndarray) -> np.ndarray:
+        """Feed input samples; return every output sample they complete."""
+        mono = np.asarray(mono, dtype=np.float32)
+        if mono.ndim != 1:
+            raise AudioFormatError(f"expected mono audio (1-D), got shape {mono.shape}")
+        if self._passthrough:
+            self._n_in += mono.size
+            self._n_out += mono.size
+            return mono.copy()
+        if mono.size <= _RESAMPLE_BLOCK:
+            return self._process_block(mono)
+        parts = [
+            self._process_block(mono[i : i + _RESAMPLE_BLOCK])
+            for i in range(0, mono.size, _RESAMPLE_BLOCK)
+        ]
+        return np.concatenate(parts)
+
+    def finish(self) -> np.ndarray:
+        """Flush the tail (as if the stream went on with silence) and reset."""
+        if self._passthrough:
+            self.reset()
+            return np.zeros(0, dtype=np.float32)
+        n_total = -(-self._n_in * self.up // self.down)
+        remaining = n_total - self._n_out
+        if remaining <= 0:
+            self.reset()
+            return np.zeros(0, dtype=np.float32)
+        last_needed = ((n_total - 1) * self.down + self._half_len) // self.up
+        pad = max(0, last_needed - (self._n_in - 1))
+        padded = np.concatenate((self._history, np.zeros(pad, dtype=np.float32)))
+        tail = self._compute(padded, n_total)
+        self.reset()
+        return tail
+
+    def _process_block(self, block: np.ndarray) -> np.ndarray:
+        buf = np.concatenate((self._history, block))
+        n_in = self._n_in + block.size
+        # Output m needs input up to k = (m*down + half_len) // up.
+        m_end = (n_in * self.up - 1 - self._half_len) // self.down + 1
+        return self._compute(buf, m_end)
+
+    def _compute(self, buf: np.ndarray, m_end: int) -> np.ndarray:
+        """Outputs n_out..m_end-1 from `buf` (input from history_start on), then trim history."""
+        start = self._history_start
+        self._n_in = start + buf.size
+        m0 = self._n_out
+        count = m_end - m0
+        out = np.empty(max(count, 0), dtype=np.float32)
+        if count > 0:
+            width = self._width
+            first = -(width - 1) - start
+            up, down, half_len = self.up, self.down, self._half_len
+            step = buf.itemsize
+            if up <= _STRIDED_MAX_PHASES:
+                # Outputs m, m+up, m+2up... share a phase and their windows start `down`
+                # inputs apart: one strided view per phase, nothing gathered.
+                for r in range(min(up, count)):
+                    n = (count - r + up - 1) // up
+                    t = (m0 + r) * down + half_len
+                    rows = np.ndarray(
+                        (n, width), np.float32, buf, (t // up + first) * step, (down * step, step)
+                    )
+                    out[r::up] = np.einsum("ij,j->i", rows, self._taps[t % up])
+            else:
+                windows = sliding_window_view(buf, width)
+                t = np.arange(m0, m_end) * down + half_len
+                out[:] = np.einsum("ij,ij->i", windows[t // up + first], self._taps[t % up])
+        self._n_out = max(m_end, m0)
+        # Keep the history the next output's window starts at.
+        next_first = (self._n_out * self.down + self._half_len) // self.up - (self._width - 1)
+        keep_from = min(max(next_first, start), self._n_in)
+        self._history = buf[keep_from - start :].copy()
+        self._history_start = keep_from
+        return out
+
+
+def resample_float32(audio: np.ndarray, in_sr: int, out_sr: int = MODEL_SAMPLE_RATE) -> np.ndarray:
+    """Resample a whole mono float array (a decoded file, synthesized speech)."""
+    resampler = StreamingResampler(in_sr, out_sr)
+    head = resampler.process(audio)
+    return np.concatenate((head, resampler.finish()))
+
+
+def to_mono16k_float32(pcm_bytes: bytes, in_sr: int = 48000, channels: int = 2) -> np.ndarray:
+    """A whole PCM recording as the models' input: downmix, then resample to 16 kHz."""
+    _check_stream_format(in_sr, channels)
+    validate_frame(pcm_bytes, channels=channels, max_bytes=len(pcm_bytes) or 1)
+    return resample_float32(pcm16_to_mono_float32(pcm_bytes, channels), in_sr)
+
+
+class PcmStream:
+    """One live session's ingest: PCM frames in, 16 kHz mono float32 out.
+
+    Called for every ~20 ms WebSocket frame, so it does only what each frame needs.
+    """
+
+    def __init__(
+        self, sample_rate: int, channels: int, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    ) -> None:
+        _check_stream_format(sample_rate, channels)
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.max_frame_bytes = max_frame_bytes
+        self._resampler = StreamingResampler(sample_rate, MODEL_SAMPLE_RATE)
+
+    def feed(self, frame: bytes) -> np.ndarray:
+        """Validate, downmix and resample one frame; raises AudioFormatError (stream intact)."""
+        validate_frame(frame, channels=self.channels, max_bytes=self.max_frame_bytes)
+        return self._resampler.process(pcm16_to_mono_float32(frame, self.channels))
+
+    def finish(self) -> np.ndarray:
+        """The last output samples of the stream; the stream can then start over."""
+        return self._resampler.finish()
+
+
+def wav_bytes_from_float32(audio: np.ndarray, sr: int) -> bytes:
+    """Encode mono float audio as a 16-bit PCM WAV (what the browser plays)."""
+    samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    out = io.BytesIO()
+    sf.write(out, samples, sr, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+def decode_audio_file(
+    data: bytes, *, max_duration_s: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode an uploaded file (anything libsndfile reads) to (mono float32, sample_rate)."""
+    if not data:
+        raise AudioFormatError("the audio file is empty")
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            sample_rate, channels, frames = f.samplerate, f.channels, f.frames
+            if not MIN_FILE_RATE <= sample_rate <= MAX_FILE_RATE:
+                raise AudioFormatError(
+                    f"unsupported sample rate {sample_rate} Hz "
+                    f"(expected {MIN_FILE_RATE}..{MAX_FILE_RATE} Hz)"
+                )
+            if not 1 <= channels <= MAX_FILE_CHANNELS:
+                raise AudioFormatError(
+                    f"unsupported channel count {channels} (expected 1..{MAX_FILE_CHANNELS})"
+                )
+            _check_duration(frames, sample_rate, max_duration_s)
+            audio = f.read(dtype="float32", always_2d=True)
+    except AudioFormatError:
+        raise
+    except (sf.SoundFileError, RuntimeError, ValueError, TypeError, EOFError, OSError) as exc:
+        raise AudioFormatError(f"could not read the file as audio ({_reason(exc)})") from exc
+    if audio.shape[0] == 0:
+        raise AudioFormatError("the audio file contains no samples")
+    # A file whose header understates its length must not slip past the limit.
+    _check_duration(audio.shape[0], sample_rate, max_duration_s)
+    mono = audio[:, 0] if channels == 1 else audio.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        raise AudioFormatError("the audio file contains invalid samples (NaN or infinity)")
+    return np.ascontiguousarray(mono, dtype=np.float32), sample_rate
+
+
+def _check_duration(frames: int, sample_rate: int, max_duration_s: float | None) -> None:
+    if max_duration_s is not None and frames > max_duration_s * sample_rate:
+        raise AudioFormatError(
+            f"the audio is {frames / sample_rate:.1f} s long; the limit is {max_duration_s:g} s"
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # libsndfile's messages start with the (useless to users) stream repr.
+    if text.startswith("Error opening"):
+        text = text.split(":", 1)[-1].strip()
+    return text or type(exc).__name__
+
+
+def load_audio_16k(data: bytes, *, max_duration_s: float | None = None) -> np.ndarray:
+    """Decode an uploaded file straight to the models' input: 16 kHz mono float32."""
+    audio, sample_rate = decode_audio_file(data, max_duration_s=max_duration_s)
+    return resample_float32(audio, sample_rate)
+
+
+class BoundedAudioBuffer:
+    """A preallocated float32 buffer with a hard size, so a session's memory cannot grow.
+
+    append() raises BufferError (and changes nothing) when the chunk does not fit: the caller
+    decides what overflow means (cut an utterance, drop audio).
+    """
+
+    def __init__(self, max_samples: int) -> None:
+        if max_samples <= 0:
+            raise ValueError(f"max_samples must be positive, got {max_samples}")
+        self._data = np.zeros(max_samples, dtype=np.float32)
+        self._size = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._data.size
+
+    @property
+    def free(self) -> int:
+        return self._data.size - self._size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, chunk: np.ndarray) -> None:
+        """Copy `chunk` in after the current content; BufferError if it does not fit."""
+        n = len(chunk)
+        if n > self.free:
+            raise BufferError(
+                f"audio buffer full: {n} samples do not fit in {self.free} free of {self.capacity}"
+            )
+        self._data[self._size : self._size + n] = chunk
+        self._size += n
+
+    def view(self) -> np.ndarray:
+        """The content without copying; valid until the next change to the buffer."""
+        return self._data[: self._size]
+
+    def take(self, n: int) -> np.ndarray:
+        """Remove and return (a copy of) the first n samples, at most all of them."""
+        if n < 0:
+            raise ValueError(f"cannot take {n} samples")
+        n = min(n, self._size)
+        head = self._data[:n].copy()
+        self.discard(n)
+        return head
+
+    def discard(self, n: int) -> None:
+        """Drop the first n samples (at most all) and move the rest to the front."""
+        if n < 0:
+            raise ValueError(f"cannot discard {n} samples")
+        n = min(n, self._size)
+        rest = self._size - n
+        if n and rest:
+            self._data[:rest] = self._data[n : self._size]
+        self._size = rest
+
+    def clear(self) -> None:
+        self._size = 0

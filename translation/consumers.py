@@ -1,0 +1,164 @@
+"""`/ws/translate`: the live translation WebSocket. A thin async shell over LiveSession and
+the services; see translation/protocol.py for the messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from translation import services
+from translation.audio import AudioFormatError
+from translation.dispatch import remember_event_loop
+from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
+from translation.protocol import FLUSH, ProtocolError, error_message, status_message
+
+logger = logging.getLogger(__name__)
+
+WATCH_INTERVAL_S = 0.05
+
+
+class TranslateConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.session_id = uuid.uuid4().hex
+        self.live: LiveSession | None = None
+        self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
+        remember_event_loop(asyncio.get_running_loop())
+        await self.accept()
+        # The VAD model load (ONNX) stays off the event loop.
+        self.live = await asyncio.to_thread(LiveSession)
+        self.submitter = asyncio.create_task(self._submit_in_order())
+        self.watchdog = asyncio.create_task(self._watch())
+        await self.send(text_data=status_message("ready", session=self.session_id))
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "watchdog"):
+            self.watchdog.cancel()
+            # Utterances already cut are still recorded; the submitter ends after them.
+            self.submissions.put_nowait(None)
+
+    # --- client → server -----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        live = self.live
+        if live is None:
+            return
+        if bytes_data is not None:
+            try:
+                self._queue(live.ingest(bytes_data))
+            except ProtocolError as exc:
+                if not live.warned_no_control:  # once, then dropped until a control arrives
+                    live.warned_no_control = True
+                    await self.send(text_data=error_message(str(exc)))
+            except AudioFormatError as exc:
+                logger.info("session %s: dropped frame: %s", self.session_id, exc)
+                await self.send(text_data=error_message(f"frame dropped: {exc}"))
+            return
+        if text_data is None:
+            return
+        if text_data == FLUSH:
+            pending = live.flush("flush")
+            self._queue(pending)
+            if not pending:
+                await self.send(text_data=status_message("flushed", utterance=False))
+            return
+        try:
+            config, ended = live.configure(text_data)
+        except ProtocolError as exc:
+            await self.send(text_data=error_message(str(exc)))
+            return
+        self._queue(ended)
+        await self.send(
+            text_data=status_message(
+                "configured",
+                mode=config.mode,
+                src=config.src,
+                tgt=config.tgt,
+                sample_rate=config.sample_rate,
+                channels=config.channels,
+                voice=dict(config.voices),
+            )
+        )
+
+    def _queue(self, pending: list[PendingUtterance]) -> None:
+        for item in pending:
+            self.submissions.put_nowait(item)
+
+    async def _submit_in_order(self) -> None:
+        """Store and dispatch cut utterances one by one, so ingest never waits on the DB."""
+        while (item := await self.submissions.get()) is not None:
+            await self._submit(item)
+
+    async def _submit(self, item: PendingUtterance) -> None:
+        live = self.live
+        assert live is not None
+        if live.in_flight > MAX_IN_FLIGHT:
+            await self._deliver(
+                live.accept(
+                    {
+                        "seq": item.seq,
+                        "error": "too many utterances waiting for "
+                        "translation; this one was dropped",
+                    }
+                )
+            )
+            return
+        try:
+            row = await database_sync_to_async(services.submit_utterance)(
+                session_id=self.session_id,
+                seq=item.seq,
+                reply_channel=self.channel_name,
+                audio=item.utterance.audio,
+                config=item.config,
+                timings=item.timings,
+            )
+        except Exception as exc:
+            logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
+            await self._deliver(
+                live.accept({"seq": item.seq, "error": f"could not queue the utterance: {exc}"})
+            )
+            return
+        live.expect(item.seq, settings.RESULT_TIMEOUT_S)
+        await self.send(text_data=status_message("queued", seq=item.seq, id=str(row.id)))
+
+    async def _watch(self) -> None:
+        """End an utterance when frames stop arriving; time out lost results."""
+        live = self.live
+        assert live is not None
+        try:
+            while True:
+                await asyncio.sleep(WATCH_INTERVAL_S)
+                now = time.monotonic()
+                if live.idle_due(now):
+                    self._queue(live.flush("idle"))
+                if live.deadlines:
+                    await self._deliver(live.expire(now))
+        except asyncio.CancelledError:
+            pass
+
+    # --- server → client -----------------------------------------------------------------------
+
+    async def translation_result(self, event: dict[str, Any]) -> None:
+        """A worker's result (or error) for one utterance, from the channel layer."""
+        if self.live is not None:
+            await self._deliver(self.live.accept(event))
+
+    async def _deliver(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            if "error" in event and "result" not in event:
+                await self.send(text_data=error_message(event["error"], seq=event["seq"]))
+                continue
+            result = event["result"]
+            sent_at = event.get("sent_at")
+            if sent_at:
+                result["timings"]["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
+            await self.send(text_data=json.dumps(result, ensure_ascii=False))
+            if event.get("wav"):
+                await self.send(bytes_data=event["wav"])

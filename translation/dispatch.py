@@ -1,0 +1,67 @@
+"""Hands a queued translation to whoever runs the task code.
+
+Real stack (REDIS_URL set): a Celery message by task *name* on queue `gpu`, so the web tier
+never imports the model code. Embedded default: the same task code on one in-process worker
+thread (like `--pool solo`: one utterance at a time, in order), off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "translation.translate"
+QUEUE = "gpu"
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_event_loop: asyncio.AbstractEventLoop | None = None
+
+
+def enqueue_translation(translation_id: str) -> Future | None:
+    """Queue the translation task for a history row (call after the row is committed)."""
+    if settings.EMBEDDED:
+        return _embedded_executor().submit(_run_embedded, str(translation_id))
+    from rutrans_site.celery import app
+
+    app.send_task(TASK_NAME, args=[str(translation_id)], queue=QUEUE)
+    return None
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-worker")
+        return _executor
+
+
+def _run_embedded(translation_id: str) -> None:
+    from django.db import close_old_connections
+
+    from workers.services import complete_translation
+
+    close_old_connections()
+    try:
+        complete_translation(translation_id, worker="embedded")
+    except Exception:
+        logger.exception("embedded translation %s failed", translation_id)
+    finally:
+        close_old_connections()
+
+
+def remember_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The embedded server's loop: the in-memory channel layer may only be used from it."""
+    global _event_loop
+    _event_loop = loop
+
+
+def embedded_event_loop() -> asyncio.AbstractEventLoop | None:
+    loop = _event_loop
+    return loop if settings.EMBEDDED and loop is not None and loop.is_running() else None

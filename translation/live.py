@@ -1,0 +1,139 @@
+"""One live session's state: ingest → utterances, and results back in `seq` order.
+
+Synchronous and free of I/O, so the consumer stays a thin async shell and this is testable on
+its own. All of it runs on the event loop: it must stay cheap (a 20 ms frame costs a resample
+and at most one VAD window).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from translation.audio import AudioFormatError, PcmStream, validate_frame
+from translation.protocol import ProtocolError, SessionConfig, parse_control
+from translation.segmenter import Utterance, UtteranceSegmenter
+
+# More utterances than this waiting for results: the client is sending faster than the
+# workers translate; further utterances are refused with an error instead of piling up.
+MAX_IN_FLIGHT = 32
+
+
+@dataclass
+class PendingUtterance:
+    seq: int
+    utterance: Utterance
+    config: SessionConfig
+    timings: dict[str, float]
+
+
+@dataclass
+class LiveSession:
+    """Audio in, utterances out, results re-ordered by seq."""
+
+    config: SessionConfig | None = None
+    stream: PcmStream | None = None
+    segmenter: UtteranceSegmenter = field(default_factory=lambda: new_segmenter())
+    next_seq: int = 0
+    next_to_send: int = 0
+    held: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deadlines: dict[int, float] = field(default_factory=dict)
+    last_frame_at: float = field(default_factory=time.monotonic)
+    warned_no_control: bool = False
+
+    # --- client → server -----------------------------------------------------------------------
+
+    def configure(self, raw: str) -> tuple[SessionConfig, list[PendingUtterance]]:
+        """Apply a control message. An utterance in progress is ended first, under the old
+        settings, so a mode change never splits a sentence between two directions."""
+        config = parse_control(raw)
+        ended = self.flush("control") if self.config is not None else []
+        if self.stream is None or (self.config.sample_rate, self.config.channels) != (
+            config.sample_rate,
+            config.channels,
+        ):
+            self.stream = PcmStream(config.sample_rate, config.channels)
+        self.config = config
+        self.warned_no_control = False
+        return config, ended
+
+    def ingest(self, frame: bytes) -> list[PendingUtterance]:
+        """One binary frame. Raises ProtocolError/AudioFormatError for a frame to drop."""
+        if self.config is None or self.stream is None:
+            raise ProtocolError("send a control message (JSON) before audio frames")
+        validate_frame(frame, channels=self.config.channels, max_bytes=settings.MAX_FRAME_BYTES)
+        self.last_frame_at = time.monotonic()
+        audio = self.stream.feed(frame)
+        return [self._pending(u) for u in self.segmenter.feed(audio)]
+
+    def flush(self, reason: str = "flush") -> list[PendingUtterance]:
+        utterance = self.segmenter.flush(reason)
+        return [self._pending(utterance)] if utterance is not None else []
+
+    def idle_due(self, now: float) -> bool:
+        """No frame for the silence window while speech is open: end the utterance."""
+        silence_s = settings.UTTERANCE_SILENCE_MS / 1000.0
+        return self.segmenter.has_speech and now - self.last_frame_at >= silence_s
+
+    def _pending(self, utterance: Utterance) -> PendingUtterance:
+        seq = self.next_seq
+        self.next_seq += 1
+        assert self.config is not None
+        endpoint_ms = 0.0
+        if utterance.reason == "silence":
+            endpoint_ms = (self.segmenter.stream_time_s - utterance.speech_end_s) * 1000.0
+        elif utterance.reason == "idle":
+            endpoint_ms = (time.monotonic() - self.last_frame_at) * 1000.0
+        timings = {"endpoint_ms": round(endpoint_ms, 2), "audio_s": round(utterance.duration_s, 3)}
+        return PendingUtterance(seq, utterance, self.config, timings)
+
+    # --- server → client -----------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return self.next_seq - self.next_to_send
+
+    def expect(self, seq: int, timeout_s: float) -> None:
+        self.deadlines[seq] = time.monotonic() + timeout_s
+
+    def accept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a result (or error) for a seq; return the events now deliverable, in order."""
+        seq = event.get("seq")
+        if not isinstance(seq, int) or seq < self.next_to_send or seq in self.held:
+            return []  # late (already timed out) or duplicate
+        self.deadlines.pop(seq, None)
+        self.held[seq] = event
+        ready = []
+        while self.next_to_send in self.held:
+            ready.append(self.held.pop(self.next_to_send))
+            self.next_to_send += 1
+        return ready
+
+    def expire(self, now: float) -> list[dict[str, Any]]:
+        """Results overdue by RESULT_TIMEOUT_S become errors, so later ones are not held back."""
+        ready: list[dict[str, Any]] = []
+        for seq, deadline in sorted(self.deadlines.items()):
+            if now >= deadline:
+                ready += self.accept(
+                    {
+                        "seq": seq,
+                        "error": "no result in time: the translation worker may be down or "
+                        "overloaded (check the worker and Flower)",
+                    }
+                )
+        return ready
+
+
+def new_segmenter() -> UtteranceSegmenter:
+    return UtteranceSegmenter(
+        silence_ms=settings.UTTERANCE_SILENCE_MS,
+        max_s=settings.UTTERANCE_MAX_S,
+        min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
+        threshold=settings.VAD_THRESHOLD,
+    )
+
+
+__all__ = ["AudioFormatError", "LiveSession", "PendingUtterance", "ProtocolError"]

@@ -1,0 +1,23 @@
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from translation import selectors
+
+
+def live_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "translation/live.html")
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@staff_member_required
+def history_audio(request: HttpRequest, translation_id: str, kind: str) -> FileResponse:
+    """A history row's input or output WAV, for staff only (the admin's players)."""
+    row = selectors.get_translation(translation_id)
+    field = None if row is None else (row.input_audio if kind == "input" else row.output_audio)
+    if not field:
+        raise Http404("no such audio")
+    return FileResponse(field.open("rb"), content_type="audio/wav")

@@ -1,0 +1,73 @@
+"""The small typed surface every model engine offers the pipeline.
+
+Engines know nothing of Django: they are built from plain values (`from_settings` reads a
+settings object but only its attributes) and take/return numpy arrays and strings. Heavy
+imports (torch, NeMo) live inside each engine module, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Lang = Literal["en", "ru"]
+LANGS: tuple[Lang, ...] = ("en", "ru")
+MODEL_SAMPLE_RATE = 16_000
+
+
+class EngineError(RuntimeError):
+    """An engine failed on one input; the worker reports it for that utterance only."""
+
+
+class EngineUnavailable(EngineError):
+    """An engine could not be loaded. The message says what the operator should do."""
+
+
+@dataclass(frozen=True)
+class SpeechTranslation:
+    """Canary's answer for one utterance."""
+
+    text: str
+    source_text: str | None = None
+    meta: dict[str, float] = field(default_factory=dict)  # load_ms, inference_ms, ...
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesised audio: mono float32 in [-1, 1]."""
+
+    audio: np.ndarray
+    sample_rate: int
+    meta: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    lang: Lang
+    confidence: float
+    meta: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SpeechTranslator(Protocol):
+    """Speech (16 kHz mono float32) in one language → text in another."""
+
+    def translate(
+        self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
+    ) -> SpeechTranslation: ...
+
+
+@runtime_checkable
+class SpeechSynthesizer(Protocol):
+    """Text → speech in a given language and voice (None: the configured default voice)."""
+
+    def synthesize(self, text: str, *, lang: Lang, voice: str | None = None) -> Speech: ...
+
+
+@runtime_checkable
+class LanguageIdentifier(Protocol):
+    """Which of en/ru is spoken in a 16 kHz mono float32 utterance."""
+
+    def identify(self, audio: np.ndarray) -> LanguageGuess: ...

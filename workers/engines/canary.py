@@ -1,0 +1,221 @@
+"""NVIDIA Canary (`nvidia/canary-1b-v2`, NeMo `EncDecMultiTaskModel`, `canary2` prompt):
+speech in one language → text in another, plus the recognised source text.
+
+The translation and the source transcript come from ONE `transcribe()` call: a batch of two
+rows with the same audio and two decoder prompts (`target_lang=tgt` and `target_lang=src`).
+NeMo's numpy-array input builds a single prompt for the whole batch, so the rows and their
+prompts are handed to `transcribe()` as a one-batch DataLoader (NeMo's "prompt provided by the
+user" path). Long inputs are cut at pauses into pieces of at most 30 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from workers.engines import _nemo
+from workers.engines.base import (
+    LANGS,
+    MODEL_SAMPLE_RATE,
+    EngineError,
+    Lang,
+    SpeechTranslation,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_CHUNK_S = 30.0  # Canary handles ~40 s; stay well inside
+MIN_CHUNK_S = 10.0  # cut points are looked for in the last part of a 30 s window
+FRAME_S = 0.1  # energy frames for choosing cut points
+MIN_INPUT_S = 1.0  # shorter input is padded with silence (as NeMo's own array path does)
+
+_cache_lock = threading.Lock()
+_loaded: dict[tuple[str, str], CanaryTranslator] = {}
+
+
+def split_at_pauses(
+    audio: np.ndarray,
+    sample_rate: int = MODEL_SAMPLE_RATE,
+    max_s: float = MAX_CHUNK_S,
+    min_s: float = MIN_CHUNK_S,
+) -> list[np.ndarray]:
+    """Cut audio into pieces of at most max_s, each cut at the quietest 100 ms frame found
+    between min_s and max_s after the previous cut."""
+    max_len = int(max_s * sample_rate)
+    if len(audio) <= max_len:
+        return [audio]
+    frame = max(1, int(FRAME_S * sample_rate))
+    pieces = []
+    start = 0
+    while len(audio) - start > max_len:
+        lo = start + int(min_s * sample_rate)
+        frames = (max_len - int(min_s * sample_rate)) // frame
+        window = audio[lo : lo + frames * frame].astype(np.float64)
+        energy = (window.reshape(frames, frame) ** 2).mean(axis=1)
+        quietest = int(np.argmin(energy))
+        cut = lo + quietest * frame + frame // 2
+        pieces.append(audio[start:cut])
+        start = cut
+    pieces.append(audio[start:])
+    return pieces
+
+
+def _check_lang(value: str, name: str) -> Lang:
+    if value not in LANGS:
+        raise EngineError(f"unsupported {name} language {value!r}: expected one of {list(LANGS)}")
+    return value  # type: ignore[return-value]
+
+
+class CanaryTranslator:
+    """`translate(audio, src=, tgt=)` with a loaded Canary model (see `load`)."""
+
+    def __init__(self, model: Any, *, device: str, model_name: str, load_ms: float) -> None:
+        self.model = model
+        self.device = device
+        self.model_name = model_name
+        self.load_ms = load_ms
+        self.warmup_ms = 0.0
+        self._lock = threading.Lock()  # one inference at a time per model
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CanaryTranslator:
+        return cls.load(settings.CANARY_MODEL, device=getattr(settings, "MODEL_DEVICE", "auto"))
+
+    @classmethod
+    def load(cls, model_name: str, *, device: str = "auto") -> CanaryTranslator:
+        """The model `model_name` (HF repo id or local .nemo), loaded once per process."""
+        resolved = _nemo.resolve_device(device)
+        with _cache_lock:
+            key = (model_name, resolved)
+            if key not in _loaded:
+                from nemo.collections.asr.models import ASRModel
+
+                model, load_ms = _nemo.load_nemo_model(
+                    ASRModel, model_name, device=resolved, setting="CANARY_MODEL"
+                )
+                if not hasattr(model, "prompt") or not hasattr(model, "decoding"):
+                    raise _nemo.EngineUnavailable(
+                        f"CANARY_MODEL={model_name!r} is a {type(model).__name__}, not a Canary "
+                        "multi-task (AED) model: use nvidia/canary-1b-v2 or a Canary .nemo"
+                    )
+                translator = cls(model, device=resolved, model_name=model_name, load_ms=load_ms)
+                translator.warm_up()
+                _loaded[key] = translator
+            return _loaded[key]
+
+    def warm_up(self) -> None:
+        """One short silent utterance through the model (first-call allocations, kernels)."""
+        started = time.perf_counter()
+        silence = np.zeros(MODEL_SAMPLE_RATE, dtype=np.float32)
+        self._transcribe(silence, [("en", "en")])
+        self.warmup_ms = (time.perf_counter() - started) * 1000.0
+        logger.info("warmed up %s in %.0f ms", self.model_name, self.warmup_ms)
+
+    def prompt_ids(self, src: Lang, tgt: Lang) -> torch.Tensor:
+        """The decoder prompt (canary2) for recognising `src` speech as `tgt` text."""
+        turns = [
+            {
+                "role": "user",
+                "slots": {
+                    "decodercontext": "",
+                    "emotion": "<|emo:undefined|>",
+                    "source_lang": src,
+                    "target_lang": tgt,
+                    "pnc": "yes",
+                    "itn": "no",
+                    "timestamp": "no",
+                    "diarize": "no",
+                },
+            }
+        ]
+        return self.model.prompt.encode_dialog(turns=turns)["context_ids"]
+
+    def _transcribe(self, audio: np.ndarray, tasks: list[tuple[Lang, Lang]]) -> list[str]:
+        """One `transcribe()` call: the same audio once per (src, tgt) task, each row with its
+        own prompt. Returns one text per task."""
+        from nemo.collections.asr.models.aed_multitask_models import (
+            MultiTaskTranscriptionConfig,
+        )
+
+        if len(audio) < MIN_INPUT_S * MODEL_SAMPLE_RATE:
+            missing = int(MIN_INPUT_S * MODEL_SAMPLE_RATE) - len(audio)
+            audio = np.pad(audio, (missing // 2, missing - missing // 2))
+        rows = len(tasks)
+        signal = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+        prompts = torch.stack([self.prompt_ids(src, tgt) for src, tgt in tasks])
+        batch = (
+            signal.unsqueeze(0).expand(rows, -1).contiguous(),
+            torch.full((rows,), signal.shape[0], dtype=torch.long),
+            None,
+            None,
+            prompts,
+            torch.full((rows,), prompts.shape[1], dtype=torch.long),
+        )
+        config = MultiTaskTranscriptionConfig(
+            batch_size=rows, enable_chunking=False, verbose=False, num_workers=0
+        )
+        loader = torch.utils.data.DataLoader([batch], batch_size=None)
+        with self._lock, _nemo.inference(self.device):
+            hypotheses = self.model.transcribe(loader, override_config=config)
+        return [getattr(h, "text", h) for h in hypotheses]
+
+    def translate(
+        self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
+    ) -> SpeechTranslation:
+        """`audio`: 16 kHz mono float32. Text in `tgt`, and (optionally) the `src` transcript."""
+        source = _check_lang(src, "source")
+        target = _check_lang(tgt, "target")
+        audio = np.asarray(audio)
+        if audio.ndim != 1:
+            raise EngineError(f"expected mono audio (1-D), got shape {audio.shape}")
+        if audio.size == 0:
+            raise EngineError("the utterance is empty")
+        audio = audio.astype(np.float32, copy=False)
+        tasks: list[tuple[Lang, Lang]] = [(source, target)]
+        if with_source_text and source != target:
+            tasks.append((source, source))
+
+        started = time.perf_counter()
+        pieces = split_at_pauses(audio)
+        texts: list[list[str]] = [[] for _ in tasks]
+        try:
+            for piece in pieces:
+                for i, text in enumerate(self._transcribe(piece, tasks)):
+                    if text.strip():
+                        texts[i].append(text.strip())
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            raise EngineError(
+                f"out of GPU memory translating {len(audio) / MODEL_SAMPLE_RATE:.1f} s of audio"
+            ) from exc
+        inference_ms = (time.perf_counter() - started) * 1000.0
+
+        translation = " ".join(texts[0])
+        if not with_source_text:
+            source_text = None
+        elif source == target:
+            source_text = translation
+        else:
+            source_text = " ".join(texts[1])
+        return SpeechTranslation(
+            text=translation,
+            source_text=source_text,
+            meta={
+                "load_ms": round(self.load_ms, 2),
+                "warmup_ms": round(self.warmup_ms, 2),
+                "inference_ms": round(inference_ms, 2),
+                "audio_s": round(len(audio) / MODEL_SAMPLE_RATE, 3),
+                "chunks": float(len(pieces)),
+            },
+        )
+
+
+def forget_loaded_models() -> None:
+    """Drop the per-process model cache (tests)."""
+    with _cache_lock:
+        _loaded.clear()

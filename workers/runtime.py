@@ -1,0 +1,91 @@
+"""The worker process's engines: built once from settings, reused by every task.
+
+A failed load is not cached for ever: the next task tries again (after a short back-off), so a
+worker recovers once the model can load, and meanwhile each utterance gets a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from workers.engines.base import EngineUnavailable
+from workers.pipeline import TranslationPipeline
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 10.0
+
+_lock = threading.Lock()
+_engines: dict[str, Any] = {}
+_failures: dict[str, tuple[float, str]] = {}
+
+ENGINE_SETTINGS = {
+    "translator": "RUTRANS_TRANSLATOR",
+    "synthesizer": "RUTRANS_SYNTHESIZER",
+    "identifier": "RUTRANS_LANGUAGE_IDENTIFIER",
+}
+
+
+def get_engine(role: str) -> Any:
+    """The loaded engine for a role ("translator", "synthesizer", "identifier")."""
+    with _lock:
+        if role in _engines:
+            return _engines[role]
+        failed = _failures.get(role)
+        if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
+            raise EngineUnavailable(failed[1])
+        dotted = getattr(settings, ENGINE_SETTINGS[role])
+        started = time.perf_counter()
+        try:
+            engine = import_string(dotted).from_settings(settings)
+        except EngineUnavailable as exc:
+            _failures[role] = (time.monotonic(), str(exc))
+            logger.error("could not load %s %s: %s", role, dotted, exc)
+            raise
+        except Exception as exc:
+            message = f"could not load the {role} model ({dotted}): {type(exc).__name__}: {exc}"
+            _failures[role] = (time.monotonic(), message)
+            logger.exception("could not load %s %s", role, dotted)
+            raise EngineUnavailable(message) from exc
+        _failures.pop(role, None)
+        _engines[role] = engine
+        logger.info("loaded %s %s in %.0f ms", role, dotted, (time.perf_counter() - started) * 1e3)
+        return engine
+
+
+class _LazyIdentifier:
+    """Loads language ID only when an utterance asks for `auto`."""
+
+    def identify(self, audio):
+        return get_engine("identifier").identify(audio)
+
+
+def get_pipeline() -> TranslationPipeline:
+    return TranslationPipeline(
+        translator=get_engine("translator"),
+        synthesizer=get_engine("synthesizer"),
+        identifier=_LazyIdentifier(),
+        with_source_text=settings.SOURCE_TRANSCRIPT,
+    )
+
+
+def preload() -> None:
+    """Load translator and synthesizer now (worker start-up); failures are logged, not fatal."""
+    for role in ("translator", "synthesizer"):
+        try:
+            get_engine(role)
+        except EngineUnavailable:
+            pass
+
+
+def reset() -> None:
+    """Forget loaded engines (tests, or after settings change)."""
+    with _lock:
+        _engines.clear()
+        _failures.clear()
