@@ -29,3 +29,6 @@ def engines(settings):
     runtime.reset()
     yield settings
     runtime.reset()
+
+
+pytest_plugins = ["tests.speech"]

@@ -13,3 +13,6 @@ os.environ.pop("REDIS_URL", None)
 from rutrans_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Threads (channels' database_sync_to_async, the embedded worker) must not keep connections open.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

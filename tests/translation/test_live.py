@@ -1,0 +1,82 @@
+import json
+
+import numpy as np
+import pytest
+
+from tests.speech import silence
+from translation.audio import AudioFormatError
+from translation.live import LiveSession
+from translation.protocol import ProtocolError
+
+
+@pytest.fixture
+def session():
+    live = LiveSession()
+    live.configure(json.dumps({"mode": "en->ru", "sample_rate": 16_000, "channels": 1}))
+    return live
+
+
+def pcm(audio: np.ndarray) -> bytes:
+    return (audio * 32767).astype("<i2").tobytes()
+
+
+def test_audio_before_control_is_refused():
+    with pytest.raises(ProtocolError, match="control message"):
+        LiveSession().ingest(b"\x00\x00" * 320)
+
+
+def test_malformed_frames_are_refused(session, settings):
+    with pytest.raises(AudioFormatError):
+        session.ingest(b"\x00\x00\x00")
+    settings.MAX_FRAME_BYTES = 1000
+    with pytest.raises(AudioFormatError):
+        session.ingest(b"\x00" * 1002)
+
+
+def test_speech_cut_at_silence_gets_consecutive_seqs(session, speech):
+    sentence = speech.speech_16k("Good morning, everyone.", "en")
+    stream = np.concatenate([silence(0.5), sentence, silence(1.2), sentence, silence(1.2)])
+    pending = []
+    for start in range(0, len(stream), 320):
+        pending += session.ingest(pcm(stream[start : start + 320]))
+    assert [p.seq for p in pending] == [0, 1]
+    assert all(p.utterance.reason == "silence" for p in pending)
+    assert all(0 < p.timings["endpoint_ms"] <= 1000 for p in pending)
+    assert pending[0].config.src == "en" and pending[0].config.tgt == "ru"
+
+
+def test_control_change_ends_the_open_utterance_under_the_old_mode(session, speech):
+    sentence = speech.speech_16k("Good morning, everyone.", "en")
+    for start in range(0, len(sentence), 320):
+        assert session.ingest(pcm(sentence[start : start + 320])) == []
+    config, ended = session.configure(
+        json.dumps({"mode": "ru->en", "sample_rate": 16_000, "channels": 1})
+    )
+    assert config.src == "ru"
+    assert [(p.seq, p.config.src, p.utterance.reason) for p in ended] == [(0, "en", "control")]
+
+
+def test_flush_without_speech_gives_nothing(session):
+    session.ingest(pcm(silence(1.0)))
+    assert session.flush() == []
+
+
+def test_results_are_released_in_seq_order(session):
+    session.next_seq = 3
+    assert session.accept({"seq": 2, "result": "c"}) == []
+    assert session.accept({"seq": 1, "result": "b"}) == []
+    released = session.accept({"seq": 0, "result": "a"})
+    assert [e["result"] for e in released] == ["a", "b", "c"]
+    assert session.accept({"seq": 1, "result": "again"}) == []  # duplicate/late: dropped
+    assert session.in_flight == 0
+
+
+def test_overdue_results_become_errors_so_later_ones_flow(session):
+    session.next_seq = 2
+    session.expect(0, timeout_s=0.0)
+    session.expect(1, timeout_s=60.0)
+    assert session.accept({"seq": 1, "result": "b"}) == []
+    released = session.expire(now=float("inf"))
+    assert [e["seq"] for e in released] == [0, 1]
+    assert "worker may be down" in released[0]["error"] and released[1]["result"] == "b"
+    assert session.accept({"seq": 0, "result": "too late"}) == []
