@@ -1,0 +1,76 @@
+"""Settings are read from the environment at start-up: check them in fresh processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'debug': settings.DEBUG, 'embedded': settings.EMBEDDED, "
+    "'db': settings.DATABASES['default']['ENGINE'], "
+    "'layer': settings.CHANNEL_LAYERS['default']['BACKEND'], "
+    "'hosts': settings.ALLOWED_HOSTS, 'silence': settings.UTTERANCE_SILENCE_MS}))"
+)
+
+
+def settings_in(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
+    base.update(DJANGO_SETTINGS_MODULE="rutrans_site.settings", RUTRANS_DATA_DIR=str(tmp_path))
+    base.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=base, capture_output=True, text=True
+    )
+
+
+def test_embedded_default(tmp_path):
+    proc = settings_in({}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    values = json.loads(proc.stdout)
+    assert values == {
+        "debug": False,
+        "embedded": True,
+        "db": "django.db.backends.sqlite3",
+        "layer": "channels.layers.InMemoryChannelLayer",
+        "hosts": ["127.0.0.1", "localhost"],
+        "silence": 900,
+    }
+    # A private secret is generated once and kept.
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) > 40 and oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_real_stack_from_environment(tmp_path):
+    proc = settings_in(
+        {
+            "DATABASE_URL": "postgresql://127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "translator.example, 127.0.0.1",
+            "UTTERANCE_SILENCE_MS": "700",
+        },
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    values = json.loads(proc.stdout)
+    assert values["db"] == "django.db.backends.postgresql" and values["embedded"] is False
+    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["hosts"] == ["translator.example", "127.0.0.1"] and values["silence"] == 700
+
+
+def test_real_stack_refuses_to_start_without_secret_key(tmp_path):
+    proc = settings_in({"DATABASE_URL": "postgresql://127.0.0.1:5432/test"}, tmp_path)
+    assert proc.returncode != 0 and "SECRET_KEY is not set" in proc.stderr
+
+
+def test_bad_values_are_named(tmp_path):
+    proc = settings_in({"DEBUG": "maybe"}, tmp_path)
+    assert proc.returncode != 0 and "DEBUG='maybe' is not a boolean" in proc.stderr
+    proc = settings_in({"UTTERANCE_SILENCE_MS": "soon"}, tmp_path)
+    assert "UTTERANCE_SILENCE_MS='soon' is not an integer" in proc.stderr
