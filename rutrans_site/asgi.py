@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from translation.dispatch import warm_up_embedded_worker  # noqa: E402
 from translation.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,3 +24,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+warm_up_embedded_worker()

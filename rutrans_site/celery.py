@@ -16,14 +16,14 @@ app.autodiscover_tasks(["workers"])
 
 
 @worker_ready.connect
-def _preload_models(sender=None, **_kwargs) -> None:
+def _preload_models(sender=None, **_kwargs) -> None:  # noqa: ANN001 - Celery signal
     """Load the models at start-up in the process that runs tasks (solo/threads pools only:
     a prefork parent must not touch CUDA), so the first utterance is not slow. Failures are
     logged and reported per task; the worker stays up."""
     from django.conf import settings
 
-    pool = getattr(getattr(sender, "app", app).conf, "worker_pool", "") or ""
-    pool_name = str(getattr(sender, "pool_cls", pool))
+    pool_cls = getattr(getattr(sender, "controller", None), "pool_cls", None)
+    pool_name = f"{getattr(pool_cls, '__module__', '')}.{getattr(pool_cls, '__name__', '')}"
     if not settings.PRELOAD_MODELS or not any(p in pool_name for p in ("solo", "thread")):
         return
     from workers import runtime

@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.doubles import DOUBLES_ENV
+from tests.services import missing
 
 
 @pytest.fixture(scope="session")
-def model_env(tmp_path_factory) -> dict[str, str]:
-    """Environment that makes a worker process load the tiny real-format models through the
-    production loaders; RUTRANS_TEST_ENGINES=doubles switches to the test doubles."""
+def tiny_models(tmp_path_factory) -> dict[str, str]:
+    """Build the tiny random-weight models of the real classes once per run (a NeMo Canary
+    `.nemo` in a Hugging Face cache, AmberNet in NeMo's cache, Silero `torch.package` voices)
+    and return the environment that makes the production loaders use them, offline."""
+    try:
+        import nemo.collections.asr  # noqa: F401
+    except ImportError:
+        missing("NeMo (the worker extra: pip install -e '.[worker]')")
+    from tests.models_fixtures import prepare_model_env
+
+    root = os.environ.get("RUTRANS_TINY_MODELS_DIR") or tmp_path_factory.mktemp("tiny-models")
+    return prepare_model_env(Path(root))
+
+
+@pytest.fixture(scope="session")
+def model_env(request) -> dict[str, str]:
+    """Environment for the worker processes under test: the tiny real-format models through
+    the production loaders (RUTRANS_TEST_ENGINES=doubles: the test doubles instead)."""
     if os.environ.get("RUTRANS_TEST_ENGINES") == "doubles":
         return dict(DOUBLES_ENV)
-    return dict(DOUBLES_ENV)
+    return dict(request.getfixturevalue("tiny_models"))
 
 
 @pytest.fixture

@@ -107,6 +107,12 @@ def _train_tokenizer(tokenizer_dir: Path) -> None:
     (tokenizer_dir / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
 
 
+_TRANSFORMER_ENCODER = (
+    "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder"
+)
+_SMOOTHED_CE_LOSS = "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss"
+
+
 def _canary_config(tokenizer_dir: Path):
     from nemo.collections.asr.parts.submodules.multitask_decoding import MultiTaskDecodingConfig
     from omegaconf import OmegaConf
@@ -185,7 +191,7 @@ def _canary_config(tokenizer_dir: Path):
             "dropout_att": 0.0,
         },
         "transf_encoder": {
-            "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
+            "_target_": _TRANSFORMER_ENCODER,
             "num_layers": 0,
             "hidden_size": hidden,
             "inner_size": hidden * 2,
@@ -231,7 +237,7 @@ def _canary_config(tokenizer_dir: Path):
             "use_transformer_init": True,
         },
         "loss": {
-            "_target_": "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss",
+            "_target_": _SMOOTHED_CE_LOSS,
             "label_smoothing": 0.0,
         },
     }
@@ -241,7 +247,7 @@ def _canary_config(tokenizer_dir: Path):
 
 
 def build_tiny_canary(dest_dir: Path | str) -> Path:
-    """A random-weight `EncDecMultiTaskModel` (canary2 prompt) saved as `<dest>/tiny-canary.nemo`."""
+    """A random-weight `EncDecMultiTaskModel` (canary2 prompt), as `<dest>/tiny-canary.nemo`."""
     import torch
     from nemo.collections.asr.models import EncDecMultiTaskModel
 
@@ -341,7 +347,8 @@ def install_in_hf_cache(
 def install_in_nemo_cache(nemo_path: Path | str, nemo_cache_dir: Path | str, name: str) -> Path:
     """Lay `nemo_path` out where NeMo keeps an NGC model `name` (e.g. `langid_ambernet`)."""
     from nemo.collections.asr.models import EncDecSpeakerLabelModel
-    from workers.models_fetch import nemo_ngc_cache_path
+
+    from workers.engines._nemo import nemo_ngc_cache_path
 
     target = nemo_ngc_cache_path(EncDecSpeakerLabelModel, name, cache_root=Path(nemo_cache_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -393,6 +400,7 @@ SILERO_SPEAKERS = {
 def build_tiny_silero(dest_dir: Path | str, lang: str) -> Path:
     """A `torch.package` like Silero's (`tts_models`/`model`) under the production file name."""
     import torch.package
+
     from workers.engines.silero import SILERO_MODELS
 
     dest_dir = Path(dest_dir)

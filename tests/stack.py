@@ -75,7 +75,9 @@ class Stack:
             start_new_session=True,
         )
         self.procs[name], self.logs[name] = proc, log
-        _wait_for(lambda: b" ready." in log.read_bytes(), f"celery worker {name}", proc, 90)
+        # Ready = consuming and, with PRELOAD_MODELS, the models loaded.
+        marker = b"models preloaded" if self.env.get("PRELOAD_MODELS") == "1" else b" ready."
+        _wait_for(lambda: marker in log.read_bytes(), f"celery worker {name}", proc, 120)
         return proc
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
@@ -145,6 +147,8 @@ def start_stack(
     stack.procs["daphne"], stack.logs["daphne"] = proc, log
     try:
         _wait_for(lambda: _http_ok(stack.http_url + "/healthz"), "daphne", proc, 60)
+        if not redis_url and env.get("PRELOAD_MODELS") == "1":  # embedded: models in-process
+            _wait_for(lambda: b"models preloaded" in log.read_bytes(), "model load", proc, 120)
         if redis_url and with_worker:
             stack.start_worker()
     except BaseException:

@@ -80,7 +80,7 @@ async def translate_once(stack, text, lang, mode):
     pcm, _ = speech_pcm(text, lang)
     speech_sent = await client.stream(pcm)
     await client.stream(silence_pcm(SILENCE_S + 1.5))
-    results = await client.wait_results(1, 5)
+    results = await client.wait_results(1, 15)
     await client.close()
     return results, speech_sent
 
@@ -114,7 +114,7 @@ async def test_two_utterances_in_one_stream_arrive_in_order(real_stack):
         "Please open the window, it is getting very warm in this room.", "en"
     )
     await client.stream(first + silence_pcm(1.5) + second + silence_pcm(SILENCE_S + 1.5))
-    results = await client.wait_results(2, 6)
+    results = await client.wait_results(2, 15)
     await client.close()
     assert [m["seq"] for m, _, _ in results] == [0, 1]
     # Each utterance holds its own sentence: the second is the longer one.
@@ -128,7 +128,7 @@ async def test_flush_mid_speech_cuts_there(real_stack):
     half = len(pcm) // 2 // 4 * 4
     await client.stream(pcm[:half])
     await client.flush()
-    results = await client.wait_results(1, 5)
+    results = await client.wait_results(1, 15)
     assert results[0][0]["timings"]["audio_s"] < total_s * 0.5 + 0.35
     await client.close()
 
@@ -156,7 +156,7 @@ async def test_invalid_input_keeps_the_session_usable(real_stack):
     pcm, _ = speech_pcm("Thank you very much.", "en")
     await client.stream(pcm)
     await client.flush()
-    results = await client.wait_results(1, 5)
+    results = await client.wait_results(1, 15)
     assert results[0][0]["seq"] == 0
     errors = [e["error"] for e in client.received.errors]
     assert any("control message" in e for e in errors)

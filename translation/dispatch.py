@@ -56,6 +56,16 @@ def _run_embedded(translation_id: str) -> None:
         close_old_connections()
 
 
+def warm_up_embedded_worker() -> None:
+    """Embedded mode: load the models on the worker thread at start-up, in the background,
+    so the first utterance does not wait for them (it queues behind the load if it comes
+    early). The real stack's workers do this on `worker_ready` instead."""
+    if settings.EMBEDDED and settings.PRELOAD_MODELS:
+        from workers import runtime
+
+        _embedded_executor().submit(runtime.preload)
+
+
 def remember_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     """The embedded server's loop: the in-memory channel layer may only be used from it."""
     global _event_loop

@@ -77,11 +77,14 @@ def get_pipeline() -> TranslationPipeline:
 
 def preload() -> None:
     """Load translator and synthesizer now (worker start-up); failures are logged, not fatal."""
+    loaded = []
     for role in ("translator", "synthesizer"):
         try:
             get_engine(role)
+            loaded.append(role)
         except EngineUnavailable:
             pass
+    logger.info("models preloaded: %s", ", ".join(loaded) or "none")
 
 
 def reset() -> None:

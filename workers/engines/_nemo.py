@@ -25,7 +25,7 @@ FETCH_HINT = "run `python manage.py fetch_models` with internet access"
 
 
 def resolve_device(setting: str | None) -> str:
-    """"auto" (or empty) → "cuda" when available, else "cpu"; "cpu"/"cuda"/"cuda:N" as given."""
+    """ "auto" (or empty) → "cuda" when available, else "cpu"; "cpu"/"cuda"/"cuda:N" as given."""
     value = (setting or "auto").strip().lower()
     if value == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -86,7 +86,7 @@ def locate_model_file(model_cls: Any, name: str, setting: str) -> str:
             )
     try:
         return str(model_cls.from_pretrained(name, return_model_file=True))
-    except Exception as exc:  # noqa: BLE001 - offline/HTTP errors are not all OSError
+    except Exception as exc:
         raise EngineUnavailable(
             f"could not find or download the {name} model ({type(exc).__name__}: {exc}): "
             f"{FETCH_HINT}, or set {setting} to a local .nemo path"
@@ -105,7 +105,7 @@ def load_nemo_model(model_cls: Any, name: str, *, device: str, setting: str) -> 
             f"out of GPU memory while loading {name}: free the GPU (one worker per GPU) "
             "or set MODEL_DEVICE=cpu"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - a bad file fails in many ways
+    except Exception as exc:
         raise EngineUnavailable(
             f"could not load {name} from {path} ({type(exc).__name__}: {exc}). The file may be "
             f"corrupt or incomplete: delete it and {FETCH_HINT}, or set {setting} to a good "

@@ -23,6 +23,7 @@ from workers.engines.base import (
     LANGS,
     MODEL_SAMPLE_RATE,
     EngineError,
+    EngineUnavailable,
     Lang,
     SpeechTranslation,
 )
@@ -99,7 +100,7 @@ class CanaryTranslator:
                     ASRModel, model_name, device=resolved, setting="CANARY_MODEL"
                 )
                 if not hasattr(model, "prompt") or not hasattr(model, "decoding"):
-                    raise _nemo.EngineUnavailable(
+                    raise EngineUnavailable(
                         f"CANARY_MODEL={model_name!r} is a {type(model).__name__}, not a Canary "
                         "multi-task (AED) model: use nvidia/canary-1b-v2 or a Canary .nemo"
                     )

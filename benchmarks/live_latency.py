@@ -1,0 +1,272 @@
+"""Live-path latency and capacity benchmark (a script, not a test).
+
+Starts the real stack (Daphne + Celery worker + Redis + PostgreSQL, tiny real-format models) or
+connects to a running one, opens N concurrent `/ws/translate` sessions and streams real speech
+as 48 kHz stereo 20 ms frames at real-time pace with natural pauses and no flush. For every
+utterance it records where the time went and prints median / p95 / max per component.
+
+    .venv/bin/python benchmarks/live_latency.py --sessions 1,5,20,50 --json var/bench.json
+
+See docs/PERFORMANCE.md for what each column means and the figures measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.speech import speech_16k  # noqa: E402
+from tests.wsclient import LiveClient, silence_pcm, to_pcm16  # noqa: E402
+from translation.audio import resample_float32  # noqa: E402
+
+FRAME_MS = 20
+SENTENCES = [
+    ("en", "The weather is lovely today, so we will walk to the river."),
+    ("ru", "Сегодня хорошая погода, поэтому мы пойдём гулять к реке."),
+    ("en", "Could you tell me where the nearest train station is?"),
+    ("ru", "Я думаю, что эта встреча займёт не больше часа."),
+    ("en", "Thank you very much for your help yesterday."),
+    ("ru", "Пожалуйста, закройте окно, на улице холодно."),
+]
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+PAUSES_S = (1.4, 1.8, 1.6, 2.0)
+
+
+@dataclass
+class Utterance:
+    lang: str
+    speech_end_s: float  # offset of the true end of speech in the session's stream
+
+
+@dataclass
+class SessionTrace:
+    utterances: list[Utterance]
+    frames_sent_at: list[float] = field(default_factory=list)
+    t0: float = 0.0
+    client: LiveClient | None = None
+
+
+def corpus() -> list[tuple[str, np.ndarray]]:
+    """Speech clips at 16 kHz: espeak-ng en/ru plus real read English when installed."""
+    clips = [(lang, speech_16k(text, lang)) for lang, text in SENTENCES]
+    for wav in sorted(LIBRIVOX.glob("*.wav"))[:5] if LIBRIVOX.exists() else []:
+        audio, sr = sf.read(wav, dtype="float32")
+        clips.append(("en", resample_float32(audio, sr, 16_000)))
+    return clips
+
+
+def build_stream(clips, count: int, offset: int) -> tuple[bytes, list[Utterance]]:
+    """`count` clips separated by natural pauses, as 48 kHz stereo int16."""
+    parts = [np.zeros(8_000, dtype=np.float32)]
+    utterances = []
+    position = len(parts[0])
+    for i in range(count):
+        lang, clip = clips[(offset + i) % len(clips)]
+        parts.append(clip)
+        position += len(clip)
+        utterances.append(Utterance(lang, position / 16_000))
+        pause = np.zeros(int(PAUSES_S[(offset + i) % len(PAUSES_S)] * 16_000), dtype=np.float32)
+        parts.append(pause)
+        position += len(pause)
+    parts.append(np.zeros(16_000, dtype=np.float32))  # time for the last result
+    return to_pcm16(np.concatenate(parts), 16_000), utterances
+
+
+async def run_session(ws_url: str, pcm: bytes, trace: SessionTrace, mode: str) -> None:
+    client = await LiveClient.connect(ws_url, {"mode": mode})
+    trace.client = client
+    frame = 48_000 * FRAME_MS // 1000 * 4
+    view = memoryview(pcm)
+    trace.t0 = time.monotonic()
+    for i, start in enumerate(range(0, len(pcm), frame)):
+        delay = trace.t0 + i * FRAME_MS / 1000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await client.ws.send(bytes(view[start : start + frame]))
+        trace.frames_sent_at.append(time.monotonic())
+    try:
+        await client.wait_results(len(trace.utterances), 30)
+    except TimeoutError:
+        pass
+    await client.close()
+
+
+def sent_time(trace: SessionTrace, offset_s: float) -> float:
+    index = min(int(offset_s * 1000 / FRAME_MS), len(trace.frames_sent_at) - 1)
+    return trace.frames_sent_at[index]
+
+
+def measure(traces: list[SessionTrace]) -> tuple[dict[str, list[float]], dict[str, int]]:
+    columns: dict[str, list[float]] = {
+        k: [] for k in ("endpoint", "cut_to_queued", "queue", "lid", "ast", "tts", "push",
+                        "overhead", "end_to_end", "loop_lag")
+    }
+    counts = {"spoken": 0, "answered": 0, "errors": 0, "out_of_order": 0}
+    for trace in traces:
+        client = trace.client
+        assert client is not None
+        counts["spoken"] += len(trace.utterances)
+        counts["errors"] += len(client.received.errors)
+        seqs = [m["seq"] for m, _, _ in client.received.results]
+        counts["answered"] += len(seqs)
+        counts["out_of_order"] += int(seqs != sorted(seqs) or len(set(seqs)) != len(seqs))
+        queued_at = {}
+        for message in client.received.messages:
+            if message.get("state") == "queued":
+                queued_at[message["seq"]] = message
+        for message, _, received_at in client.received.results:
+            seq = message["seq"]
+            if seq >= len(trace.utterances):
+                continue
+            speech_end = sent_time(trace, trace.utterances[seq].speech_end_s)
+            t = message["timings"]
+            model = t.get("lid_ms", 0.0) + t.get("ast_ms", 0.0) + t.get("tts_ms", 0.0)
+            e2e = (received_at - speech_end) * 1000
+            columns["endpoint"].append(t["endpoint_ms"])
+            columns["queue"].append(t.get("queue_ms", 0.0))
+            columns["lid"].append(t.get("lid_ms", 0.0))
+            columns["ast"].append(t.get("ast_ms", 0.0))
+            columns["tts"].append(t.get("tts_ms", 0.0))
+            columns["push"].append(t.get("push_ms", 0.0))
+            columns["loop_lag"].append(t.get("loop_lag_ms", 0.0))
+            columns["end_to_end"].append(e2e)
+            columns["overhead"].append(e2e - t["endpoint_ms"] - model)
+    return columns, counts
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"median": float("nan"), "p95": float("nan"), "max": float("nan")}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"median": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    import os
+
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_level(ws_url: str, n: int, clips, utterances: int, web_pid: int | None) -> dict:
+    streams = [build_stream(clips, utterances, offset=i) for i in range(n)]
+    traces = [SessionTrace(utterances=u) for _, u in streams]
+    cpu_before = proc_cpu_s(web_pid) if web_pid else None
+    started = time.monotonic()
+    await asyncio.gather(
+        *(run_session(ws_url, pcm, trace, "auto") for (pcm, _), trace in zip(streams, traces))
+    )
+    wall = time.monotonic() - started
+    columns, counts = measure(traces)
+    stream_seconds = sum(len(pcm) / (48_000 * 4) for pcm, _ in streams)
+    report = {
+        "sessions": n,
+        "utterances_per_session": utterances,
+        "wall_s": round(wall, 2),
+        "counts": counts,
+        "ms": {name: summarise(values) for name, values in columns.items()},
+    }
+    if web_pid:
+        report["web_cpu_s_per_stream_s"] = (proc_cpu_s(web_pid) - cpu_before) / stream_seconds
+        report["web_peak_rss_mb"] = proc_peak_rss_mb(web_pid)
+    return report
+
+
+def print_table(report: dict) -> None:
+    c = report["counts"]
+    print(
+        f"\nN={report['sessions']}: {c['answered']}/{c['spoken']} answered, "
+        f"{c['errors']} errors, {c['out_of_order']} sessions out of order, "
+        f"wall {report['wall_s']} s"
+        + (
+            f", web CPU {report['web_cpu_s_per_stream_s'] * 1000:.1f} ms per stream-second, "
+            f"peak RSS {report['web_peak_rss_mb']:.0f} MB"
+            if "web_cpu_s_per_stream_s" in report
+            else ""
+        )
+    )
+    print(f"{'component (ms)':<16}{'median':>10}{'p95':>10}{'max':>10}")
+    for name, stats in report["ms"].items():
+        print(f"{name:<16}{stats['median']:>10.1f}{stats['p95']:>10.1f}{stats['max']:>10.1f}")
+
+
+def start_own_stack(engines: str, workers: int):
+    from tests.doubles import DOUBLES_ENV
+    from tests.services import fresh_postgres_database, require_redis
+    from tests.stack import start_stack
+
+    if engines == "tiny":
+        from tests.models_fixtures import prepare_model_env
+
+        env = prepare_model_env(ROOT / "var" / "bench-models")
+    else:
+        env = dict(DOUBLES_ENV)
+    import redis
+
+    redis_url = require_redis()
+    redis.Redis.from_url(redis_url).flushdb()
+    stack = start_stack(
+        Path(tempfile.mkdtemp(prefix="rutrans-bench-")),
+        database_url=fresh_postgres_database("rutrans_bench"),
+        redis_url=redis_url,
+        extra_env=env,
+    )
+    for i in range(1, workers):
+        stack.start_worker(f"worker{i}")
+    return stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", default="1,5,20,50", help="comma-separated N values")
+    parser.add_argument("--utterances", type=int, default=4, help="utterances per session")
+    parser.add_argument("--url", help="ws://host:port of a running stack (default: start one)")
+    parser.add_argument("--web-pid", type=int, help="Daphne's pid, for CPU/RSS figures")
+    parser.add_argument("--engines", choices=("tiny", "doubles"), default="tiny")
+    parser.add_argument("--workers", type=int, default=1, help="Celery workers to start")
+    parser.add_argument("--json", type=Path, help="write the reports here")
+    args = parser.parse_args()
+
+    clips = corpus()
+    stack = None
+    ws_url, web_pid = args.url, args.web_pid
+    if ws_url is None:
+        stack = start_own_stack(args.engines, args.workers)
+        ws_url, web_pid = stack.ws_url, stack.procs["daphne"].pid
+    reports = []
+    try:
+        for n in (int(x) for x in args.sessions.split(",")):
+            report = asyncio.run(run_level(ws_url, n, clips, args.utterances, web_pid))
+            print_table(report)
+            reports.append(report)
+    finally:
+        if stack is not None:
+            stack.stop_all()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(reports, indent=2))
+
+
+if __name__ == "__main__":
+    main()
