@@ -37,6 +37,7 @@ worker: install
 
 test: install system-deps
 	$(BIN)/ruff check .
+	node --test tests/js/
 	$(BIN)/python -m pytest
 
 lint: install

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.speech import speech_16k  # noqa: E402
-from tests.wsclient import LiveClient, silence_pcm, to_pcm16  # noqa: E402
+from tests.wsclient import LiveClient, to_pcm16  # noqa: E402
 from translation.audio import resample_float32  # noqa: E402
 
 FRAME_MS = 20
@@ -111,8 +111,19 @@ def sent_time(trace: SessionTrace, offset_s: float) -> float:
 
 def measure(traces: list[SessionTrace]) -> tuple[dict[str, list[float]], dict[str, int]]:
     columns: dict[str, list[float]] = {
-        k: [] for k in ("endpoint", "cut_to_queued", "queue", "lid", "ast", "tts", "push",
-                        "overhead", "end_to_end", "loop_lag")
+        k: []
+        for k in (
+            "endpoint",
+            "cut_to_queued",
+            "queue",
+            "lid",
+            "ast",
+            "tts",
+            "push",
+            "overhead",
+            "end_to_end",
+            "loop_lag",
+        )
     }
     counts = {"spoken": 0, "answered": 0, "errors": 0, "out_of_order": 0}
     for trace in traces:
@@ -175,7 +186,10 @@ async def run_level(ws_url: str, n: int, clips, utterances: int, web_pid: int | 
     cpu_before = proc_cpu_s(web_pid) if web_pid else None
     started = time.monotonic()
     await asyncio.gather(
-        *(run_session(ws_url, pcm, trace, "auto") for (pcm, _), trace in zip(streams, traces))
+        *(
+            run_session(ws_url, pcm, trace, "auto")
+            for (pcm, _), trace in zip(streams, traces, strict=True)
+        )
     )
     wall = time.monotonic() - started
     columns, counts = measure(traces)

@@ -16,7 +16,7 @@ app.autodiscover_tasks(["workers"])
 
 
 @worker_ready.connect
-def _preload_models(sender=None, **_kwargs) -> None:  # noqa: ANN001 - Celery signal
+def _preload_models(sender=None, **_kwargs) -> None:
     """Load the models at start-up in the process that runs tasks (solo/threads pools only:
     a prefork parent must not touch CUDA), so the first utterance is not slow. Failures are
     logged and reported per task; the worker stays up."""

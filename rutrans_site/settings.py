@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs page's assets, served locally (works offline)
     "translation",
 ]
 
@@ -183,7 +186,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, which aborts the
+                # layer's blocking 5 s BZPOPMIN (channels_redis#422): allow longer reads.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # A result (JSON + WAV) must outlive a slow model; a gone consumer must not
                 # block the worker.
                 "expiry": env_int("CHANNEL_MESSAGE_EXPIRY_S", 120),
@@ -210,6 +215,40 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600),
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
+
+# --- REST API (uploads) -------------------------------------------------------------------------
+
+# Largest upload accepted (bytes, 413 above) and longest recording (seconds, 400 above).
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+UPLOAD_MAX_DURATION_S = env_float("UPLOAD_MAX_DURATION_S", 900.0)
+# Request bodies other than files (form fields, JSON) stay small (Django's default);
+# uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to disk, not held in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "translation.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "rutrans API",
+    "DESCRIPTION": "Upload a recording, follow the job, download the spoken translation "
+    "(English <-> Russian). Live translation is the `/ws/translate` WebSocket; a job's status "
+    "is also pushed on `/ws/jobs/{id}`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Audio ingest and utterance cutting ----------------------------------------------------------
 
@@ -239,6 +278,8 @@ SOURCE_TRANSCRIPT = env_bool("SOURCE_TRANSCRIPT", True)
 # "auto" picks CUDA when available; "cpu" or "cuda" force one.
 MODEL_DEVICE = env_str("MODEL_DEVICE", "auto")
 SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "silero")))
+# Where `manage.py fetch_models` downloads the Silero packages from (tests point it at localhost).
+SILERO_BASE_URL = env_str("SILERO_BASE_URL", "https://models.silero.ai/models/tts")
 TTS_SAMPLE_RATE = env_int("TTS_SAMPLE_RATE", 24_000)
 TTS_VOICE_RU = env_str("TTS_VOICE_RU", "baya")
 TTS_VOICE_EN = env_str("TTS_VOICE_EN", "en_0")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: speech (espeak-ng), audio tools (sox, libsndfile),
-# a browser for the UI tests (chromium). Installs only what is missing.
+# a browser for the UI tests (chromium), Node.js for the JS unit tests. Installs only what
+# is missing.
 set -euo pipefail
 packages=(espeak-ng sox libsndfile1 chromium)
+# Node.js runs the UI's JavaScript unit tests; any recent one will do.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

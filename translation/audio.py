@@ -299,6 +299,9 @@ def _reason(exc: BaseException) -> str:
     # libsndfile's messages start with the (useless to users) stream repr.
     if text.startswith("Error opening"):
         text = text.split(":", 1)[-1].strip()
+    if "not a regular file" in text or "Format not recognised" in text:
+        # libsndfile's words for bytes it cannot identify as any audio format.
+        return "not a recognised audio format"
     return text or type(exc).__name__
 
 

@@ -1,5 +1,5 @@
-"""`/ws/translate`: the live translation WebSocket. A thin async shell over LiveSession and
-the services; see translation/protocol.py for the messages."""
+"""`/ws/translate`: the live translation WebSocket, a thin async shell over LiveSession and the
+services (see translation/protocol.py for the messages); `/ws/jobs/<id>`: a job's status."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
-from translation import services
+from translation import selectors, services
 from translation.audio import AudioFormatError
 from translation.dispatch import remember_event_loop
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
@@ -162,3 +163,53 @@ class TranslateConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=json.dumps(result, ensure_ascii=False))
             if event.get("wav"):
                 await self.send(bytes_data=event["wav"])
+
+
+# Status order: a watcher never goes back (a redelivered task reports "running" again).
+_STATUS_RANK = {"queued": 0, "running": 1, "done": 2, "failed": 2}
+JOB_NOT_FOUND_CLOSE_CODE = 4404
+
+
+class JobStatusConsumer(AsyncWebsocketConsumer):
+    """`/ws/jobs/<id>`: the job's current state at once, then each change; closes after
+    `done` or `failed`. Messages: `{"type": "job", <the GET /api/translations/<id> fields>}`
+    and, for an unknown id, `{"type": "error", "error": ...}` before close code 4404."""
+
+    async def connect(self) -> None:
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        self.group = services.job_group(self.job_id)
+        self.rank = -1
+        remember_event_loop(asyncio.get_running_loop())
+        # Subscribe first, then read: a change made in between arrives as an event too.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        try:
+            row = await database_sync_to_async(selectors.get_translation)(self.job_id)
+        except DatabaseError as exc:
+            logger.warning("job %s: database unavailable: %s", self.job_id, exc)
+            await self.send(text_data=error_message("the history database is not reachable"))
+            await self.close(code=1011)
+            return
+        if row is None:
+            await self.send(text_data=error_message(f"no such job {self.job_id}"))
+            await self.close(code=JOB_NOT_FOUND_CLOSE_CODE)
+            return
+        await self._report(services.job_state(row))
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Clients have nothing to say here; anything sent is ignored."""
+
+    async def job_status(self, event: dict[str, Any]) -> None:
+        await self._report(event["job"])
+
+    async def _report(self, job: dict[str, Any]) -> None:
+        rank = _STATUS_RANK.get(job["status"], 0)
+        if rank <= self.rank:
+            return  # already reported (the event and the first read can overlap)
+        self.rank = rank
+        await self.send(text_data=json.dumps({"type": "job", **job}, ensure_ascii=False))
+        if rank == _STATUS_RANK["done"]:
+            await self.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from translation.audio import load_audio_16k
@@ -14,7 +15,7 @@ from translation.models import Translation
 def get_translation(translation_id: str | uuid.UUID) -> Translation | None:
     try:
         return Translation.objects.filter(pk=translation_id).first()
-    except (ValueError, TypeError):  # not a UUID
+    except (ValueError, TypeError, ValidationError):  # not a UUID
         return None
 
 

@@ -6,17 +6,22 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
-from translation.audio import wav_bytes_from_float32
+from translation.audio import decode_audio_file, resample_float32, wav_bytes_from_float32
 from translation.dispatch import embedded_event_loop, enqueue_translation
 from translation.models import Translation
 from translation.protocol import SessionConfig, result_payload
@@ -25,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_SAMPLE_RATE = 16_000
 RESULT_EVENT = "translation.result"  # handled by TranslateConsumer.translation_result
+JOB_EVENT = "job.status"  # handled by JobStatusConsumer.job_status
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,65 @@ def submit_utterance(
     return row
 
 
+def submit_upload(
+    *,
+    data: bytes,
+    filename: str,
+    config: SessionConfig,
+    max_duration_s: float | None = None,
+) -> Translation:
+    """Store an uploaded recording and queue its translation.
+
+    The file is decoded here (AudioFormatError for anything unusable, before anything is
+    stored), kept as uploaded for staff, and stored as the models' input: a 16 kHz mono
+    PCM_16 WAV, like a live utterance, so the worker reads it with `load_input_audio`.
+    """
+    audio, sample_rate = decode_audio_file(data, max_duration_s=max_duration_s)
+    duration_s = round(len(audio) / sample_rate, 3)
+    wav = wav_bytes_from_float32(resample_float32(audio, sample_rate), MODEL_SAMPLE_RATE)
+    row_id = uuid.uuid4()
+    original_name = _storage_name(filename)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            row = Translation(
+                id=row_id,
+                source=Translation.Source.UPLOAD,
+                requested_src=config.src,
+                requested_tgt=config.tgt or "",
+                duration_s=duration_s,
+                meta={
+                    "voices": dict(config.voices),
+                    "submitted_at": time.time(),
+                    "upload": {
+                        "filename": original_name,
+                        "bytes": len(data),
+                        "sample_rate": sample_rate,
+                    },
+                },
+            )
+            original = default_storage.save(f"uploads/{row_id}/{original_name}", ContentFile(data))
+            stored.append(original)
+            row.meta["upload"]["stored_as"] = original
+            row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
+            stored.append(row.input_audio.name)
+            row.save(force_insert=True)
+            transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    except BaseException:
+        for name in stored:  # no row, no files
+            default_storage.delete(name)
+        raise
+    return row
+
+
+def _storage_name(filename: str) -> str:
+    """A safe file name from a client's (possibly absent or hostile) upload name."""
+    try:
+        return get_valid_filename(PurePath(filename or "").name)[-100:]
+    except SuspiciousFileOperation:
+        return "upload"
+
+
 def start_translation(translation_id: str, *, worker: str) -> Translation | None:
     """Mark a row running. None when it is unknown or already finished (a redelivered task)."""
     with transaction.atomic():
@@ -88,6 +153,7 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
         if submitted_at:
             row.timings["queue_ms"] = round((time.time() - submitted_at) * 1000.0, 2)
         row.save(update_fields=["status", "worker", "attempts", "started_at", "timings"])
+    notify_job_status(row)
     return row
 
 
@@ -108,6 +174,7 @@ def finish_translation(translation_id: str, outcome: Outcome) -> Translation:
         if outcome.wav:
             row.output_audio.save(f"{row.id}.wav", ContentFile(outcome.wav), save=False)
         row.save()
+    notify_job_status(row)
     return row
 
 
@@ -121,6 +188,7 @@ def fail_translation(translation_id: str, error: str) -> Translation | None:
         row.error = error
         row.finished_at = timezone.now()
         row.save(update_fields=["status", "error", "finished_at"])
+    notify_job_status(row)
     return row
 
 
@@ -152,16 +220,62 @@ def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
     return send_to_channel(row.reply_channel, event)
 
 
+def job_group(translation_id: str | uuid.UUID) -> str:
+    """The channel-layer group a job's status watchers (`/ws/jobs/<id>`) listen on."""
+    return f"job.{translation_id}"
+
+
+def job_state(row: Translation) -> dict[str, Any]:
+    """A job's state as the API and `/ws/jobs/<id>` report it (one shape for both)."""
+    return {
+        "id": str(row.id),
+        "status": row.status,
+        "source": row.source,
+        "src": row.src_lang or row.requested_src,
+        "tgt": row.tgt_lang or row.requested_tgt or None,
+        "voice": row.voice or None,
+        "source_text": row.source_text,
+        "text": row.text,
+        "tts_failed": row.tts_failed,
+        "error": row.error,
+        "timings": dict(row.timings),
+        "duration_s": row.duration_s,
+        "has_audio": bool(row.output_audio) and row.status == Translation.Status.DONE,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+def notify_job_status(row: Translation) -> bool:
+    """Tell an upload's status watchers (`/ws/jobs/<id>`) about its current state (call after
+    the commit). Nobody watching is the normal case and costs one channel-layer call."""
+    if row.source != Translation.Source.UPLOAD:
+        return False  # live results go to their session; keep the hot path to one push
+    group = job_group(row.id)
+    event = {"type": JOB_EVENT, "job": job_state(row)}
+    return _on_channel_layer(group, lambda layer: layer.group_send(group, event))
+
+
 def send_to_channel(channel: str, event: dict[str, Any]) -> bool:
+    return _on_channel_layer(channel, lambda layer: layer.send(channel, event))
+
+
+def _on_channel_layer(target: str, call: Callable[[Any], Awaitable[None]]) -> bool:
+    """Run one channel-layer call from sync code (a worker, a view): on the embedded server's
+    loop when there is one, else on a private loop. Failures are logged, never raised."""
     layer = get_channel_layer()
+
+    async def push() -> None:
+        await call(layer)
+
     try:
         loop = embedded_event_loop()
         if loop is not None:
             # The in-memory layer belongs to the server's event loop.
-            asyncio.run_coroutine_threadsafe(layer.send(channel, event), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(push(), loop).result(timeout=10)
         else:
-            async_to_sync(layer.send)(channel, event)
+            async_to_sync(push)()
     except Exception as exc:  # noqa: BLE001 - ChannelFull, Redis down, loop gone: log, go on
-        logger.warning("could not push to %s: %s: %s", channel, type(exc).__name__, exc)
+        logger.warning("could not push to %s: %s: %s", target, type(exc).__name__, exc)
         return False
     return True

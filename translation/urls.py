@@ -1,10 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from translation import views
 
 urlpatterns = [
     path("", views.live_page, name="live"),
+    path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
+    path("api/", include("translation.api.urls")),
     path(
         "history/<uuid:translation_id>/<str:kind>.wav",
         views.history_audio,

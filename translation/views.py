@@ -1,12 +1,19 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from translation import selectors
 
 
 def live_page(request: HttpRequest) -> HttpResponse:
     return render(request, "translation/live.html")
+
+
+@ensure_csrf_cookie
+def upload_page(request: HttpRequest) -> HttpResponse:
+    """Upload a recording; the page talks to /api/translations and /ws/jobs/<id>."""
+    return render(request, "translation/upload.html")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

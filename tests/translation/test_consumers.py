@@ -117,7 +117,7 @@ async def test_over_the_real_redis_channel_layer(engines, speech, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 15}]},
         }
     }
     from channels.layers import channel_layers

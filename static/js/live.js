@@ -1,0 +1,477 @@
+// The live page: capture → /ws/translate → conversation view + playback queue.
+import { Capture, CaptureError } from "./capture.js";
+import { emit, expose } from "./events.js";
+import { PlaybackQueue } from "./playback.js";
+import { DEFAULT_VOICES, LANG_NAMES, fillVoiceSelect } from "./voices.js";
+import { LiveSocket } from "./ws-client.js";
+
+const STORAGE_KEY = "rutrans.live.v1";
+const RESUME_AFTER_PLAYBACK_MS = 300;
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  start: $("start"),
+  startLabel: $("start-label"),
+  connection: $("connection"),
+  activity: $("activity"),
+  level: $("level-bar"),
+  mode: $("mode"),
+  voiceRu: $("voice-ru"),
+  voiceEn: $("voice-en"),
+  mute: $("mute"),
+  pauseWhilePlaying: $("pause-while-playing"),
+  sources: [...document.querySelectorAll('input[name="source"]')],
+  conversation: $("conversation"),
+  empty: $("empty"),
+  clear: $("clear"),
+};
+
+// --- settings, kept across visits -------------------------------------------------------------
+
+function loadSettings() {
+  try {
+    return JSON.parse(localStorage.getItem(STORAGE_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function saveSettings() {
+  const saved = {
+    mode: els.mode.value,
+    source: selectedSource(),
+    voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
+    mute: els.mute.checked,
+    pauseWhilePlaying: els.pauseWhilePlaying.checked,
+  };
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
+  } catch {
+    // Private mode or storage full: settings just will not persist.
+  }
+}
+
+function selectedSource() {
+  return els.sources.find((input) => input.checked)?.value || "mic";
+}
+
+const saved = loadSettings();
+if ([...els.mode.options].some((o) => o.value === saved.mode)) els.mode.value = saved.mode;
+fillVoiceSelect(els.voiceRu, "ru", saved.voice?.ru ?? DEFAULT_VOICES.ru);
+fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
+if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
+if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
+for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
+if (!navigator.mediaDevices?.getDisplayMedia) {
+  const display = els.sources.find((input) => input.value === "display");
+  if (display) {
+    display.disabled = true;
+    display.dataset.unavailable = "true";
+  }
+}
+
+// --- the three parts --------------------------------------------------------------------------
+
+const capture = new Capture();
+const player = new PlaybackQueue();
+const socket = new LiveSocket({ control: currentControl });
+player.setMuted(els.mute.checked);
+
+let running = false;
+let resumeTimer = null;
+const entries = new Map(); // "session:seq" → entry
+
+function currentControl() {
+  const mode = els.mode.value;
+  const [src, tgt] = mode === "auto" ? ["auto", null] : mode.split("->");
+  return {
+    mode,
+    src,
+    tgt,
+    sample_rate: capture.sampleRate,
+    channels: capture.channels,
+    voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
+  };
+}
+
+// --- start / stop -----------------------------------------------------------------------------
+
+async function start() {
+  els.start.disabled = true;
+  setActivity("Starting…");
+  player.context(); // unlock audio output inside the click
+  try {
+    await capture.start(selectedSource());
+  } catch (err) {
+    els.start.disabled = false;
+    setActivity("");
+    addNotice(explainCaptureError(err), "error");
+    emit("capture-failed", { error: String(err?.message || err) });
+    return;
+  }
+  running = true;
+  capture.paused = false;
+  if (socket.connected) socket.sendControl();
+  else socket.open();
+  setRunning(true);
+  emit("capture-started", { sampleRate: capture.sampleRate, channels: capture.channels });
+}
+
+function stop() {
+  if (!running) return;
+  running = false;
+  clearTimeout(resumeTimer);
+  capture.stop();
+  socket.flush(); // the last utterance is translated now, not after the silence timeout
+  setRunning(false);
+  setActivity("Stopped");
+  emit("capture-stopped", {});
+}
+
+function setRunning(on) {
+  els.start.disabled = false;
+  els.start.setAttribute("aria-pressed", String(on));
+  els.start.dataset.running = String(on);
+  els.startLabel.textContent = on ? "Stop" : "Start";
+  for (const input of els.sources) input.disabled = on || input.dataset.unavailable === "true";
+  document.body.dataset.running = String(on);
+  if (on) setActivity(capture.paused ? "Paused while the translation plays" : "Listening");
+  else setLevel(0);
+}
+
+function explainCaptureError(err) {
+  if (err instanceof CaptureError) return err.message;
+  const source = selectedSource() === "display" ? "screen or tab sharing" : "the microphone";
+  switch (err?.name) {
+    case "NotAllowedError":
+      return `Permission for ${source} was refused. Allow it in the address bar, then press Start again.`;
+    case "NotFoundError":
+      return "No microphone was found. Connect one, or choose tab / system audio.";
+    case "NotReadableError":
+      return "The microphone is busy in another application.";
+    default:
+      return `Could not start capture: ${err?.message || err}`;
+  }
+}
+
+els.start.addEventListener("click", () => (running ? stop() : start()));
+capture.addEventListener("ended", () => {
+  addNotice("Sharing stopped.", "info");
+  stop();
+});
+
+// --- capture → socket -------------------------------------------------------------------------
+
+let levelShown = 0;
+let levelFrame = 0;
+function setLevel(level) {
+  // RMS → a 0..1 bar on a -60..0 dBFS scale, smoothed so it falls gently.
+  const db = level > 0 ? 20 * Math.log10(level) : -100;
+  const target = Math.min(1, Math.max(0, (db + 60) / 60));
+  levelShown = target > levelShown ? target : levelShown * 0.85 + target * 0.15;
+  if (!levelFrame) {
+    levelFrame = requestAnimationFrame(() => {
+      levelFrame = 0;
+      els.level.style.transform = `scaleX(${levelShown.toFixed(3)})`;
+    });
+  }
+}
+
+let maxLevel = 0;
+capture.addEventListener("frame", ({ detail }) => {
+  socket.sendFrame(detail.buffer);
+  setLevel(detail.level);
+  if (detail.level > maxLevel + 0.02) {
+    maxLevel = detail.level;
+    emit("level", { level: maxLevel });
+  }
+});
+capture.addEventListener("level", ({ detail }) => setLevel(detail.level));
+
+// --- socket → conversation --------------------------------------------------------------------
+
+const STATE_TEXT = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  configuring: "Connecting…",
+  live: "Connected",
+  closed: "Disconnected",
+};
+
+socket.addEventListener("state", ({ detail }) => {
+  const { state, delayMs } = detail;
+  els.connection.dataset.state = state;
+  els.connection.textContent =
+    state === "retrying"
+      ? `Connection lost, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
+      : STATE_TEXT[state] || state;
+  if (state === "retrying") markLostEntries();
+  emit("socket-state", { state });
+});
+
+socket.addEventListener("status", ({ detail }) => {
+  emit("status", { state: detail.state, seq: detail.seq, mode: detail.mode, voice: detail.voice });
+  if (detail.state === "queued") {
+    entryFor(detail.session, detail.seq, detail.id);
+  } else if (detail.state === "flushed" && !running) {
+    setActivity("Stopped — nothing left to translate");
+  }
+});
+
+socket.addEventListener("result", ({ detail }) => {
+  const { result, wav, session } = detail;
+  const entry = entryFor(session, result.seq, result.id);
+  fillResult(entry, result, wav);
+  emit("result", {
+    seq: result.seq,
+    session,
+    src: result.src,
+    tgt: result.tgt,
+    text: result.text,
+    source_text: result.source_text ?? null,
+    tts_failed: result.tts_failed,
+    wavBytes: wav ? wav.byteLength : 0,
+    timings: result.timings,
+  });
+  if (entry.wav) {
+    player.enqueue({ wav: entry.wav, key: [session, result.seq], id: entry.key });
+  }
+});
+
+socket.addEventListener("error", ({ detail }) => {
+  emit("server-error", { error: detail.error, seq: detail.seq });
+  if (detail.seq !== undefined) {
+    const entry = entryFor(detail.session, detail.seq);
+    setEntryError(entry, detail.error);
+  } else {
+    addNotice(detail.error, "error");
+  }
+});
+
+socket.addEventListener("notice", ({ detail }) => addNotice(detail.message, "info"));
+
+// --- playback ---------------------------------------------------------------------------------
+
+player.addEventListener("busy", () => {
+  clearTimeout(resumeTimer);
+  if (running && els.pauseWhilePlaying.checked) {
+    capture.paused = true;
+    setActivity("Paused while the translation plays");
+  }
+});
+player.addEventListener("idle", () => {
+  clearTimeout(resumeTimer);
+  resumeTimer = setTimeout(() => {
+    capture.paused = false;
+    if (running) setActivity("Listening");
+  }, RESUME_AFTER_PLAYBACK_MS);
+});
+player.addEventListener("start", ({ detail }) => {
+  const entry = entries.get(detail.item.id);
+  if (entry) entry.el.dataset.playing = "true";
+  emit("playback-started", { id: detail.item.id });
+});
+for (const type of ["ended", "stopped", "failed"]) {
+  player.addEventListener(type, ({ detail }) => {
+    const entry = entries.get(detail.item.id);
+    if (entry) delete entry.el.dataset.playing;
+    emit(`playback-${type}`, {
+      id: detail.item.id,
+      peak: detail.peak ?? 0,
+      duration: detail.duration ?? 0,
+      error: detail.error,
+    });
+  });
+}
+
+els.mute.addEventListener("change", () => {
+  player.setMuted(els.mute.checked);
+  saveSettings();
+});
+els.pauseWhilePlaying.addEventListener("change", () => {
+  if (!els.pauseWhilePlaying.checked && capture.paused) {
+    capture.paused = false;
+    if (running) setActivity("Listening");
+  }
+  saveSettings();
+});
+for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
+  control.addEventListener("change", () => {
+    saveSettings();
+    if (socket.connected) socket.sendControl(); // applies from the next utterance
+  });
+}
+for (const input of els.sources) input.addEventListener("change", saveSettings);
+
+els.clear.addEventListener("click", () => {
+  player.clear();
+  entries.clear();
+  els.conversation.replaceChildren();
+  updateEmpty();
+});
+
+// --- the conversation view --------------------------------------------------------------------
+
+function entryFor(session, seq, id) {
+  const key = `${session}:${seq}`;
+  let entry = entries.get(key);
+  if (!entry) {
+    entry = renderEntry(key, seq);
+    entries.set(key, entry);
+    els.conversation.append(entry.el);
+    updateEmpty();
+    entry.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+  if (id) entry.el.dataset.id = id;
+  return entry;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function renderEntry(key, seq) {
+  const direction = el("span", { class: "direction", text: directionText(els.mode.value) });
+  const latency = el("span", { class: "latency" });
+  const replay = el("button", { class: "btn btn-small replay", type: "button", disabled: "" });
+  replay.append(
+    el("span", { class: "icon", "aria-hidden": "true", text: "▶" }),
+    el("span", { class: "btn-text", text: "Replay" }),
+  );
+  const sourceText = el("p", { class: "text", text: "…" });
+  const targetText = el("p", { class: "text pending", text: "Translating…" });
+  const sourceLabel = el("span", { class: "lang-label", text: "Heard" });
+  const targetLabel = el("span", { class: "lang-label", text: "Translation" });
+  const item = el(
+    "li",
+    { class: "utterance", "data-state": "pending", "data-seq": String(seq) },
+    el("div", { class: "utterance-head" }, direction, latency, replay),
+    el(
+      "div",
+      { class: "utterance-body" },
+      el("div", { class: "side source" }, sourceLabel, sourceText),
+      el("div", { class: "side target" }, targetLabel, targetText),
+    ),
+    el("p", { class: "utterance-error", role: "alert", hidden: "" }),
+  );
+  const entry = { key, el: item, direction, latency, replay, sourceText, targetText, sourceLabel, targetLabel, wav: null };
+  replay.addEventListener("click", () => {
+    if (!entry.wav) return;
+    player.context();
+    player.enqueue({ wav: entry.wav, replay: true, id: key });
+    emit("replay", { id: key });
+  });
+  return entry;
+}
+
+function directionText(mode) {
+  if (mode === "auto") return "Auto-detect";
+  const [src, tgt] = mode.split("->");
+  return `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
+}
+
+function fillResult(entry, result, wav) {
+  const { src, tgt } = result;
+  entry.direction.textContent = `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
+  entry.direction.setAttribute("aria-label", `${LANG_NAMES[src]} to ${LANG_NAMES[tgt]}`);
+  entry.sourceLabel.textContent = LANG_NAMES[src] || src;
+  entry.targetLabel.textContent = LANG_NAMES[tgt] || tgt;
+  entry.sourceText.lang = src;
+  entry.targetText.lang = tgt;
+  const heard = result.source_text;
+  entry.sourceText.textContent = heard || "(no transcript)";
+  entry.sourceText.classList.toggle("muted", !heard);
+  entry.targetText.textContent = result.text || "(nothing was recognised)";
+  entry.targetText.classList.toggle("muted", !result.text);
+  entry.targetText.classList.remove("pending");
+  const { label, detail } = describeTimings(result.timings || {});
+  entry.latency.textContent = label;
+  entry.latency.title = detail;
+  entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
+  entry.el.dataset.state = "done";
+  if (wav) {
+    entry.wav = new Blob([wav], { type: "audio/wav" });
+    entry.replay.disabled = false;
+    entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
+  } else {
+    entry.replay.hidden = true;
+    if (result.tts_failed) showEntryProblem(entry, "The voice could not be synthesised; the text is shown.", "warn");
+  }
+}
+
+function describeTimings(t) {
+  const parts = [
+    ["end of speech", t.endpoint_ms],
+    ["queue", t.queue_ms],
+    ["language ID", t.lid_ms],
+    ["translation", t.ast_ms],
+    ["speech", t.tts_ms],
+    ["delivery", t.push_ms],
+  ].filter(([, v]) => typeof v === "number");
+  // What the listener waits for, from the end of speech: detection, queue, model, delivery.
+  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + (t.total_ms || 0) + (t.push_ms || 0);
+  const label = wait >= 1000 ? `${(wait / 1000).toFixed(1)} s` : `${Math.round(wait)} ms`;
+  const detail = parts.map(([name, v]) => `${name} ${Math.round(v)} ms`).join(" · ");
+  const audio = typeof t.audio_s === "number" ? ` · utterance ${t.audio_s.toFixed(1)} s` : "";
+  return { label, detail: detail + audio };
+}
+
+function setEntryError(entry, message) {
+  entry.el.dataset.state = "error";
+  entry.targetText.textContent = "Not translated";
+  entry.targetText.classList.remove("pending");
+  entry.targetText.classList.add("muted");
+  entry.sourceText.textContent = "";
+  entry.replay.hidden = true;
+  showEntryProblem(entry, message, "error");
+}
+
+function showEntryProblem(entry, message, kind) {
+  const box = entry.el.querySelector(".utterance-error");
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+}
+
+function markLostEntries() {
+  for (const entry of entries.values()) {
+    if (entry.el.dataset.state === "pending") {
+      setEntryError(entry, "The connection was lost before this translation arrived.");
+    }
+  }
+}
+
+function addNotice(message, kind) {
+  const item = el("li", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" });
+  item.textContent = message;
+  els.conversation.append(item);
+  updateEmpty();
+  item.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  emit("notice", { kind, message });
+}
+
+function updateEmpty() {
+  els.empty.hidden = els.conversation.children.length > 0;
+}
+
+function setActivity(text) {
+  els.activity.textContent = text;
+}
+
+expose("live", {
+  get state() {
+    return { socket: socket.state, running, paused: capture.paused, queued: player.length };
+  },
+  /** Close the connection as a network failure would (to try the reconnect by hand). */
+  dropConnection() {
+    socket.drop();
+  },
+});
+emit("page-ready", { page: "live" });

@@ -1,0 +1,222 @@
+// The /ws/translate client: connects, (re)sends the control message, reconnects with
+// exponential backoff, and pairs each result JSON with the WAV frame that follows it.
+//
+// Events (EventTarget, `event.detail`):
+//   "state"  {state, attempt?, delayMs?}   idle | connecting | configuring | live | retrying | closed
+//   "status" the server's status message   (ready, configured, queued, flushed)
+//   "result" {result, wav: ArrayBuffer|null, session}
+//   "error"  {error, seq?, session}
+//   "notice" {message}                     client-side trouble worth showing (frames dropped)
+
+const FLUSH = "__flush__";
+const MAX_OUTBOX_FRAMES = 150; // ~3 s of 20 ms frames kept while (re)connecting
+
+export function wsUrl(path) {
+  if (/^wss?:\/\//.test(path)) return path;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path.startsWith("/") ? "" : "/"}${path}`;
+}
+
+/** Delay before reconnect attempt `attempt` (0-based): doubling, capped, ±20 % jitter. */
+export function backoffDelay(attempt, { initialMs = 500, maxMs = 15000, random = Math.random } = {}) {
+  const base = Math.min(maxMs, initialMs * 2 ** attempt);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+export class LiveSocket extends EventTarget {
+  /**
+   * @param {{url?: string, control: () => object}} options
+   *   control: returns the current control message; called on every (re)connect.
+   */
+  constructor({ url = wsUrl("/ws/translate"), control }) {
+    super();
+    this.url = url;
+    this.control = control;
+    this.state = "idle";
+    this.session = null; // the server's id for the current connection
+    this.sessionIndex = 0; // increments per connection: seq restarts at 0 on each
+    this._ws = null;
+    this._attempt = 0;
+    this._timer = null;
+    this._wanted = false;
+    this._pending = null; // a result waiting for its WAV frame
+    this._outbox = []; // frames (ArrayBuffer) and flush markers sent once configured
+  }
+
+  get connected() {
+    return this.state === "live" || this.state === "configuring";
+  }
+
+  /** Connect (if not already) and keep reconnecting until close(). */
+  open() {
+    this._wanted = true;
+    if (this._ws || this._timer) return;
+    this._connect();
+  }
+
+  close() {
+    this._wanted = false;
+    clearTimeout(this._timer);
+    this._timer = null;
+    this._outbox = [];
+    if (this._ws) this._ws.close(1000, "bye");
+    this._ws = null;
+    this._setState("closed");
+  }
+
+  /** Lose the connection without giving up: it reconnects as after a network failure. */
+  drop() {
+    if (this._ws) this._ws.close(4000, "dropped by the client");
+  }
+
+  /** Send the current control (after a settings change); queued until the socket is ready. */
+  sendControl() {
+    if (this._ws && this._ws.readyState === WebSocket.OPEN && this.session) {
+      this._ws.send(JSON.stringify(this.control()));
+      this._setState("configuring");
+    }
+  }
+
+  /** Send one int16 PCM frame; kept for a short while when not connected. */
+  sendFrame(buffer) {
+    if (this.state === "live" && this._outbox.length === 0) {
+      this._ws.send(buffer);
+      return true;
+    }
+    this._outbox.push(buffer);
+    let dropped = 0;
+    while (this._outbox.length > MAX_OUTBOX_FRAMES) {
+      const i = this._outbox.findIndex((item) => item !== FLUSH);
+      if (i < 0) break;
+      this._outbox.splice(i, 1);
+      dropped++;
+    }
+    if (dropped && !this._warnedDrop) {
+      this._warnedDrop = true;
+      this._notice("Not connected: the oldest audio is being dropped until the connection is back.");
+    }
+    return false;
+  }
+
+  /** End the current utterance now (sent after any frames still queued). */
+  flush() {
+    if (this.state === "live" && this._outbox.length === 0) {
+      this._ws.send(FLUSH);
+    } else if (this._wanted) {
+      this._outbox.push(FLUSH);
+    }
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  _connect() {
+    this._timer = null;
+    this._setState("connecting", { attempt: this._attempt });
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (err) {
+      this._notice(`Cannot open the connection: ${err.message}`);
+      this._scheduleReconnect();
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this._ws = ws;
+    this.session = null;
+    this._pending = null;
+    ws.onmessage = (event) => this._onMessage(event.data);
+    ws.onclose = () => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      this._flushPendingResult();
+      if (this._wanted) this._scheduleReconnect();
+      else this._setState("closed");
+    };
+    // onerror is always followed by onclose; nothing to do here.
+    ws.onerror = () => {};
+  }
+
+  _scheduleReconnect() {
+    const delayMs = backoffDelay(this._attempt);
+    this._attempt += 1;
+    this._setState("retrying", { attempt: this._attempt, delayMs });
+    this._timer = setTimeout(() => this._connect(), delayMs);
+  }
+
+  _onMessage(data) {
+    if (typeof data !== "string") {
+      const pending = this._pending;
+      this._pending = null;
+      if (pending) this._emit("result", { result: pending, wav: data, session: this.sessionIndex });
+      return;
+    }
+    this._flushPendingResult();
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      this._notice("The server sent a message this page does not understand.");
+      return;
+    }
+    if (message.type === "result") {
+      if (message.tts_failed) {
+        this._emit("result", { result: message, wav: null, session: this.sessionIndex });
+      } else {
+        this._pending = message;
+      }
+      return;
+    }
+    if (message.type === "error") {
+      this._emit("error", { ...message, session: this.sessionIndex });
+      if (this.state === "configuring" && message.seq === undefined) {
+        this._setState("live");
+        this._drainOutbox();
+      }
+      return;
+    }
+    if (message.type === "status") {
+      if (message.state === "ready") {
+        // The server accepts messages only from here on: (re)send the control.
+        this.session = message.session;
+        this.sessionIndex += 1;
+        this._attempt = 0;
+        this._warnedDrop = false;
+        this._ws.send(JSON.stringify(this.control()));
+        this._setState("configuring");
+      } else if (message.state === "configured") {
+        this._setState("live");
+        this._drainOutbox();
+      }
+      this._emit("status", { ...message, session: this.sessionIndex });
+    }
+  }
+
+  _flushPendingResult() {
+    // A result whose WAV never came (connection lost in between): show the text anyway.
+    if (this._pending) {
+      const result = this._pending;
+      this._pending = null;
+      this._emit("result", { result, wav: null, session: this.sessionIndex });
+    }
+  }
+
+  _drainOutbox() {
+    const ws = this._ws;
+    while (this._outbox.length && ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(this._outbox.shift());
+    }
+  }
+
+  _setState(state, extra = {}) {
+    this.state = state;
+    this._emit("state", { state, ...extra });
+  }
+
+  _notice(message) {
+    this._emit("notice", { message });
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

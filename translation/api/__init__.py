@@ -1,0 +1,1 @@
+"""The REST API for uploads: `POST /api/translations` and the job's status and audio."""

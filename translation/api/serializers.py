@@ -1,0 +1,99 @@
+"""Request and response shapes of the API (they also generate the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from translation import services
+from translation.models import Translation
+from translation.protocol import MODES, VOICES, ProtocolError, parse_control
+
+ALL_VOICES = tuple(voice for names in VOICES.values() for voice in names)
+
+
+class UploadSerializer(serializers.Serializer):
+    """The multipart form of `POST /api/translations`."""
+
+    audio = serializers.FileField(
+        allow_empty_file=True,  # an empty file gets the audio decoder's clearer message
+        help_text="The recording: any format libsndfile reads (WAV, FLAC, Ogg Vorbis/Opus, "
+        "MP3 where supported), any sample rate, mono or multi-channel.",
+    )
+    mode = serializers.ChoiceField(
+        choices=list(MODES),
+        required=False,
+        help_text="Direction; overrides src/tgt. `auto` detects the spoken language.",
+        error_messages={"invalid_choice": f"unknown mode {{input!r}} (use one of {list(MODES)})"},
+    )
+    src = serializers.ChoiceField(
+        choices=["auto", "en", "ru"], required=False, help_text="Source language (default auto)."
+    )
+    tgt = serializers.ChoiceField(
+        choices=["en", "ru"],
+        required=False,
+        help_text="Target language (default: the other one).",
+    )
+    voice = serializers.ChoiceField(
+        choices=list(ALL_VOICES),
+        required=False,
+        help_text="A Silero voice of the target language (ru: aidar, baya, kseniya, xenia, "
+        "eugene; en: en_0..en_117).",
+        error_messages={"invalid_choice": "unknown voice {input!r}"},
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        control = {key: attrs[key] for key in ("mode", "src", "tgt", "voice") if key in attrs}
+        try:
+            attrs["config"] = parse_control(control)
+        except ProtocolError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_direction") from exc
+        return attrs
+
+
+class AcceptedSerializer(serializers.Serializer):
+    """`202` of an upload: where to follow the job."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Translation.Status.choices)
+    status_url = serializers.URLField(help_text="GET: the job's state.")
+    audio_url = serializers.URLField(help_text="GET: the translated WAV once the job is done.")
+    ws_url = serializers.CharField(help_text="WebSocket: the job's state, pushed on each change.")
+
+
+class JobSerializer(serializers.Serializer):
+    """A job's state; the same fields are pushed on `/ws/jobs/{id}` (type `job`)."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Translation.Status.choices)
+    source = serializers.ChoiceField(choices=Translation.Source.choices)
+    src = serializers.CharField(help_text="The detected language once known, else as requested.")
+    tgt = serializers.CharField(allow_null=True)
+    voice = serializers.CharField(allow_null=True)
+    source_text = serializers.CharField(allow_blank=True, help_text="What was said.")
+    text = serializers.CharField(allow_blank=True, help_text="The translation.")
+    tts_failed = serializers.BooleanField(help_text="Text only: speech synthesis failed.")
+    error = serializers.CharField(allow_blank=True)
+    timings = serializers.DictField(child=serializers.FloatField(), help_text="Milliseconds.")
+    duration_s = serializers.FloatField(allow_null=True, help_text="Input length (seconds).")
+    has_audio = serializers.BooleanField(help_text="The translated WAV can be downloaded.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Translation) -> dict[str, Any]:
+        return services.job_state(instance)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error of the API."""
+
+    error = ErrorDetailSerializer()

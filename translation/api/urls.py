@@ -1,0 +1,28 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from translation.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("translations", views.TranslationCollection.as_view(), name="translations"),
+    # <str:...>, not <uuid:...>: a malformed id is the API's JSON 404, not Django's HTML one.
+    path(
+        "translations/<str:translation_id>",
+        views.TranslationDetail.as_view(),
+        name="translation-detail",
+    ),
+    path(
+        "translations/<str:translation_id>/audio",
+        views.TranslationAudio.as_view(),
+        name="translation-audio",
+    ),
+    path(
+        "translations/<str:translation_id>/input",
+        views.TranslationInput.as_view(),
+        name="translation-input",
+    ),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
