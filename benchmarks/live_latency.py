@@ -110,21 +110,21 @@ def sent_time(trace: SessionTrace, offset_s: float) -> float:
 
 
 def measure(traces: list[SessionTrace]) -> tuple[dict[str, list[float]], dict[str, int]]:
-    columns: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "endpoint",
-            "cut_to_queued",
-            "queue",
-            "lid",
-            "ast",
-            "tts",
-            "push",
-            "overhead",
-            "end_to_end",
-            "loop_lag",
-        )
-    }
+    """Per-utterance stage times. The server's cut, in the client's clock, is when its
+    "queued" status arrived minus the time the server spent storing the utterance."""
+    names = (
+        "endpointing",
+        "submit",
+        "queue",
+        "lid",
+        "ast",
+        "tts",
+        "push",
+        "overhead",
+        "end_to_end",
+        "loop_lag",
+    )
+    columns: dict[str, list[float]] = {name: [] for name in names}
     counts = {"spoken": 0, "answered": 0, "errors": 0, "out_of_order": 0}
     for trace in traces:
         client = trace.client
@@ -134,27 +134,21 @@ def measure(traces: list[SessionTrace]) -> tuple[dict[str, list[float]], dict[st
         seqs = [m["seq"] for m, _, _ in client.received.results]
         counts["answered"] += len(seqs)
         counts["out_of_order"] += int(seqs != sorted(seqs) or len(set(seqs)) != len(seqs))
-        queued_at = {}
-        for message in client.received.messages:
-            if message.get("state") == "queued":
-                queued_at[message["seq"]] = message
+        queued = {m["seq"]: m for m in client.received.messages if m.get("state") == "queued"}
         for message, _, received_at in client.received.results:
             seq = message["seq"]
-            if seq >= len(trace.utterances):
+            if seq >= len(trace.utterances) or seq not in queued:
                 continue
             speech_end = sent_time(trace, trace.utterances[seq].speech_end_s)
             t = message["timings"]
+            cut_at = queued[seq]["_received_at"] - queued[seq]["submit_ms"] / 1000
             model = t.get("lid_ms", 0.0) + t.get("ast_ms", 0.0) + t.get("tts_ms", 0.0)
-            e2e = (received_at - speech_end) * 1000
-            columns["endpoint"].append(t["endpoint_ms"])
-            columns["queue"].append(t.get("queue_ms", 0.0))
-            columns["lid"].append(t.get("lid_ms", 0.0))
-            columns["ast"].append(t.get("ast_ms", 0.0))
-            columns["tts"].append(t.get("tts_ms", 0.0))
-            columns["push"].append(t.get("push_ms", 0.0))
-            columns["loop_lag"].append(t.get("loop_lag_ms", 0.0))
-            columns["end_to_end"].append(e2e)
-            columns["overhead"].append(e2e - t["endpoint_ms"] - model)
+            columns["endpointing"].append((cut_at - speech_end) * 1000)
+            columns["submit"].append(queued[seq]["submit_ms"])
+            for name in ("queue", "lid", "ast", "tts", "push", "loop_lag"):
+                columns[name].append(t.get(f"{name}_ms", 0.0))
+            columns["overhead"].append((received_at - cut_at) * 1000 - model)
+            columns["end_to_end"].append((received_at - speech_end) * 1000)
     return columns, counts
 
 

@@ -94,6 +94,7 @@ class LiveClient:
                     pending = None
                 else:
                     data = json.loads(message)
+                    data["_received_at"] = now  # client-side arrival (monotonic)
                     self.received.messages.append(data)
                     if data["type"] == "result":
                         if data["tts_failed"]:

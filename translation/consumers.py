@@ -111,6 +111,7 @@ class TranslateConsumer(AsyncWebsocketConsumer):
                 )
             )
             return
+        started = time.perf_counter()
         try:
             row = await database_sync_to_async(services.submit_utterance)(
                 session_id=self.session_id,
@@ -126,8 +127,11 @@ class TranslateConsumer(AsyncWebsocketConsumer):
                 live.accept({"seq": item.seq, "error": f"could not queue the utterance: {exc}"})
             )
             return
-        live.expect(item.seq, settings.RESULT_TIMEOUT_S)
-        await self.send(text_data=status_message("queued", seq=item.seq, id=str(row.id)))
+        submit_ms = round((time.perf_counter() - started) * 1000.0, 2)
+        live.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
+        await self.send(
+            text_data=status_message("queued", seq=item.seq, id=str(row.id), submit_ms=submit_ms)
+        )
 
     async def _watch(self) -> None:
         """End an utterance when frames stop arriving; time out lost results."""
@@ -135,8 +139,11 @@ class TranslateConsumer(AsyncWebsocketConsumer):
         assert live is not None
         try:
             while True:
+                before = time.monotonic()
                 await asyncio.sleep(WATCH_INTERVAL_S)
                 now = time.monotonic()
+                # How late the loop woke us: frames wait at least this long to be ingested.
+                live.note_loop_lag((now - before - WATCH_INTERVAL_S) * 1000.0)
                 if live.idle_due(now):
                     self._queue(live.flush("idle"))
                 if live.deadlines:
@@ -157,9 +164,12 @@ class TranslateConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=error_message(event["error"], seq=event["seq"]))
                 continue
             result = event["result"]
+            timings = result["timings"]
             sent_at = event.get("sent_at")
             if sent_at:
-                result["timings"]["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
+                timings["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
+            if "submit_ms" in event:
+                timings["submit_ms"] = event["submit_ms"]
             await self.send(text_data=json.dumps(result, ensure_ascii=False))
             if event.get("wav"):
                 await self.send(bytes_data=event["wav"])

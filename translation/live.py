@@ -43,6 +43,8 @@ class LiveSession:
     deadlines: dict[int, float] = field(default_factory=dict)
     last_frame_at: float = field(default_factory=time.monotonic)
     warned_no_control: bool = False
+    submit_ms: dict[int, float] = field(default_factory=dict)
+    max_loop_lag_ms: float = 0.0
 
     # --- client → server -----------------------------------------------------------------------
 
@@ -87,7 +89,12 @@ class LiveSession:
             endpoint_ms = (self.segmenter.stream_time_s - utterance.speech_end_s) * 1000.0
         elif utterance.reason == "idle":
             endpoint_ms = (time.monotonic() - self.last_frame_at) * 1000.0
-        timings = {"endpoint_ms": round(endpoint_ms, 2), "audio_s": round(utterance.duration_s, 3)}
+        timings = {
+            "endpoint_ms": round(endpoint_ms, 2),
+            "audio_s": round(utterance.duration_s, 3),
+            "loop_lag_ms": round(self.max_loop_lag_ms, 2),
+        }
+        self.max_loop_lag_ms = 0.0
         return PendingUtterance(seq, utterance, self.config, timings)
 
     # --- server → client -----------------------------------------------------------------------
@@ -96,8 +103,15 @@ class LiveSession:
     def in_flight(self) -> int:
         return self.next_seq - self.next_to_send
 
-    def expect(self, seq: int, timeout_s: float) -> None:
+    def expect(self, seq: int, timeout_s: float, *, submit_ms: float | None = None) -> None:
+        """A submitted utterance whose result must come back within `timeout_s`."""
         self.deadlines[seq] = time.monotonic() + timeout_s
+        if submit_ms is not None:
+            self.submit_ms[seq] = submit_ms
+
+    def note_loop_lag(self, lag_ms: float) -> None:
+        """The worst event-loop delay seen during the current utterance (reported with it)."""
+        self.max_loop_lag_ms = max(self.max_loop_lag_ms, lag_ms)
 
     def accept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Take a result (or error) for a seq; return the events now deliverable, in order."""
@@ -105,6 +119,8 @@ class LiveSession:
         if not isinstance(seq, int) or seq < self.next_to_send or seq in self.held:
             return []  # late (already timed out) or duplicate
         self.deadlines.pop(seq, None)
+        if seq in self.submit_ms:
+            event = {**event, "submit_ms": self.submit_ms.pop(seq)}
         self.held[seq] = event
         ready = []
         while self.next_to_send in self.held:
