@@ -221,7 +221,7 @@ def print_table(report: dict) -> None:
 
 def start_own_stack(engines: str, workers: int):
     from tests.doubles import DOUBLES_ENV
-    from tests.services import fresh_postgres_database, require_redis
+    from tests.services import fresh_postgres_database, fresh_redis_database
     from tests.stack import start_stack
 
     if engines == "tiny":
@@ -230,10 +230,7 @@ def start_own_stack(engines: str, workers: int):
         env = prepare_model_env(ROOT / "var" / "bench-models")
     else:
         env = dict(DOUBLES_ENV)
-    import redis
-
-    redis_url = require_redis()
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = fresh_redis_database(11)
     stack = start_stack(
         Path(tempfile.mkdtemp(prefix="rutrans-bench-")),
         database_url=fresh_postgres_database("rutrans_bench"),

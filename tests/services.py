@@ -38,6 +38,17 @@ def require_redis() -> str:
     return REDIS_TEST_URL
 
 
+def fresh_redis_database(db: int) -> str:
+    """An emptied Redis database of the caller's own. Each real stack under test takes its
+    own: the Celery queue "gpu" lives in the database, so two stacks sharing one would take
+    each other's tasks."""
+    import redis
+
+    url = require_redis().rsplit("/", 1)[0] + f"/{db}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
 def require_postgres() -> str:
     import psycopg
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import soundfile as sf
 
-from tests.services import drop_postgres_database, fresh_postgres_database, require_redis
+from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
 from tests.speech import speech_16k
 from tests.stack import start_stack
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
@@ -35,10 +35,7 @@ def engine_env(request):
 
 @pytest.fixture(scope="module")
 def real_stack(tmp_path_factory, engine_env):
-    redis_url = require_redis()
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = fresh_redis_database(14)
     db_name = "rutrans_e2e"
     database_url = fresh_postgres_database(db_name)
     stack = start_stack(

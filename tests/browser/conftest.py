@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.services import drop_postgres_database, fresh_postgres_database, missing, require_redis
+from tests.services import (
+    drop_postgres_database,
+    fresh_postgres_database,
+    fresh_redis_database,
+    missing,
+)
 from tests.speech import speech_synthesizer, trim_silence
 from tests.stack import ROOT, Stack, start_stack
 from translation.audio import resample_float32
@@ -65,18 +70,9 @@ def speech_wav(tmp_path_factory) -> tuple[Path, float]:
     return path, len(speech) / CAPTURE_RATE
 
 
-def own_redis_db(url: str) -> str:
-    """The test Redis, on a database of its own: the Celery queue "gpu" lives in the
-    database, so a stack of another test run on the same Redis would take our tasks."""
-    return url.rsplit("/", 1)[0] + "/" + os.environ.get("RUTRANS_BROWSER_REDIS_DB", "12")
-
-
 @pytest.fixture(scope="session")
 def browser_stack(tmp_path_factory, model_env) -> Iterator[Stack]:
-    redis_url = own_redis_db(require_redis())
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = fresh_redis_database(12)
     database_url = fresh_postgres_database(DB_NAME)
     stack = start_stack(
         tmp_path_factory.mktemp("browser-stack"),
@@ -89,7 +85,9 @@ def browser_stack(tmp_path_factory, model_env) -> Iterator[Stack]:
     drop_postgres_database(DB_NAME)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, and the asyncio tests of other modules cannot start their own loop meanwhile.
+@pytest.fixture(scope="module")
 def browser(sync_playwright_api, chromium_path, speech_wav):
     wav, _ = speech_wav
     with sync_playwright_api() as pw:

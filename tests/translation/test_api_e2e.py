@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 import websockets
 
-from tests.services import drop_postgres_database, fresh_postgres_database, require_redis
+from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
 from tests.speech import speak
 from tests.stack import start_stack
 from translation.audio import resample_float32
@@ -32,12 +32,7 @@ RU_TEXT = "Сегодня хорошая погода, поэтому мы по�
 
 @pytest.fixture(scope="module")
 def api_stack(tmp_path_factory, model_env):
-    import redis
-
-    # A Redis database of its own: another stack on the same Redis (the live e2e tests,
-    # a colleague's run) must not consume these jobs from the shared queue name "gpu".
-    redis_url = require_redis().rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = fresh_redis_database(REDIS_DB)
     stack = start_stack(
         tmp_path_factory.mktemp("api-stack"),
         database_url=fresh_postgres_database(DB_NAME),
