@@ -219,7 +219,7 @@ def print_table(report: dict) -> None:
         print(f"{name:<16}{stats['median']:>10.1f}{stats['p95']:>10.1f}{stats['max']:>10.1f}")
 
 
-def start_own_stack(engines: str, workers: int):
+def start_own_stack(engines: str, workers: int, torch_threads: int):
     from tests.doubles import DOUBLES_ENV
     from tests.services import fresh_postgres_database, fresh_redis_database
     from tests.stack import start_stack
@@ -230,6 +230,8 @@ def start_own_stack(engines: str, workers: int):
         env = prepare_model_env(ROOT / "var" / "bench-models")
     else:
         env = dict(DOUBLES_ENV)
+    if torch_threads:
+        env["TORCH_NUM_THREADS"] = str(torch_threads)
     redis_url = fresh_redis_database(11)
     stack = start_stack(
         Path(tempfile.mkdtemp(prefix="rutrans-bench-")),
@@ -250,6 +252,7 @@ def main() -> None:
     parser.add_argument("--web-pid", type=int, help="Daphne's pid, for CPU/RSS figures")
     parser.add_argument("--engines", choices=("tiny", "doubles"), default="tiny")
     parser.add_argument("--workers", type=int, default=1, help="Celery workers to start")
+    parser.add_argument("--torch-threads", type=int, default=0, help="TORCH_NUM_THREADS")
     parser.add_argument("--json", type=Path, help="write the reports here")
     args = parser.parse_args()
 
@@ -257,7 +260,7 @@ def main() -> None:
     stack = None
     ws_url, web_pid = args.url, args.web_pid
     if ws_url is None:
-        stack = start_own_stack(args.engines, args.workers)
+        stack = start_own_stack(args.engines, args.workers, args.torch_threads)
         ws_url, web_pid = stack.ws_url, stack.procs["daphne"].pid
     reports = []
     try:

@@ -215,6 +215,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600),
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
+# The stale-job sweeper: rows still `queued`/`running` this long after they were queued or
+# started (a worker killed for good, a lost task) are marked failed and their watchers told.
+# Keep it above CELERY_TASK_TIME_LIMIT_S. It runs every STALE_SWEEP_INTERVAL_S in each worker
+# and web process (0: never; `manage.py sweep_stale` does one pass by hand).
+STALE_TRANSLATION_S = env_int("STALE_TRANSLATION_S", CELERY_TASK_TIME_LIMIT + 300)
+STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 60.0)
 
 # --- REST API (uploads) -------------------------------------------------------------------------
 
@@ -277,6 +283,9 @@ LID_MODEL = env_str("LID_MODEL", "langid_ambernet")
 SOURCE_TRANSCRIPT = env_bool("SOURCE_TRANSCRIPT", True)
 # "auto" picks CUDA when available; "cpu" or "cuda" force one.
 MODEL_DEVICE = env_str("MODEL_DEVICE", "auto")
+# CPU threads per worker process for torch (0: torch's default, all cores). Set it when
+# several workers share a machine's CPUs.
+TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "silero")))
 # Where `manage.py fetch_models` downloads the Silero packages from (tests point it at localhost).
 SILERO_BASE_URL = env_str("SILERO_BASE_URL", "https://models.silero.ai/models/tts")

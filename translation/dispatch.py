@@ -75,3 +75,27 @@ def remember_event_loop(loop: asyncio.AbstractEventLoop) -> None:
 def embedded_event_loop() -> asyncio.AbstractEventLoop | None:
     loop = _event_loop
     return loop if settings.EMBEDDED and loop is not None and loop.is_running() else None
+
+
+_layer_loop: asyncio.AbstractEventLoop | None = None
+_layer_loop_lock = threading.Lock()
+
+
+def channel_layer_loop() -> asyncio.AbstractEventLoop:
+    """The event loop on which sync code (a Celery worker, a view) talks to the channel layer.
+
+    Embedded: the server's own loop (the in-memory layer lives there). Otherwise one private
+    loop on a daemon thread for the whole process, so channels_redis keeps its connection pool
+    between pushes instead of `async_to_sync` building a loop and a connection per push.
+    """
+    loop = embedded_event_loop()
+    if loop is not None:
+        return loop
+    global _layer_loop
+    with _layer_loop_lock:
+        if _layer_loop is None or _layer_loop.is_closed():
+            _layer_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=_layer_loop.run_forever, name="rutrans-channel-layer", daemon=True
+            ).start()
+        return _layer_loop

@@ -8,21 +8,22 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
 import numpy as np
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from translation.audio import decode_audio_file, resample_float32, wav_bytes_from_float32
-from translation.dispatch import embedded_event_loop, enqueue_translation
+from translation.dispatch import channel_layer_loop, enqueue_translation
 from translation.models import Translation
 from translation.protocol import SessionConfig, result_payload
 
@@ -261,21 +262,52 @@ def send_to_channel(channel: str, event: dict[str, Any]) -> bool:
 
 
 def _on_channel_layer(target: str, call: Callable[[Any], Awaitable[None]]) -> bool:
-    """Run one channel-layer call from sync code (a worker, a view): on the embedded server's
-    loop when there is one, else on a private loop. Failures are logged, never raised."""
+    """Run one channel-layer call from sync code (a worker, a view) on the loop that owns the
+    layer's connections (see `dispatch.channel_layer_loop`). Failures are logged, never raised."""
     layer = get_channel_layer()
 
     async def push() -> None:
         await call(layer)
 
     try:
-        loop = embedded_event_loop()
-        if loop is not None:
-            # The in-memory layer belongs to the server's event loop.
-            asyncio.run_coroutine_threadsafe(push(), loop).result(timeout=10)
-        else:
-            async_to_sync(push)()
+        asyncio.run_coroutine_threadsafe(push(), channel_layer_loop()).result(timeout=10)
     except Exception as exc:  # noqa: BLE001 - ChannelFull, Redis down, loop gone: log, go on
         logger.warning("could not push to %s: %s: %s", target, type(exc).__name__, exc)
         return False
     return True
+
+
+STALE_REASON = (
+    "no worker finished this translation in time (the worker may have died or the task been "
+    "lost); it was marked failed after {age:.0f} s: send it again"
+)
+
+
+def fail_stale_translations(*, older_than_s: float) -> list[Translation]:
+    """Mark rows stuck in `queued`/`running` for longer than `older_than_s` as failed, and tell
+    whoever waits for them (upload watchers, the live session). Returns the rows it failed.
+
+    A running row's age counts from its (latest) start, a queued row's from its creation.
+    Rows locked by someone else right now are skipped (another sweeper, or a worker finishing
+    them), so several workers may sweep at once.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_s)
+    stuck = Q(status=Translation.Status.QUEUED, created_at__lt=cutoff) | Q(
+        status=Translation.Status.RUNNING, started_at__lt=cutoff
+    )
+    failed: list[Translation] = []
+    with transaction.atomic():
+        rows = Translation.objects.select_for_update(skip_locked=True).filter(stuck)
+        for row in rows:
+            since = row.started_at if row.status == Translation.Status.RUNNING else row.created_at
+            row.error = STALE_REASON.format(age=(now - since).total_seconds())
+            row.status = Translation.Status.FAILED
+            row.finished_at = now
+            row.save(update_fields=["status", "error", "finished_at"])
+            failed.append(row)
+    for row in failed:
+        logger.warning("translation %s was stuck; marked failed: %s", row.id, row.error)
+        notify_job_status(row)
+        deliver_result(row, wav=None)
+    return failed

@@ -41,6 +41,7 @@ def get_engine(role: str) -> Any:
         if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
             raise EngineUnavailable(failed[1])
         dotted = getattr(settings, ENGINE_SETTINGS[role])
+        _limit_torch_threads()
         started = time.perf_counter()
         try:
             engine = import_string(dotted).from_settings(settings)
@@ -57,6 +58,17 @@ def get_engine(role: str) -> Any:
         _engines[role] = engine
         logger.info("loaded %s %s in %.0f ms", role, dotted, (time.perf_counter() - started) * 1e3)
         return engine
+
+
+def _limit_torch_threads() -> None:
+    """TORCH_NUM_THREADS > 0 caps torch's CPU threads: several solo workers (or a worker
+    beside the web tier) on one machine must not each claim every core."""
+    threads = getattr(settings, "TORCH_NUM_THREADS", 0)
+    if threads > 0:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 class _LazyIdentifier:
