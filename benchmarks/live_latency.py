@@ -54,6 +54,7 @@ class Utterance:
 @dataclass
 class SessionTrace:
     utterances: list[Utterance]
+    warmup: int = 0  # the first utterances only warm the stack up: not measured
     frames_sent_at: list[float] = field(default_factory=list)
     t0: float = 0.0
     client: LiveClient | None = None
@@ -129,15 +130,15 @@ def measure(traces: list[SessionTrace]) -> tuple[dict[str, list[float]], dict[st
     for trace in traces:
         client = trace.client
         assert client is not None
-        counts["spoken"] += len(trace.utterances)
+        counts["spoken"] += len(trace.utterances) - trace.warmup
         counts["errors"] += len(client.received.errors)
         seqs = [m["seq"] for m, _, _ in client.received.results]
-        counts["answered"] += len(seqs)
+        counts["answered"] += len([seq for seq in seqs if seq >= trace.warmup])
         counts["out_of_order"] += int(seqs != sorted(seqs) or len(set(seqs)) != len(seqs))
         queued = {m["seq"]: m for m in client.received.messages if m.get("state") == "queued"}
         for message, _, received_at in client.received.results:
             seq = message["seq"]
-            if seq >= len(trace.utterances) or seq not in queued:
+            if seq < trace.warmup or seq >= len(trace.utterances) or seq not in queued:
                 continue
             speech_end = sent_time(trace, trace.utterances[seq].speech_end_s)
             t = message["timings"]
@@ -174,9 +175,11 @@ def proc_peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_level(ws_url: str, n: int, clips, utterances: int, web_pid: int | None) -> dict:
-    streams = [build_stream(clips, utterances, offset=i) for i in range(n)]
-    traces = [SessionTrace(utterances=u) for _, u in streams]
+async def run_level(
+    ws_url: str, n: int, clips, utterances: int, warmup: int, web_pid: int | None
+) -> dict:
+    streams = [build_stream(clips, utterances + warmup, offset=i) for i in range(n)]
+    traces = [SessionTrace(utterances=u, warmup=warmup) for _, u in streams]
     cpu_before = proc_cpu_s(web_pid) if web_pid else None
     started = time.monotonic()
     await asyncio.gather(
@@ -191,6 +194,7 @@ async def run_level(ws_url: str, n: int, clips, utterances: int, web_pid: int | 
     report = {
         "sessions": n,
         "utterances_per_session": utterances,
+        "warmup_per_session": warmup,
         "wall_s": round(wall, 2),
         "counts": counts,
         "ms": {name: summarise(values) for name, values in columns.items()},
@@ -247,7 +251,8 @@ def start_own_stack(engines: str, workers: int, torch_threads: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", default="1,5,20,50", help="comma-separated N values")
-    parser.add_argument("--utterances", type=int, default=4, help="utterances per session")
+    parser.add_argument("--utterances", type=int, default=4, help="measured per session")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured first utterances")
     parser.add_argument("--url", help="ws://host:port of a running stack (default: start one)")
     parser.add_argument("--web-pid", type=int, help="Daphne's pid, for CPU/RSS figures")
     parser.add_argument("--engines", choices=("tiny", "doubles"), default="tiny")
@@ -265,7 +270,7 @@ def main() -> None:
     reports = []
     try:
         for n in (int(x) for x in args.sessions.split(",")):
-            report = asyncio.run(run_level(ws_url, n, clips, args.utterances, web_pid))
+            report = asyncio.run(run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid))
             print_table(report)
             reports.append(report)
     finally:

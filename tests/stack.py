@@ -13,6 +13,8 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,3 +176,28 @@ def _wait_for(check, what: str, proc: subprocess.Popen, timeout_s: float) -> Non
             return
         time.sleep(0.2)
     raise TimeoutError(f"{what} did not become ready in {timeout_s:.0f} s")
+
+
+@contextmanager
+def real_stack(
+    data_dir: Path, *, name: str, redis_db: int, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Daphne + a Celery worker on the real services, each stack with a PostgreSQL database
+    (`name`) and a Redis database (`redis_db`) of its own, removed afterwards."""
+    from tests.services import (
+        drop_postgres_database,
+        fresh_postgres_database,
+        fresh_redis_database,
+    )
+
+    stack = start_stack(
+        data_dir,
+        database_url=fresh_postgres_database(name),
+        redis_url=fresh_redis_database(redis_db),
+        extra_env=extra_env,
+    )
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+        drop_postgres_database(name)

@@ -14,9 +14,8 @@ import psycopg
 import pytest
 import soundfile as sf
 
-from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
 from tests.speech import speech_16k
-from tests.stack import start_stack
+from tests.stack import real_stack, start_stack
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
@@ -34,19 +33,10 @@ def engine_env(request):
 
 
 @pytest.fixture(scope="module")
-def real_stack(tmp_path_factory, engine_env):
-    redis_url = fresh_redis_database(14)
-    db_name = "rutrans_e2e"
-    database_url = fresh_postgres_database(db_name)
-    stack = start_stack(
-        tmp_path_factory.mktemp("real-stack"),
-        database_url=database_url,
-        redis_url=redis_url,
-        extra_env=engine_env,
-    )
-    yield stack
-    stack.stop_all()
-    drop_postgres_database(db_name)
+def live_stack(tmp_path_factory, engine_env):
+    data_dir = tmp_path_factory.mktemp("real-stack")
+    with real_stack(data_dir, name="rutrans_e2e", redis_db=14, extra_env=engine_env) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +75,8 @@ async def translate_once(stack, text, lang, mode):
 @pytest.mark.parametrize(
     ("text", "lang", "mode"), [(EN_TEXT, "en", "en->ru"), (RU_TEXT, "ru", "ru->en")]
 )
-async def test_speech_then_silence_is_translated_without_flush(real_stack, text, lang, mode):
-    results, speech_sent = await translate_once(real_stack, text, lang, mode)
+async def test_speech_then_silence_is_translated_without_flush(live_stack, text, lang, mode):
+    results, speech_sent = await translate_once(live_stack, text, lang, mode)
     assert len(results) == 1
     message, _, received_at = results[0]
     assert message["seq"] == 0 and (message["src"], message["tgt"]) == tuple(mode.split("->"))
@@ -96,7 +86,7 @@ async def test_speech_then_silence_is_translated_without_flush(real_stack, text,
     assert sr in (8000, 16000, 24000, 48000) and len(audio) > 0
     assert received_at - speech_sent <= SILENCE_S + 1.5
 
-    with psycopg.connect(real_stack.env["DATABASE_URL"]) as conn:
+    with psycopg.connect(live_stack.env["DATABASE_URL"]) as conn:
         status, text_db, worker = conn.execute(
             "SELECT status, text, worker FROM translation_translation WHERE id = %s",
             (message["id"],),
@@ -104,8 +94,8 @@ async def test_speech_then_silence_is_translated_without_flush(real_stack, text,
     assert (status, text_db) == ("done", message["text"]) and worker.startswith("worker-")
 
 
-async def test_two_utterances_in_one_stream_arrive_in_order(real_stack):
-    client = await LiveClient.connect(real_stack.ws_url, {"mode": "en->ru"})
+async def test_two_utterances_in_one_stream_arrive_in_order(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
     first, first_s = speech_pcm("Good morning, everyone.", "en")
     second, second_s = speech_pcm(
         "Please open the window, it is getting very warm in this room.", "en"
@@ -119,8 +109,8 @@ async def test_two_utterances_in_one_stream_arrive_in_order(real_stack):
     assert abs(durations[0] - first_s) < 0.6 and abs(durations[1] - second_s) < 0.6
 
 
-async def test_flush_mid_speech_cuts_there(real_stack):
-    client = await LiveClient.connect(real_stack.ws_url, {"mode": "en->ru"})
+async def test_flush_mid_speech_cuts_there(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
     pcm, total_s = speech_pcm(EN_TEXT, "en")
     half = len(pcm) // 2 // 4 * 4
     await client.stream(pcm[:half])
@@ -130,8 +120,8 @@ async def test_flush_mid_speech_cuts_there(real_stack):
     await client.close()
 
 
-async def test_pure_silence_gives_no_result(real_stack):
-    client = await LiveClient.connect(real_stack.ws_url, {"mode": "auto"})
+async def test_pure_silence_gives_no_result(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "auto"})
     await client.stream(silence_pcm(2.5), realtime=False)
     await client.flush()
     flushed = await client.wait_for(lambda m: m.get("state") == "flushed", 5)
@@ -140,8 +130,8 @@ async def test_pure_silence_gives_no_result(real_stack):
     await client.close()
 
 
-async def test_invalid_input_keeps_the_session_usable(real_stack):
-    client = await LiveClient.connect(real_stack.ws_url, None)
+async def test_invalid_input_keeps_the_session_usable(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, None)
     await client.ws.send(b"\x00" * 640)  # audio before control
     await client.ws.send("{broken")
     await client.send_json({"mode": "klingon"})
@@ -162,9 +152,9 @@ async def test_invalid_input_keeps_the_session_usable(real_stack):
     await client.close()
 
 
-async def test_flush_to_wav_latency_over_20_utterances(real_stack, record_property):
+async def test_flush_to_wav_latency_over_20_utterances(live_stack, record_property):
     """The figure for the closing note: end of flush → WAV received, 20 utterances."""
-    client = await LiveClient.connect(real_stack.ws_url, {"mode": "en->ru"})
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
     pcm, _ = speech_pcm("Hello there, how are you?", "en")
     latencies = []
     for i in range(20):
@@ -181,15 +171,15 @@ async def test_flush_to_wav_latency_over_20_utterances(real_stack, record_proper
     assert figures["median_ms"] < 1000
 
 
-async def test_session_gone_does_not_break_the_worker(real_stack):
-    client = await LiveClient.connect(real_stack.ws_url, {"mode": "en->ru"})
+async def test_session_gone_does_not_break_the_worker(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
     pcm, _ = speech_pcm("I have to go now.", "en")
     await client.stream(pcm, realtime=False)
     await client.flush()
     queued = await client.wait_for(lambda m: m.get("state") == "queued", 5)
     await client.close()  # gone before the result
     deadline = time.monotonic() + 15
-    with psycopg.connect(real_stack.env["DATABASE_URL"], autocommit=True) as conn:
+    with psycopg.connect(live_stack.env["DATABASE_URL"], autocommit=True) as conn:
         while time.monotonic() < deadline:
             (status,) = conn.execute(
                 "SELECT status FROM translation_translation WHERE id = %s", (queued["id"],)
@@ -198,7 +188,7 @@ async def test_session_gone_does_not_break_the_worker(real_stack):
                 break
             time.sleep(0.2)
     assert status == "done"
-    results, _ = await translate_once(real_stack, "Still here.", "en", "en->ru")
+    results, _ = await translate_once(live_stack, "Still here.", "en", "en->ru")
     assert len(results) == 1
 
 

@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.services import (
-    drop_postgres_database,
-    fresh_postgres_database,
-    fresh_redis_database,
-    missing,
-)
+from tests.services import missing
 from tests.speech import speech_synthesizer, trim_silence
-from tests.stack import ROOT, Stack, start_stack
+from tests.stack import ROOT, Stack, real_stack
 from translation.audio import resample_float32
 
 CHROMIUM = os.environ.get("RUTRANS_CHROMIUM", "/usr/bin/chromium")
@@ -72,17 +67,9 @@ def speech_wav(tmp_path_factory) -> tuple[Path, float]:
 
 @pytest.fixture(scope="session")
 def browser_stack(tmp_path_factory, model_env) -> Iterator[Stack]:
-    redis_url = fresh_redis_database(12)
-    database_url = fresh_postgres_database(DB_NAME)
-    stack = start_stack(
-        tmp_path_factory.mktemp("browser-stack"),
-        database_url=database_url,
-        redis_url=redis_url,
-        extra_env=model_env,
-    )
-    yield stack
-    stack.stop_all()
-    drop_postgres_database(DB_NAME)
+    data_dir = tmp_path_factory.mktemp("browser-stack")
+    with real_stack(data_dir, name=DB_NAME, redis_db=12, extra_env=model_env) as stack:
+        yield stack
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while

@@ -17,9 +17,8 @@ import pytest
 import soundfile as sf
 import websockets
 
-from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
 from tests.speech import speak
-from tests.stack import start_stack
+from tests.stack import real_stack
 from translation.audio import resample_float32
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
@@ -32,16 +31,9 @@ RU_TEXT = "Сегодня хорошая погода, поэтому мы по�
 
 @pytest.fixture(scope="module")
 def api_stack(tmp_path_factory, model_env):
-    redis_url = fresh_redis_database(REDIS_DB)
-    stack = start_stack(
-        tmp_path_factory.mktemp("api-stack"),
-        database_url=fresh_postgres_database(DB_NAME),
-        redis_url=redis_url,
-        extra_env=model_env,
-    )
-    yield stack
-    stack.stop_all()
-    drop_postgres_database(DB_NAME)
+    data_dir = tmp_path_factory.mktemp("api-stack")
+    with real_stack(data_dir, name=DB_NAME, redis_db=REDIS_DB, extra_env=model_env) as stack:
+        yield stack
 
 
 # --- HTTP and audio helpers ---------------------------------------------------------------------
