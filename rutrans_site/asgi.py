@@ -13,8 +13,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from translation.dispatch import warm_up_embedded_worker  # noqa: E402
+from translation.dispatch import (  # noqa: E402
+    embedded_worker_executor,
+    warm_up_embedded_worker,
+)
 from translation.routing import websocket_urlpatterns  # noqa: E402
+from translation.sweeper import start_stale_sweeper  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,3 +30,6 @@ application = ProtocolTypeRouter(
 )
 
 warm_up_embedded_worker()
+# Stuck translations are failed by the workers' sweepers; the web process sweeps as well, so
+# they are failed even with no worker left (embedded: the only one there is).
+start_stale_sweeper(executor=embedded_worker_executor())

@@ -29,3 +29,12 @@ def _preload_models(sender=None, **_kwargs) -> None:
     from workers import runtime
 
     runtime.preload()
+
+
+@worker_ready.connect
+def _start_stale_sweeper(sender=None, **_kwargs) -> None:
+    """Fail translations stuck in queued/running (a worker killed for good, a lost task) every
+    STALE_SWEEP_INTERVAL_S, from a daemon thread (it touches no model, so any pool is fine)."""
+    from translation.sweeper import start_stale_sweeper
+
+    start_stale_sweeper()

@@ -144,8 +144,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "rutrans.sqlite3",
-            # The embedded worker thread writes while the web thread reads.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # The embedded worker thread writes while the web threads read and write. IMMEDIATE
+            # transactions take the write lock up front and wait for it (`timeout`): a deferred
+            # one that reads, then writes, fails at once with "database is locked" when another
+            # connection wrote in between (several live sessions at once).
+            "OPTIONS": {
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 
@@ -178,17 +185,31 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The container healthcheck requests http://127.0.0.1:8000/healthz directly, not through the
+# TLS proxy: it must get its 200, not a redirect to https.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Channels and Celery ----------------------------------------------------------------------
 
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, which aborts the
-                # layer's blocking 5 s BZPOPMIN (channels_redis#422): allow longer reads.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 reads with a 5 s socket timeout by default, which aborts
+                        # the layer's blocking 5 s BZPOPMIN (channels_redis#422): allow longer.
+                        "socket_timeout": 15,
+                        # After a Redis restart the pooled connections are dead: reconnect and
+                        # retry instead of failing the first push (a lost result) or receive.
+                        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.2), 4),
+                    }
+                ],
                 # A result (JSON + WAV) must outlive a slow model; a gone consumer must not
                 # block the worker.
                 "expiry": env_int("CHANNEL_MESSAGE_EXPIRY_S", 120),
@@ -211,8 +232,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With acks_late on Redis an unacknowledged task of a killed worker comes back after this
 # many seconds; it must exceed the longest task (a 15-minute upload on CPU).
+BROKER_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600),
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
+    # How often a worker looks for such tasks: kombu's default scans only every 10th sweep of
+    # 10 s (100 s); scan on each sweep, at most a few times per visibility timeout.
+    "unacked_restore_interval": max(1, min(10, BROKER_VISIBILITY_TIMEOUT_S // 3)),
+    "unacked_restore_throttle": 1,
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
 # The stale-job sweeper: rows still `queued`/`running` this long after they were queued or

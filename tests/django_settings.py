@@ -16,3 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Threads (channels' database_sync_to_async, the embedded worker) must not keep connections open.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# No stale-job sweeper thread in the test process (it would hold connections to the test DB).
+STALE_SWEEP_INTERVAL_S = 0
+# In-process tests import the ASGI app: do not start loading the real models in the background.
+PRELOAD_MODELS = False

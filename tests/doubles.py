@@ -66,3 +66,28 @@ DOUBLES_ENV = {
     "RUTRANS_SYNTHESIZER": "tests.doubles.ToneSynthesizer",
     "RUTRANS_LANGUAGE_IDENTIFIER": "tests.doubles.EnglishIdentifier",
 }
+
+
+class FaultyTranslator(ScriptedTranslator):
+    """For fault injection in real worker processes, driven by the environment:
+    RUTRANS_TEST_TRANSLATE_DELAY_S makes each translation take that long (a task slow enough
+    to kill mid-run); while the file RUTRANS_TEST_LOAD_FAIL_FLAG exists, loading fails."""
+
+    @classmethod
+    def from_settings(cls, settings) -> FaultyTranslator:
+        import os
+        from pathlib import Path
+
+        flag = os.environ.get("RUTRANS_TEST_LOAD_FAIL_FLAG", "")
+        if flag and Path(flag).exists():
+            raise RuntimeError(f"the weights are unreadable (test flag {flag} is present)")
+        return cls(float(os.environ.get("RUTRANS_TEST_TRANSLATE_DELAY_S", "0") or 0))
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        import time
+
+        time.sleep(self.delay_s)
+        return super().translate(audio, src=src, tgt=tgt, with_source_text=with_source_text)

@@ -26,7 +26,41 @@ logger = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.05
 
 
-class TranslateConsumer(AsyncWebsocketConsumer):
+# The channel layer's errors when Redis goes away (redis-py raises ConnectionError and
+# TimeoutError, both also OSError-like; channels_redis passes them through).
+CHANNEL_LAYER_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
+try:
+    import redis.exceptions
+
+    CHANNEL_LAYER_ERRORS += (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+except ImportError:  # pragma: no cover - redis is a dependency; the in-memory layer needs none
+    pass
+
+BROKER_LOST = "lost the connection to the message broker (Redis); reconnect in a moment"
+
+
+class SurvivesChannelLayerLoss:
+    """A consumer whose channel layer (Redis) fails is closed with a protocol error message
+    instead of an unhandled exception, and its background tasks are stopped."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)  # type: ignore[misc]
+        except CHANNEL_LAYER_ERRORS as exc:
+            logger.warning("%s: channel layer unavailable: %s", type(self).__name__, exc)
+            try:
+                await send({"type": "websocket.send", "text": error_message(BROKER_LOST)})
+                await send({"type": "websocket.close", "code": 1011})
+            except Exception:  # noqa: BLE001 - the socket may be gone too
+                pass
+        finally:
+            await self.stop_background_tasks()
+
+    async def stop_background_tasks(self) -> None:
+        """Cancel what the consumer started; called however it ends."""
+
+
+class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.session_id = uuid.uuid4().hex
         self.live: LiveSession | None = None
@@ -40,7 +74,10 @@ class TranslateConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=status_message("ready", session=self.session_id))
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "watchdog"):
+        await self.stop_background_tasks()
+
+    async def stop_background_tasks(self) -> None:
+        if hasattr(self, "watchdog") and not self.watchdog.done():
             self.watchdog.cancel()
             # Utterances already cut are still recorded; the submitter ends after them.
             self.submissions.put_nowait(None)
@@ -180,7 +217,7 @@ _STATUS_RANK = {"queued": 0, "running": 1, "done": 2, "failed": 2}
 JOB_NOT_FOUND_CLOSE_CODE = 4404
 
 
-class JobStatusConsumer(AsyncWebsocketConsumer):
+class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     """`/ws/jobs/<id>`: the job's current state at once, then each change; closes after
     `done` or `failed`. Messages: `{"type": "job", <the GET /api/translations/<id> fields>}`
     and, for an unknown id, `{"type": "error", "error": ...}` before close code 4404."""

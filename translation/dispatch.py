@@ -99,3 +99,9 @@ def channel_layer_loop() -> asyncio.AbstractEventLoop:
                 target=_layer_loop.run_forever, name="rutrans-channel-layer", daemon=True
             ).start()
         return _layer_loop
+
+
+def embedded_worker_executor() -> ThreadPoolExecutor | None:
+    """The embedded worker thread (None on the real stack): work that must not race the
+    in-process translation for the database runs there."""
+    return _embedded_executor() if settings.EMBEDDED else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -118,7 +119,9 @@ def submit_upload(
                     },
                 },
             )
-            original = default_storage.save(f"uploads/{row_id}/{original_name}", ContentFile(data))
+            original = default_storage.save(
+                f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
+            )
             stored.append(original)
             row.meta["upload"]["stored_as"] = original
             row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
@@ -311,3 +314,10 @@ def fail_stale_translations(*, older_than_s: float) -> list[Translation]:
         notify_job_status(row)
         deliver_result(row, wav=None)
     return failed
+
+
+def _generated_upload_name(filename: str) -> str:
+    """The stored name of an upload's original file: generated, never the client's. Only a
+    short alphanumeric extension of the client's name is kept, for people browsing the files."""
+    suffix = PurePath(_storage_name(filename)).suffix.lower()
+    return "original" + (suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else "")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from workers.services import complete_translation
 
 
+# A database that is briefly unreachable (restart, failover) retries the whole task; model and
+# audio errors are recorded on the row by the service and never reach here.
 @shared_task(
     name="translation.translate",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=8,
 )
 def translate(self, translation_id: str) -> None:
     complete_translation(translation_id, worker=self.request.hostname or "celery")

@@ -1,0 +1,234 @@
+"""Worker faults on the real stack (Daphne + Celery worker, Redis database 10, PostgreSQL):
+a worker killed with SIGKILL mid-task, a model that cannot load, a lost task, a client that
+leaves mid-task. Nothing is lost and no row stays `queued`/`running` for ever."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+import redis
+from django.core.management import call_command
+from django.utils import timezone
+
+from tests.doubles import DOUBLES_ENV
+from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
+from tests.speech import speech_16k
+from tests.stack import start_stack
+from tests.wsclient import LiveClient, to_pcm16
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
+
+DB_NAME = "rutrans_rel_faults"
+REDIS_DB = 10
+VISIBILITY_S = 5
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory):
+    env = {
+        **DOUBLES_ENV,
+        "RUTRANS_TRANSLATOR": "tests.doubles.FaultyTranslator",
+        "CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
+        "RESULT_TIMEOUT_S": "60",
+    }
+    stack = start_stack(
+        tmp_path_factory.mktemp("worker-faults"),
+        database_url=fresh_postgres_database(DB_NAME),
+        redis_url=fresh_redis_database(REDIS_DB),
+        extra_env=env,
+        with_worker=False,
+    )
+    stack.faults = {"killed": 0, "load_failures": 0, "lost_tasks": 0, "disconnects": 0}
+    yield stack
+    stack.stop_all()
+    drop_postgres_database(DB_NAME)
+
+
+def restart_worker(stack, sig: int = signal.SIGTERM, **env: str):
+    """Stop the worker (SIGTERM, or SIGKILL of the whole process group) and start a fresh one
+    with these extra environment variables."""
+    stack.stop("worker", sig)
+    base = {k: v for k, v in stack.env.items() if not k.startswith(("RUTRANS_TEST_", "STALE_"))}
+    stack.env.clear()
+    stack.env.update(base, **env)
+    return stack.start_worker()
+
+
+def row(stack, translation_id: str) -> dict:
+    with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as conn:
+        cur = conn.execute(
+            "SELECT status, attempts, error, text FROM translation_translation WHERE id = %s",
+            (translation_id,),
+        )
+        status, attempts, error, text = cur.fetchone()
+    return {"status": status, "attempts": attempts, "error": error, "text": text}
+
+
+def wait_row(stack, translation_id: str, predicate, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = row(stack, translation_id)
+        if predicate(current):
+            return current
+        assert time.monotonic() < deadline, f"row {translation_id} is still {current}"
+        time.sleep(0.1)
+
+
+async def send_utterance(client: LiveClient) -> dict:
+    """Speech + flush; returns the `queued` status (with the row id)."""
+    already = sum(1 for m in client.received.messages if m.get("state") == "queued")
+    await client.stream(to_pcm16(speech_16k("Thank you very much.", "en"), 16_000), realtime=False)
+    await client.flush()
+    await client.wait_for(lambda m: m.get("state") == "queued" and m["seq"] == already, 10)
+    return [m for m in client.received.messages if m.get("state") == "queued"][already]
+
+
+async def test_killed_worker_task_is_redelivered_and_completes(fault_stack, record_property):
+    restart_worker(fault_stack, RUTRANS_TEST_TRANSLATE_DELAY_S="30")
+    client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
+    queued = await send_utterance(client)
+    running = wait_row(fault_stack, queued["id"], lambda r: r["status"] == "running", 15)
+    assert running["attempts"] == 1
+
+    killed_at = time.monotonic()
+    fault_stack.stop("worker", signal.SIGKILL)  # mid-task: the task is never acknowledged
+    fault_stack.faults["killed"] += 1
+    assert row(fault_stack, queued["id"])["status"] == "running"
+    restart_worker(fault_stack)  # a worker returns (fast this time)
+
+    results = await client.wait_results(1, 30 + VISIBILITY_S)
+    redelivered_s = time.monotonic() - killed_at
+    message, wav, _ = results[0]
+    assert message["seq"] == 0 and message["id"] == queued["id"] and wav
+    assert message["text"].startswith("en->ru")
+    done = row(fault_stack, queued["id"])
+    assert done["status"] == "done" and done["attempts"] == 2
+    assert client.received.errors == []
+    await client.close()
+    record_property("redelivered_after_kill_s", round(redelivered_s, 1))
+
+
+async def test_client_leaving_mid_task_still_completes_the_row(fault_stack):
+    restart_worker(fault_stack, RUTRANS_TEST_TRANSLATE_DELAY_S="1.5")
+    client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
+    queued = await send_utterance(client)
+    wait_row(fault_stack, queued["id"], lambda r: r["status"] == "running", 10)
+    await client.close()  # gone while the worker translates
+    fault_stack.faults["disconnects"] += 1
+    done = wait_row(fault_stack, queued["id"], lambda r: r["status"] in ("done", "failed"), 15)
+    assert done["status"] == "done" and done["text"].startswith("en->ru")
+    assert fault_stack.procs["worker"].poll() is None
+    assert "Traceback" not in fault_stack.log_text("worker")
+
+
+async def test_model_that_cannot_load_errors_per_utterance_then_recovers(fault_stack, tmp_path):
+    flag = tmp_path / "weights-broken"
+    flag.touch()
+    worker = restart_worker(fault_stack, RUTRANS_TEST_LOAD_FAIL_FLAG=str(flag))
+    client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
+    await send_utterance(client)
+    await client.wait_results(1, 15)
+    error = client.received.errors[0]
+    assert error["seq"] == 0 and "could not load the translator" in error["error"]
+    assert "weights are unreadable" in error["error"]
+    fault_stack.faults["load_failures"] += 1
+
+    flag.unlink()  # the model can load again: the worker retries after its back-off (10 s)
+    deadline = time.monotonic() + 30
+    while not client.received.results:
+        assert time.monotonic() < deadline, client.received.messages
+        await asyncio.sleep(1.0)
+        queued = await send_utterance(client)
+        await client.wait_results(queued["seq"] + 1, 15)
+    message = client.received.results[0][0]
+    assert message["text"].startswith("en->ru")
+    # Every utterance was answered: errors until the model loaded, then results.
+    answered = [e["seq"] for e in client.received.errors] + [
+        m["seq"] for m, _, _ in client.received.results
+    ]
+    assert sorted(answered) == list(range(len(answered)))
+    assert worker.poll() is None and fault_stack.procs["worker"] is worker  # never restarted
+    await client.close()
+
+
+async def test_lost_task_is_failed_by_the_sweeper_and_the_session_told(fault_stack):
+    fault_stack.stop("worker")
+    client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
+    queued = await send_utterance(client)
+    # The broker loses the task (e.g. Redis flushed): nobody will ever run this row.
+    broker = redis.Redis.from_url(fault_stack.env["REDIS_URL"])
+    lost = broker.keys("gpu*")
+    assert lost and broker.delete(*lost)
+    fault_stack.faults["lost_tasks"] += 1
+    assert row(fault_stack, queued["id"])["status"] == "queued"
+
+    restart_worker(fault_stack, STALE_TRANSLATION_S="2", STALE_SWEEP_INTERVAL_S="0.5")
+    await client.wait_results(1, 15)
+    error = client.received.errors[0]
+    assert error["seq"] == 0 and "marked failed" in error["error"]
+    failed = row(fault_stack, queued["id"])
+    assert failed["status"] == "failed" and "no worker finished" in failed["error"]
+    # The session goes on.
+    await send_utterance(client)
+    results = await client.wait_results(2, 15)
+    assert results[0][0]["seq"] == 1
+    await client.close()
+    print(f"\nworker faults injected: {json.dumps(fault_stack.faults)}")
+
+
+# --- the sweeper service and command, in-process ------------------------------------------------
+
+
+def make_row(*, status: str, age_s: float, source: str = "upload"):
+    from translation.models import Translation
+
+    created = Translation.objects.create(
+        id=uuid.uuid4(),
+        source=source,
+        status=status,
+        reply_channel="" if source == "upload" else "nowhere.channel!x",
+        seq=0 if source == "live" else None,
+    )
+    then = timezone.now() - timedelta(seconds=age_s)
+    Translation.objects.filter(pk=created.pk).update(
+        created_at=then, started_at=then if status == "running" else None
+    )
+    return created.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweep_stale_fails_only_old_unfinished_rows_and_tells_watchers(capsys):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from translation.models import Translation
+    from translation.services import job_group
+
+    old_queued = make_row(status="queued", age_s=600)
+    old_running = make_row(status="running", age_s=600, source="live")
+    fresh_running = make_row(status="running", age_s=5)
+    old_done = make_row(status="done", age_s=600)
+    layer = get_channel_layer()
+    watcher = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(job_group(old_queued), watcher)
+
+    call_command("sweep_stale", "--older-than", "300")
+
+    statuses = dict(Translation.objects.values_list("pk", "status"))
+    assert statuses == {
+        old_queued: "failed",
+        old_running: "failed",
+        fresh_running: "running",
+        old_done: "done",
+    }
+    assert "2 stuck translation(s) marked failed" in capsys.readouterr().out
+    event = async_to_sync(layer.receive)(watcher)
+    assert event["job"]["status"] == "failed" and "no worker finished" in event["job"]["error"]
+    assert Translation.objects.get(pk=old_running).finished_at is not None
