@@ -43,6 +43,7 @@ SENTENCES = [
 ]
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 PAUSES_S = (1.4, 1.8, 1.6, 2.0)
+STAGGER_S = 2.0
 
 
 @dataclass
@@ -69,9 +70,12 @@ def corpus() -> list[tuple[str, np.ndarray]]:
     return clips
 
 
-def build_stream(clips, count: int, offset: int) -> tuple[bytes, list[Utterance]]:
-    """`count` clips separated by natural pauses, as 48 kHz stereo int16."""
-    parts = [np.zeros(8_000, dtype=np.float32)]
+def build_stream(
+    clips, count: int, offset: int, lead_s: float = 0.5
+) -> tuple[bytes, list[Utterance]]:
+    """`count` clips separated by natural pauses, after `lead_s` of silence, as 48 kHz stereo
+    int16."""
+    parts = [np.zeros(int(lead_s * 16_000), dtype=np.float32)]
     utterances = []
     position = len(parts[0])
     for i in range(count):
@@ -86,23 +90,34 @@ def build_stream(clips, count: int, offset: int) -> tuple[bytes, list[Utterance]
     return to_pcm16(np.concatenate(parts), 16_000), utterances
 
 
-async def run_session(ws_url: str, pcm: bytes, trace: SessionTrace, mode: str) -> None:
-    client = await LiveClient.connect(ws_url, {"mode": mode})
-    trace.client = client
+async def stream_all(ws_url: str, streams: list[bytes], traces: list[SessionTrace]) -> None:
+    """Connect every session, then send frame i of every stream at t0 + i × 20 ms from ONE
+    pacing loop: the load generator shares the machine, and 50 sessions' worth of per-frame
+    timers would take CPU from the server being measured."""
+    clients = await asyncio.gather(*(LiveClient.connect(ws_url, {"mode": "auto"}) for _ in streams))
     frame = 48_000 * FRAME_MS // 1000 * 4
-    view = memoryview(pcm)
-    trace.t0 = time.monotonic()
-    for i, start in enumerate(range(0, len(pcm), frame)):
-        delay = trace.t0 + i * FRAME_MS / 1000 - time.monotonic()
+    views = [memoryview(pcm) for pcm in streams]
+    longest = max(len(pcm) for pcm in streams)
+    t0 = time.monotonic()
+    for trace, client in zip(traces, clients, strict=True):
+        trace.client, trace.t0 = client, t0
+    for i, start in enumerate(range(0, longest, frame)):
+        delay = t0 + i * FRAME_MS / 1000 - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        await client.ws.send(bytes(view[start : start + frame]))
-        trace.frames_sent_at.append(time.monotonic())
-    try:
-        await client.wait_results(len(trace.utterances), 30)
-    except TimeoutError:
-        pass
-    await client.close()
+        for view, trace, client in zip(views, traces, clients, strict=True):
+            if start < len(view):
+                await client.ws.send(bytes(view[start : start + frame]))
+                trace.frames_sent_at.append(time.monotonic())
+
+    async def finish(trace: SessionTrace, client: LiveClient) -> None:
+        try:
+            await client.wait_results(len(trace.utterances), 30)
+        except TimeoutError:
+            pass
+        await client.close()
+
+    await asyncio.gather(*(finish(t, c) for t, c in zip(traces, clients, strict=True)))
 
 
 def sent_time(trace: SessionTrace, offset_s: float) -> float:
@@ -178,16 +193,16 @@ def proc_peak_rss_mb(pid: int) -> float:
 async def run_level(
     ws_url: str, n: int, clips, utterances: int, warmup: int, web_pid: int | None
 ) -> dict:
-    streams = [build_stream(clips, utterances + warmup, offset=i) for i in range(n)]
+    # Sessions start speaking at staggered moments over STAGGER_S, as people do; the same
+    # moment for all would be a synchronised burst no real audience produces.
+    streams = [
+        build_stream(clips, utterances + warmup, offset=i, lead_s=0.5 + STAGGER_S * i / n)
+        for i in range(n)
+    ]
     traces = [SessionTrace(utterances=u, warmup=warmup) for _, u in streams]
     cpu_before = proc_cpu_s(web_pid) if web_pid else None
     started = time.monotonic()
-    await asyncio.gather(
-        *(
-            run_session(ws_url, pcm, trace, "auto")
-            for (pcm, _), trace in zip(streams, traces, strict=True)
-        )
-    )
+    await stream_all(ws_url, [pcm for pcm, _ in streams], traces)
     wall = time.monotonic() - started
     columns, counts = measure(traces)
     stream_seconds = sum(len(pcm) / (48_000 * 4) for pcm, _ in streams)

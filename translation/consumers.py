@@ -73,6 +73,22 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.watchdog = asyncio.create_task(self._watch())
         await self.send(text_data=status_message("ready", session=self.session_id))
 
+    # Channels runs `close_old_connections` on a (thread-sensitive, shared) worker thread before
+    # every message it dispatches: a thread hop per 20 ms audio frame, for all sessions through
+    # one thread. Frames and results never touch the database here (submissions go through
+    # database_sync_to_async, which cleans up itself), so those skip the hop.
+    HOT_MESSAGES = {
+        "websocket.receive": "websocket_receive",
+        "translation.result": "translation_result",
+    }
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = self.HOT_MESSAGES.get(message["type"])
+        if handler is None:
+            await super().dispatch(message)
+        else:
+            await getattr(self, handler)(message)
+
     async def disconnect(self, code: int) -> None:
         await self.stop_background_tasks()
 
