@@ -53,14 +53,6 @@ def assert_error(response, status: int, code: str | None = None, *, contains: st
 
 
 @pytest.fixture
-def dispatched(monkeypatch) -> list[str]:
-    """The ids handed to the queue (nothing really runs)."""
-    queued: list[str] = []
-    monkeypatch.setattr(services, "enqueue_translation", queued.append)
-    return queued
-
-
-@pytest.fixture
 def post(client, dispatched, django_capture_on_commit_callbacks):
     """POST an upload as an anonymous user, running the on-commit dispatch."""
 

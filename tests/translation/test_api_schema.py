@@ -65,13 +65,6 @@ def keep_test_connection(db):
 
 
 @pytest.fixture
-def dispatched(monkeypatch) -> list[str]:
-    queued: list[str] = []
-    monkeypatch.setattr(services, "enqueue_translation", queued.append)
-    return queued
-
-
-@pytest.fixture
 def jobs(db) -> list[Translation]:
     """Rows in each state, so the fuzzer's ids are not all unknown."""
     return [

@@ -12,7 +12,6 @@ import soundfile as sf
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from translation import services
 from translation.models import Translation
 
 URL = "/api/translations"
@@ -100,13 +99,6 @@ CORPUS: dict[str, tuple[bytes, str, str]] = {
     "single-zero-byte": (b"\x00", "a.wav", "could not read"),
     "empty": (b"", "a.wav", "empty"),
 }
-
-
-@pytest.fixture
-def dispatched(monkeypatch) -> list[str]:
-    queued: list[str] = []
-    monkeypatch.setattr(services, "enqueue_translation", queued.append)
-    return queued
 
 
 def stored_files() -> list[str]:
