@@ -165,8 +165,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
-# Without `collectstatic` (the embedded default) serve straight from static/.
+# Without `collectstatic` (the embedded default) serve straight from static/; WhiteNoise still
+# wants STATIC_ROOT to exist.
 WHITENOISE_USE_FINDERS = True
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only image: collectstatic made it at build time
+    pass
 # Input and output audio of the history. Several workers on several hosts need this on shared
 # storage (NFS, a volume): see docs/ARCHITECTURE.md.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
