@@ -135,10 +135,10 @@ class StreamingResampler:
         mono = np.asarray(mono, dtype=np.float32)
         if mono.ndim != 1:
             raise AudioFormatError(f"expected mono audio (1-D), got shape {mono.shape}")
-        if self._passthrough:
+        if self._passthrough:  # same rate: hand the samples on, no copy
             self._n_in += mono.size
             self._n_out += mono.size
-            return mono.copy()
+            return mono
         if mono.size <= _RESAMPLE_BLOCK:
             return self._process_block(mono)
         parts = [
@@ -207,7 +207,10 @@ class StreamingResampler:
 
 
 def resample_float32(audio: np.ndarray, in_sr: int, out_sr: int = MODEL_SAMPLE_RATE) -> np.ndarray:
-    """Resample a whole mono float array (a decoded file, synthesized speech)."""
+    """Resample a whole mono float array (a decoded file, synthesized speech). At equal rates
+    the audio comes back as float32 without a copy (the worker's 16 kHz input, every task)."""
+    if in_sr == out_sr and in_sr > 0:
+        return np.asarray(audio, dtype=np.float32)
     resampler = StreamingResampler(in_sr, out_sr)
     head = resampler.process(audio)
     return np.concatenate((head, resampler.finish()))
