@@ -79,7 +79,7 @@ export class LiveSocket extends EventTarget {
 
   /** Send one int16 PCM frame; kept for a short while when not connected. */
   sendFrame(buffer) {
-    if (this.state === "live" && this._outbox.length === 0) {
+    if (this._canSendNow()) {
       this._ws.send(buffer);
       return true;
     }
@@ -100,7 +100,7 @@ export class LiveSocket extends EventTarget {
 
   /** End the current utterance now (sent after any frames still queued). */
   flush() {
-    if (this.state === "live" && this._outbox.length === 0) {
+    if (this._canSendNow()) {
       this._ws.send(FLUSH);
     } else if (this._wanted) {
       this._outbox.push(FLUSH);
@@ -108,6 +108,17 @@ export class LiveSocket extends EventTarget {
   }
 
   // --- internals ------------------------------------------------------------------------------
+
+  /** Live, nothing queued before it, and the socket really open: after close() it is
+   * CLOSING until onclose fires, and a send then only logs a browser error. */
+  _canSendNow() {
+    return (
+      this.state === "live" &&
+      this._outbox.length === 0 &&
+      this._ws !== null &&
+      this._ws.readyState === WebSocket.OPEN
+    );
+  }
 
   _connect() {
     this._timer = null;
