@@ -272,7 +272,10 @@ async def test_dead_sessions_leave_nothing_behind(services_stack):
     await asyncio.sleep(1.5)
     after = rss_mb(pid)
     print(f"\nDaphne RSS over 200 dead sessions: {before:.1f} → {after:.1f} MB")
-    assert after - before < 15, (before, after)
+    # A session that leaked would keep its Silero VAD (~12 MB) and buffers: even one leak per
+    # ten sessions is 240 MB here. What remains is allocator noise (VADs are built on pool
+    # threads, each with its own malloc arena), measured at up to ~22 MB per 200 sessions.
+    assert after - before < 40, (before, after)
     # Still serving.
     client = await LiveClient.connect(stack.ws_url, {"mode": "en->ru"})
     assert (await translate_on(client, 1))["text"].startswith("en->ru")
