@@ -11,6 +11,8 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+# Appended to every database a stack test creates, so two checkouts can test side by side.
+DATABASE_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
 
 
 def missing(what: str) -> None:
@@ -64,6 +66,7 @@ def fresh_postgres_database(name: str) -> str:
     import psycopg
 
     admin = require_postgres()
+    name += DATABASE_SUFFIX
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -73,6 +76,7 @@ def fresh_postgres_database(name: str) -> str:
 def drop_postgres_database(name: str) -> None:
     import psycopg
 
+    name += DATABASE_SUFFIX
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
