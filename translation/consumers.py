@@ -172,6 +172,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 reply_channel=self.channel_name,
                 audio=item.utterance.audio,
                 config=item.config,
+                stream_start_s=item.utterance.start_s,
+                stream_end_s=item.utterance.end_s,
                 timings=item.timings,
             )
         except Exception as exc:
@@ -183,7 +185,14 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         submit_ms = round((time.perf_counter() - started) * 1000.0, 2)
         live.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
         await self.send(
-            text_data=status_message("queued", seq=item.seq, id=str(row.id), submit_ms=submit_ms)
+            text_data=status_message(
+                "queued",
+                seq=item.seq,
+                id=str(row.id),
+                submit_ms=submit_ms,
+                start_s=round(item.utterance.start_s, 3),
+                end_s=round(item.utterance.end_s, 3),
+            )
         )
 
     async def _watch(self) -> None:

@@ -39,6 +39,10 @@ class Translation(models.Model):
     input_audio = models.FileField(upload_to="inputs/", blank=True)
     output_audio = models.FileField(upload_to="outputs/", blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    # Live utterances: where the utterance lies in its session's audio stream (seconds from the
+    # session's first frame), for transcripts and per-sentence latency; stream time, not wall time.
+    stream_start_s = models.FloatField(null=True, blank=True)
+    stream_end_s = models.FloatField(null=True, blank=True)
     source_text = models.TextField(blank=True)
     text = models.TextField("translated text", blank=True)
     tts_failed = models.BooleanField(default=False)

@@ -153,8 +153,11 @@ def result_payload(
     tts_failed: bool,
     timings: dict[str, float],
     error: str = "",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> dict[str, Any]:
-    """The result JSON (the consumer adds its own push timing before sending)."""
+    """The result JSON (the consumer adds its own push timing before sending). `start_s` and
+    `end_s` place a live utterance in the session's audio stream (seconds)."""
     message: dict[str, Any] = {
         "type": "result",
         "seq": seq,
@@ -169,4 +172,7 @@ def result_payload(
         message["source_text"] = source_text
     if error:
         message["error"] = error
+    if start_s is not None and end_s is not None:
+        message["start_s"] = round(start_s, 3)
+        message["end_s"] = round(end_s, 3)
     return message

@@ -58,9 +58,12 @@ def submit_utterance(
     reply_channel: str,
     audio: np.ndarray,
     config: SessionConfig,
+    stream_start_s: float | None = None,
+    stream_end_s: float | None = None,
     timings: dict[str, float] | None = None,
 ) -> Translation:
-    """Store a live utterance (16 kHz mono float32) and queue its translation."""
+    """Store a live utterance (16 kHz mono float32) and queue its translation. The stream
+    times say where it lies in the session's audio (seconds since the session began)."""
     row_id = uuid.uuid4()
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
     with transaction.atomic():
@@ -73,6 +76,8 @@ def submit_utterance(
             requested_src=config.src,
             requested_tgt=config.tgt or "",
             duration_s=round(len(audio) / MODEL_SAMPLE_RATE, 3),
+            stream_start_s=stream_start_s,
+            stream_end_s=stream_end_s,
             timings=dict(timings or {}),
             meta={"voices": dict(config.voices), "submitted_at": time.time()},
         )
@@ -217,6 +222,8 @@ def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
                 tts_failed=row.tts_failed,
                 timings=row.timings,
                 error=row.error,
+                start_s=row.stream_start_s,
+                end_s=row.stream_end_s,
             ),
             "wav": wav if not row.tts_failed else None,
         }

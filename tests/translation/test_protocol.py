@@ -85,3 +85,19 @@ def test_result_payload_shape():
         "tts_failed": False,
         "timings": {"total_ms": 5.0},
     }
+
+
+def test_result_payload_places_a_live_utterance_in_its_stream():
+    payload = result_payload(
+        seq=3,
+        translation_id="x",
+        src="en",
+        tgt="ru",
+        text="привет",
+        source_text="hello",
+        tts_failed=False,
+        timings={},
+        start_s=12.34567,
+        end_s=15.5,
+    )
+    assert (payload["start_s"], payload["end_s"]) == (12.346, 15.5)
