@@ -290,6 +290,12 @@ SPECTACULAR_SETTINGS = {
 # --- Audio ingest and utterance cutting ----------------------------------------------------------
 
 UTTERANCE_SILENCE_MS = env_int("UTTERANCE_SILENCE_MS", 900)
+# Continuous speech: after UTTERANCE_SHRINK_AFTER_S of speech the silence that ends an
+# utterance falls over UTTERANCE_SHRINK_OVER_S to UTTERANCE_MIN_SILENCE_MS (a breath between
+# sentences). UTTERANCE_MIN_SILENCE_MS = UTTERANCE_SILENCE_MS turns it off.
+UTTERANCE_MIN_SILENCE_MS = env_int("UTTERANCE_MIN_SILENCE_MS", 200)
+UTTERANCE_SHRINK_AFTER_S = env_float("UTTERANCE_SHRINK_AFTER_S", 1.5)
+UTTERANCE_SHRINK_OVER_S = env_float("UTTERANCE_SHRINK_OVER_S", 1.5)
 UTTERANCE_MAX_S = env_float("UTTERANCE_MAX_S", 30.0)
 UTTERANCE_MIN_SPEECH_MS = env_int("UTTERANCE_MIN_SPEECH_MS", 250)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)

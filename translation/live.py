@@ -85,7 +85,7 @@ class LiveSession:
         self.next_seq += 1
         assert self.config is not None
         endpoint_ms = 0.0
-        if utterance.reason == "silence":
+        if utterance.reason in ("silence", "pause"):
             endpoint_ms = (self.segmenter.stream_time_s - utterance.speech_end_s) * 1000.0
         elif utterance.reason == "idle":
             endpoint_ms = (time.monotonic() - self.last_frame_at) * 1000.0
@@ -146,6 +146,9 @@ class LiveSession:
 def new_segmenter() -> UtteranceSegmenter:
     return UtteranceSegmenter(
         silence_ms=settings.UTTERANCE_SILENCE_MS,
+        min_silence_ms=settings.UTTERANCE_MIN_SILENCE_MS,
+        shrink_after_s=settings.UTTERANCE_SHRINK_AFTER_S,
+        shrink_over_s=settings.UTTERANCE_SHRINK_OVER_S,
         max_s=settings.UTTERANCE_MAX_S,
         min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
         threshold=settings.VAD_THRESHOLD,

