@@ -2,16 +2,13 @@
 pause schedule's rules on scripted audio (a loudness "VAD")."""
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.speech import silence, speech_synthesizer
-from translation.audio import resample_float32
+from tests.speech import continuous_read_speech, silence, speech_synthesizer
 from translation.segmenter import PauseSchedule, SileroVad, Utterance, UtteranceSegmenter
 
 SR = 16000
@@ -253,8 +250,6 @@ def test_invalid_settings_are_rejected(vad):
 
 # --- continuous speech: the pause schedule ------------------------------------------------------
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-
 
 def test_pause_schedule_shrinks_from_silence_to_minimum():
     schedule = PauseSchedule(
@@ -296,23 +291,9 @@ def test_continuous_sentences_are_cut_in_the_gaps_between_them(long_talk, segmen
 
 @pytest.fixture(scope="module")
 def librivox():
-    """The five consecutive LibriVox sentences back to back (natural 0.2-0.6 s gaps only) and
-    each sentence's [start, end] in stream seconds."""
-    wavs = sorted(LIBRIVOX.glob("*.wav"))
-    if len(wavs) < 5:
-        pytest.fail(
-            "Debian pocketsphinx-testdata is not installed (scripts/install-system-deps.sh)"
-        )
-    parts, bounds, t = [], [], 0.0
-    for wav in wavs[:5]:
-        audio, sr = sf.read(wav, dtype="float32")
-        audio = resample_float32(audio, sr, SR)
-        loud = np.flatnonzero(np.abs(audio) > 0.02)
-        bounds.append((t + loud[0] / SR, t + loud[-1] / SR))
-        parts.append(audio)
-        t += audio.size / SR
-    parts.append(silence(2.0))
-    return np.concatenate(parts), bounds
+    """The five LibriVox sentences back to back, then 2 s of silence; sentence bounds."""
+    audio, bounds = continuous_read_speech()
+    return np.concatenate([audio, silence(2.0)]), bounds
 
 
 def test_real_read_speech_gives_one_utterance_per_sentence_soon_after_its_end(librivox, segmenter):
