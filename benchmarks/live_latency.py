@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.speech import speech_16k  # noqa: E402
+from tests.speech import LIBRIVOX, continuous_read_speech, speech_16k  # noqa: E402
 from tests.wsclient import LiveClient, to_pcm16  # noqa: E402
 from translation.audio import resample_float32  # noqa: E402
 
@@ -41,7 +42,6 @@ SENTENCES = [
     ("en", "Thank you very much for your help yesterday."),
     ("ru", "Пожалуйста, закройте окно, на улице холодно."),
 ]
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 PAUSES_S = (1.4, 1.8, 1.6, 2.0)
 STAGGER_S = 2.0
 
@@ -263,6 +263,198 @@ def start_own_stack(engines: str, workers: int, torch_threads: int):
     return stack
 
 
+# --- Endpointing on continuous speech (offline: the segmenter alone, no stack) ------------------
+
+# Sentences with a clause pause inside (inserted at the comma): (lang, before, after).
+CLAUSES = [
+    ("en", "When the rain finally stopped,", "we walked home through the old park."),
+    ("ru", "Когда дождь наконец закончился,", "мы пошли домой через старый парк."),
+    ("en", "If you have any questions about the project,", "please write to me tomorrow."),
+    ("ru", "Если у вас есть вопросы по проекту,", "пожалуйста, напишите мне завтра."),
+    ("en", "The train was late again this morning,", "so I missed the first meeting."),
+    ("ru", "Поезд сегодня утром снова опоздал,", "поэтому я пропустил первую встречу."),
+]
+MID_PAUSES_S = (0.25, 0.3, 0.35, 0.4, 0.45)
+GAPS_S = (0.2, 0.3, 0.4, 0.5, 0.6)
+CUT_WITHIN_S = 0.4
+
+
+@dataclass
+class Script:
+    """A continuous stream (16 kHz) and where its sentence ends and mid-sentence pauses lie."""
+
+    name: str
+    audio: np.ndarray
+    sentence_ends: list[float]
+    mid_pauses: list[tuple[float, float]]
+
+
+def continuous_scripts() -> list[Script]:
+    """espeak en/ru sentences with a 0.25-0.45 s clause pause and 0.2-0.6 s gaps; the LibriVox
+    clips back to back (their own gaps), each with a 0.3 s pause inserted at its quietest
+    word boundary mid-sentence."""
+    sr = 16_000
+    parts, ends, mids, t = [np.zeros(sr // 2, np.float32)], [], [], 0.5
+    for i, (lang, before, after) in enumerate(CLAUSES * 2):
+        head, tail = speech_16k(before, lang), speech_16k(after, lang)
+        pause, gap = MID_PAUSES_S[i % len(MID_PAUSES_S)], GAPS_S[i % len(GAPS_S)]
+        mids.append((t + head.size / sr, t + head.size / sr + pause))
+        t += (head.size + tail.size) / sr + pause
+        ends.append(t)
+        parts += [head, np.zeros(round(pause * sr), np.float32), tail]
+        parts.append(np.zeros(round(gap * sr), np.float32))
+        t += gap
+    parts.append(np.zeros(2 * sr, np.float32))
+    scripts = [Script("espeak en+ru", np.concatenate(parts), ends, mids)]
+
+    if LIBRIVOX.exists():
+        audio, bounds = continuous_read_speech()
+        parts, ends, mids, position, inserted = [], [], [], 0, 0.0
+        for start, end in bounds:
+            a, b = round(start * sr), round(end * sr)
+            # The quietest 40 ms in the sentence's middle third: a word boundary.
+            third = (b - a) // 3
+            rms = np.sqrt(
+                np.convolve(audio[a + third : b - third] ** 2, np.ones(640) / 640, "valid")
+            )
+            split = a + third + int(np.argmin(rms)) + 320
+            parts += [audio[position:split], np.zeros(round(0.3 * sr), np.float32)]
+            mids.append((split / sr + inserted, split / sr + inserted + 0.3))
+            inserted += 0.3
+            ends.append(end + inserted)
+            position = split
+        parts += [audio[position:], np.zeros(2 * sr, np.float32)]
+        scripts.append(Script("LibriVox read", np.concatenate(parts), ends, mids))
+        scripts.append(
+            Script(
+                "LibriVox as read",
+                np.concatenate([audio, np.zeros(2 * sr)]).astype(np.float32),
+                [e for _, e in bounds],
+                [],
+            )
+        )
+    return scripts
+
+
+class _StreamFuture(Future):
+    """A finished answer that the segmenter sees only once the stream has advanced by the
+    call's duration, as with the threaded judge in a live session."""
+
+    def __init__(self, value: float, ready_at: float, clock) -> None:
+        super().__init__()
+        self.set_result(value)
+        self._ready_at, self._clock = ready_at, clock
+
+    def done(self) -> bool:
+        return self._clock() >= self._ready_at
+
+
+class MeasuredJudge:
+    """Asks the real model synchronously, timing each call (CPU of this thread, wall)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.clock = lambda: 0.0
+        self.cpu_s: list[float] = []
+        self.wall_s: list[float] = []
+
+    def ask(self, audio16k: np.ndarray) -> Future:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        probability = self.model.completion_probability(audio16k)
+        self.cpu_s.append(time.thread_time() - cpu)
+        self.wall_s.append(time.perf_counter() - wall)
+        return _StreamFuture(probability, self.clock() + self.wall_s[-1], self.clock)
+
+
+def evaluate_endpointing(script: Script, segmenter, judge: MeasuredJudge | None) -> dict:
+    """Feed the script in 20 ms chunks; score the cuts against the sentence ends and pauses."""
+    if judge is not None:
+        judge.clock = lambda: segmenter.stream_time_s
+    chunk = 320
+    cuts: list[tuple[float, float]] = []  # (when cut, utterance end) in stream seconds
+    vad_s = 0.0
+    for i in range(0, script.audio.size, chunk):
+        started = time.thread_time()
+        done = segmenter.feed(script.audio[i : i + chunk])
+        vad_s += time.thread_time() - started
+        cuts += [(segmenter.stream_time_s, u.end_s) for u in done]
+    lags = []
+    for end in script.sentence_ends:
+        after = [cut_at for cut_at, u_end in cuts if u_end >= end - 0.05]
+        lags.append((after[0] - end) if after else float("inf"))
+    wrong = sum(
+        any(a - 0.05 <= u_end <= b + 0.15 for _, u_end in cuts) for a, b in script.mid_pauses
+    )
+    seconds = script.audio.size / 16_000
+    finite = [lag for lag in lags if lag != float("inf")]
+    report = {
+        "sentences": len(lags),
+        "ends_cut_within_400ms": sum(lag <= CUT_WITHIN_S for lag in lags) / len(lags),
+        "lag_ms": {
+            "p50": 1000 * float(np.percentile(finite, 50)) if finite else None,
+            "p95": 1000 * float(np.percentile(finite, 95)) if finite else None,
+        },
+        "mid_pauses": len(script.mid_pauses),
+        "mid_pauses_cut": wrong / len(script.mid_pauses) if script.mid_pauses else None,
+        "utterances": len(cuts),
+        "segmenter_cpu_ms_per_stream_s": 1000 * vad_s / seconds,
+    }
+    if judge is not None:
+        cpu = sum(judge.cpu_s)
+        report["turn_calls"] = len(judge.cpu_s)
+        report["turn_cpu_ms_per_call"] = 1000 * cpu / max(1, len(judge.cpu_s))
+        report["turn_cpu_ms_per_stream_s"] = 1000 * cpu / seconds
+        # The model's thread is inside the feed loop here: take it out of the segmenter's cost.
+        report["segmenter_cpu_ms_per_stream_s"] = 1000 * (vad_s - cpu) / seconds
+    return report
+
+
+def endpointing_reports(model_path: Path, thresholds: list[float]) -> list[dict]:
+    """The plain 900 ms rule, the shrinking-pause rule (the default), and that rule plus the
+    end-of-turn model at each threshold, on every continuous script."""
+    from translation.segmenter import SileroVad, UtteranceSegmenter
+    from translation.turn import SmartTurn
+
+    model = SmartTurn(model_path) if model_path.is_file() else None
+    if model is None:
+        print(f"(no end-of-turn model at {model_path}: run `make turn-model`)")
+    vad = SileroVad()
+    configs: list[tuple[str, dict, float | None]] = [
+        ("silence 900 ms", {"min_silence_ms": 900}, None),
+        ("shrinking pause", {}, None),
+    ]
+    if model is not None:
+        configs += [(f"+ turn model >= {t}", {}, t) for t in thresholds]
+    reports = []
+    for script in continuous_scripts():
+        for name, options, threshold in configs:
+            vad.reset()
+            judge = MeasuredJudge(model) if threshold is not None else None
+            segmenter = UtteranceSegmenter(
+                vad=vad, turn=judge, turn_threshold=threshold or 0.5, **options
+            )
+            report = evaluate_endpointing(script, segmenter, judge)
+            reports.append({"script": script.name, "rule": name, **report})
+    return reports
+
+
+def print_endpointing(reports: list[dict]) -> None:
+    print(
+        f"\n{'script':<18}{'rule':<22}{'ends<=400ms':>12}{'lag p50':>9}{'p95':>7}"
+        f"{'mid cut':>9}{'utts':>6}{'turn ms/call':>14}{'turn ms/s':>11}{'seg ms/s':>10}"
+    )
+    for r in reports:
+        mid = "-" if r["mid_pauses_cut"] is None else f"{r['mid_pauses_cut']:.0%}"
+        p50, p95 = r["lag_ms"]["p50"], r["lag_ms"]["p95"]
+        print(
+            f"{r['script']:<18}{r['rule']:<22}{r['ends_cut_within_400ms']:>12.0%}"
+            f"{p50:>9.0f}{p95:>7.0f}{mid:>9}{r['utterances']:>6}"
+            f"{r.get('turn_cpu_ms_per_call', 0):>14.1f}"
+            f"{r.get('turn_cpu_ms_per_stream_s', 0):>11.1f}"
+            f"{r['segmenter_cpu_ms_per_stream_s']:>10.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", default="1,5,20,50", help="comma-separated N values")
@@ -274,7 +466,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Celery workers to start")
     parser.add_argument("--torch-threads", type=int, default=0, help="TORCH_NUM_THREADS")
     parser.add_argument("--json", type=Path, help="write the reports here")
+    parser.add_argument(
+        "--endpointing",
+        action="store_true",
+        help="only the offline endpointing figures (segmenter and end-of-turn model, no stack)",
+    )
+    parser.add_argument(
+        "--turn-model", type=Path, default=ROOT / "var" / "models" / "smart-turn-v3.2-cpu.onnx"
+    )
+    parser.add_argument("--thresholds", default="0.5,0.8", help="turn model thresholds")
     args = parser.parse_args()
+
+    if args.endpointing:
+        thresholds = [float(x) for x in args.thresholds.split(",")]
+        reports = endpointing_reports(args.turn_model, thresholds)
+        print_endpointing(reports)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(reports, indent=2))
+        return
 
     clips = corpus()
     stack = None

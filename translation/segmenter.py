@@ -15,6 +15,7 @@ sentence's comma pause does not.
 from __future__ import annotations
 
 import ctypes
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +28,8 @@ HYSTERESIS = 0.15
 """Speech goes on while the probability stays above threshold - HYSTERESIS."""
 MAX_LENGTH_SEARCH = 0.4
 """A max-length cut looks for a pause in this last fraction of the utterance."""
+TURN_WINDOW_S = 8.0
+"""The end-of-turn model hears at most this much (Smart Turn: the last 8 s)."""
 _SILENCE_SLACK_S = 0.5
 """Silence kept beyond the preroll before trimming, so trims happen in batches."""
 
@@ -55,6 +58,13 @@ class PauseSchedule:
         """The silence (ms) that ends an utterance whose speech has lasted `speech_s`."""
         progress = min(1.0, max(0.0, (speech_s - self.shrink_after_s) / self.shrink_over_s))
         return self.silence_ms - progress * (self.silence_ms - self.min_silence_ms)
+
+
+class TurnQuestions(Protocol):
+    """An end-of-turn model behind a queue (translation.turn.TurnJudge): `ask` returns at
+    once, with a Future of P(turn complete) for audio ending now, or None if it is busy."""
+
+    def ask(self, audio16k: np.ndarray) -> Future[float] | None: ...
 
 
 class VoiceActivityDetector(Protocol):
@@ -143,6 +153,9 @@ class UtteranceSegmenter:
         tail_ms: float = 200,
         vad_lag_ms: float = 80,
         vad: VoiceActivityDetector | None = None,
+        turn: TurnQuestions | None = None,
+        turn_pause_ms: float = 200,
+        turn_threshold: float = 0.5,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -162,6 +175,12 @@ class UtteranceSegmenter:
         # the silence clock that much earlier so the cut comes ~silence_ms after the real end.
         self._silence = _samples((silence_ms - vad_lag_ms) / 1000)
         self._vad_lag = _samples(vad_lag_ms / 1000)
+        if turn is not None and not vad_lag_ms < turn_pause_ms <= silence_ms:
+            raise ValueError(f"turn_pause_ms ({turn_pause_ms}) must be in (vad_lag_ms, silence_ms]")
+        self.turn = turn
+        self.turn_threshold = turn_threshold
+        self._turn_pause = _samples((turn_pause_ms - vad_lag_ms) / 1000)
+        self._turn_window = _samples(TURN_WINDOW_S)
         self._max = _samples(max_s)
         self._min_speech = _samples(min_speech_ms / 1000)
         self._preroll = _samples(preroll_ms / 1000)
@@ -239,6 +258,7 @@ class UtteranceSegmenter:
         self._speech_start: int | None = None
         self._last_speech = origin  # end of the last speech window
         self._speech_samples = 0
+        self._forget_turn_question()
 
     def _score_window(self) -> Utterance | None:
         start = self._next_window
@@ -252,6 +272,8 @@ class UtteranceSegmenter:
         self._speech.append(self._in_speech)
 
         if self._in_speech:
+            if self._turn_asked:
+                self._forget_turn_question()  # the speaker went on: that pause is over
             if self._speech_start is None:
                 self._speech_start = start
             self._last_speech = end
@@ -267,10 +289,38 @@ class UtteranceSegmenter:
                 return self._emit(self._last_speech + self._tail, "silence")
             if paused >= self._demanded_silence():
                 return self._emit(self._last_speech + min(self._tail, paused), "pause")
+            if self.turn is not None and self._turn_complete(end, paused):
+                return self._emit(self._last_speech + min(self._tail, paused), "turn")
 
         if end - self._utterance_start() >= self._max:
             return self._emit(self._best_pause(), "max_length")
         return None
+
+    def _turn_complete(self, end: int, paused: int) -> bool:
+        """Ask the end-of-turn model once per pause (after turn_pause_ms); True once it has
+        answered "complete". Never waits: an unanswered question is looked at next window."""
+        question = self._turn_question
+        if question is None:
+            if not self._turn_asked and paused >= self._turn_pause:
+                self._turn_asked = True
+                if self._speech_samples >= self._min_speech:
+                    first = max(self._buf_start, end - self._turn_window) - self._buf_start
+                    audio = self._buffer.view()[first : end - self._buf_start].copy()
+                    self._turn_question = self.turn.ask(audio) if self.turn else None
+            return False
+        if not question.done():
+            return False
+        self._turn_question = None
+        if question.cancelled() or question.exception() is not None:
+            return False
+        return question.result() >= self.turn_threshold
+
+    def _forget_turn_question(self) -> None:
+        question = getattr(self, "_turn_question", None)
+        if question is not None:
+            question.cancel()  # not started yet: never run; running: its answer is ignored
+        self._turn_question: Future[float] | None = None
+        self._turn_asked = False
 
     def _demanded_silence(self) -> int:
         """Samples of silence (counted from the VAD's late end of speech) that end the open
@@ -319,6 +369,7 @@ class UtteranceSegmenter:
         audio = view[start - self._buf_start : end - self._buf_start].copy()
         self._drop_until(end)
         self._recount_speech()
+        self._forget_turn_question()
 
         if speech_out < self._min_speech:
             return None
