@@ -90,11 +90,50 @@ def build_stream(
     return to_pcm16(np.concatenate(parts), 16_000), utterances
 
 
+class FirstAudioLog:
+    """Wraps a client's WebSocket: when the first binary frame after each `result` arrived
+    (a result is followed by one or more audio frames: the first is when playback can start)."""
+
+    def __init__(self, ws) -> None:
+        self._ws = ws
+        self._last_result: int | None = None
+        self.first_audio_at: dict[int, float] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._ws, name)
+
+    async def __aiter__(self):
+        async for message in self._ws:
+            if isinstance(message, bytes):
+                seq = self._last_result
+                if seq is not None and seq not in self.first_audio_at:
+                    self.first_audio_at[seq] = time.monotonic()
+            elif '"result"' in message:
+                data = json.loads(message)
+                if data.get("type") == "result":
+                    self._last_result = data["seq"]
+            yield message
+
+
+async def connect(ws_url: str, control: dict) -> LiveClient:
+    """LiveClient.connect, with the first-audio log between the client and its socket."""
+    import websockets
+
+    origin = ws_url.replace("ws://", "http://")
+    ws = await websockets.connect(ws_url + "/ws/translate", origin=origin, max_size=2**24)
+    ready = json.loads(await ws.recv())
+    assert ready["type"] == "status" and ready["state"] == "ready", ready
+    client = LiveClient(FirstAudioLog(ws))
+    await client.send_json(control)
+    await client.wait_for(lambda m: m.get("state") == "configured", 5)
+    return client
+
+
 async def stream_all(ws_url: str, streams: list[bytes], traces: list[SessionTrace]) -> None:
     """Connect every session, then send frame i of every stream at t0 + i × 20 ms from ONE
     pacing loop: the load generator shares the machine, and 50 sessions' worth of per-frame
     timers would take CPU from the server being measured."""
-    clients = await asyncio.gather(*(LiveClient.connect(ws_url, {"mode": "auto"}) for _ in streams))
+    clients = await asyncio.gather(*(connect(ws_url, {"mode": "auto"}) for _ in streams))
     frame = 48_000 * FRAME_MS // 1000 * 4
     views = [memoryview(pcm) for pcm in streams]
     longest = max(len(pcm) for pcm in streams)
@@ -190,6 +229,105 @@ def proc_peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def build_continuous_stream(
+    clips, offset: int, lead_s: float = 0.5
+) -> tuple[bytes, list[Utterance], list[float]]:
+    """One warm-up sentence and a 1.5 s pause, then continuous speech: the LibriVox sentences
+    back to back (their own 0.2-0.6 s gaps) when installed, else espeak-ng sentences with
+    0.2-0.6 s gaps. Returns the PCM, the warm-up utterance, and each sentence's end (s)."""
+    sr = 16_000
+    lang, warm = clips[offset % len(clips)]
+    parts = [np.zeros(int(lead_s * sr), np.float32), warm, np.zeros(int(1.5 * sr), np.float32)]
+    start = sum(p.size for p in parts) / sr
+    warmup = [Utterance(lang, (parts[0].size + warm.size) / sr)]
+    if LIBRIVOX.exists():
+        audio, bounds = continuous_read_speech()
+        ends = [start + end for _, end in bounds]
+        parts.append(audio)
+    else:
+        ends, t = [], start
+        for i, (lang, text) in enumerate(SENTENCES):
+            talk, gap = speech_16k(text, lang), GAPS_S[(offset + i) % len(GAPS_S)]
+            parts += [talk, np.zeros(round(gap * sr), np.float32)]
+            ends.append(t + talk.size / sr)
+            t += talk.size / sr + gap
+    parts.append(np.zeros(2 * sr, np.float32))  # the speaker stops: time for the last result
+    return to_pcm16(np.concatenate(parts), sr), warmup, ends
+
+
+def sentence_lags(trace: SessionTrace, sentence_ends: list[float]) -> list[float]:
+    """Per sentence: its end (client clock, when that frame was sent) → the first audio of the
+    result holding it (the first result whose end_s reaches the sentence's end)."""
+    client = trace.client
+    assert client is not None
+    log = client.ws
+    results = sorted(
+        (m for m in client.received.messages if m.get("type") == "result"),
+        key=lambda m: m["seq"],
+    )
+    lags = []
+    for end in sentence_ends:
+        holder = next((m for m in results if m["end_s"] >= end - 0.05), None)
+        if holder is None or holder["seq"] not in log.first_audio_at:
+            lags.append(float("inf"))  # never answered
+            continue
+        lags.append((log.first_audio_at[holder["seq"]] - sent_time(trace, end)) * 1000)
+    return lags
+
+
+async def run_continuous(ws_url: str, n: int, clips, web_pid: int | None) -> dict:
+    """N sessions of continuous speech: per-sentence lag and the web tier's CPU."""
+    streams = [
+        build_continuous_stream(clips, offset=i, lead_s=0.5 + STAGGER_S * i / n) for i in range(n)
+    ]
+    traces = [
+        SessionTrace(utterances=warm + [Utterance("en", e) for e in ends], warmup=1)
+        for _, warm, ends in streams
+    ]
+    cpu_before = proc_cpu_s(web_pid) if web_pid else None
+    started = time.monotonic()
+    await stream_all(ws_url, [pcm for pcm, _, _ in streams], traces)
+    wall = time.monotonic() - started
+    lags = [
+        lag
+        for trace, (_, _, ends) in zip(traces, streams, strict=True)
+        for lag in sentence_lags(trace, ends)
+    ]
+    answered = [lag for lag in lags if lag != float("inf")]
+    stream_seconds = sum(len(pcm) / (48_000 * 4) for pcm, _, _ in streams)
+    report = {
+        "scenario": "continuous",
+        "sessions": n,
+        "sentences": len(lags),
+        "unanswered": len(lags) - len(answered),
+        "wall_s": round(wall, 2),
+        "errors": sum(len(t.client.received.errors) for t in traces if t.client),
+        "sentence_lag_ms": summarise(answered),
+        "results_per_session": statistics.mean(
+            len([m for m in t.client.received.messages if m.get("type") == "result"])
+            for t in traces
+            if t.client
+        ),
+    }
+    if web_pid:
+        report["web_cpu_s_per_stream_s"] = (proc_cpu_s(web_pid) - cpu_before) / stream_seconds
+        report["web_peak_rss_mb"] = proc_peak_rss_mb(web_pid)
+    return report
+
+
+def print_continuous(report: dict) -> None:
+    lag = report["sentence_lag_ms"]
+    cpu = report.get("web_cpu_s_per_stream_s")
+    print(
+        f"\ncontinuous speech, N={report['sessions']}: {report['sentences']} sentences, "
+        f"{report['unanswered']} unanswered, {report['errors']} errors, "
+        f"{report['results_per_session']:.1f} results per session; per-sentence lag (sentence "
+        f"end → first audio) median {lag['median']:.0f} / p95 {lag['p95']:.0f} / max "
+        f"{lag['max']:.0f} ms"
+        + (f"; web CPU {cpu * 1000:.1f} ms per stream-second" if cpu is not None else "")
+    )
+
+
 async def run_level(
     ws_url: str, n: int, clips, utterances: int, warmup: int, web_pid: int | None
 ) -> dict:
@@ -238,7 +376,7 @@ def print_table(report: dict) -> None:
         print(f"{name:<16}{stats['median']:>10.1f}{stats['p95']:>10.1f}{stats['max']:>10.1f}")
 
 
-def start_own_stack(engines: str, workers: int, torch_threads: int):
+def start_own_stack(engines: str, workers: int, torch_threads: int, extra_env: dict):
     from tests.doubles import DOUBLES_ENV
     from tests.services import fresh_postgres_database, fresh_redis_database
     from tests.stack import start_stack
@@ -251,6 +389,7 @@ def start_own_stack(engines: str, workers: int, torch_threads: int):
         env = dict(DOUBLES_ENV)
     if torch_threads:
         env["TORCH_NUM_THREADS"] = str(torch_threads)
+    env.update(extra_env)
     redis_url = fresh_redis_database(11)
     stack = start_stack(
         Path(tempfile.mkdtemp(prefix="rutrans-bench-")),
@@ -290,22 +429,25 @@ class Script:
 
 
 def continuous_scripts() -> list[Script]:
-    """espeak en/ru sentences with a 0.25-0.45 s clause pause and 0.2-0.6 s gaps; the LibriVox
-    clips back to back (their own gaps), each with a 0.3 s pause inserted at its quietest
-    word boundary mid-sentence."""
+    """espeak en and ru sentences, each with a 0.25-0.45 s clause pause, 0.2-0.6 s gaps; the
+    LibriVox clips back to back (their own gaps) as read, and again with a 0.3 s pause
+    inserted at each sentence's quietest word boundary mid-sentence."""
     sr = 16_000
-    parts, ends, mids, t = [np.zeros(sr // 2, np.float32)], [], [], 0.5
-    for i, (lang, before, after) in enumerate(CLAUSES * 2):
-        head, tail = speech_16k(before, lang), speech_16k(after, lang)
-        pause, gap = MID_PAUSES_S[i % len(MID_PAUSES_S)], GAPS_S[i % len(GAPS_S)]
-        mids.append((t + head.size / sr, t + head.size / sr + pause))
-        t += (head.size + tail.size) / sr + pause
-        ends.append(t)
-        parts += [head, np.zeros(round(pause * sr), np.float32), tail]
-        parts.append(np.zeros(round(gap * sr), np.float32))
-        t += gap
-    parts.append(np.zeros(2 * sr, np.float32))
-    scripts = [Script("espeak en+ru", np.concatenate(parts), ends, mids)]
+    scripts = []
+    for language in ("en", "ru"):
+        parts, ends, mids, t = [np.zeros(sr // 2, np.float32)], [], [], 0.5
+        sentences = [c for c in CLAUSES if c[0] == language] * 3
+        for i, (lang, before, after) in enumerate(sentences):
+            head, tail = speech_16k(before, lang), speech_16k(after, lang)
+            pause, gap = MID_PAUSES_S[i % len(MID_PAUSES_S)], GAPS_S[i % len(GAPS_S)]
+            mids.append((t + head.size / sr, t + head.size / sr + pause))
+            t += (head.size + tail.size) / sr + pause
+            ends.append(t)
+            parts += [head, np.zeros(round(pause * sr), np.float32), tail]
+            parts.append(np.zeros(round(gap * sr), np.float32))
+            t += gap
+        parts.append(np.zeros(2 * sr, np.float32))
+        scripts.append(Script(f"espeak {language}", np.concatenate(parts), ends, mids))
 
     if LIBRIVOX.exists():
         audio, bounds = continuous_read_speech()
@@ -475,6 +617,16 @@ def main() -> None:
         "--turn-model", type=Path, default=ROOT / "var" / "models" / "smart-turn-v3.2-cpu.onnx"
     )
     parser.add_argument("--thresholds", default="0.5,0.8", help="turn model thresholds")
+    parser.add_argument(
+        "--scenario",
+        choices=("pauses", "continuous"),
+        default="pauses",
+        help="pauses: sentences with 1.4-2.0 s pauses; continuous: no pause over 0.6 s "
+        "(per-sentence lag), then the offline endpointing figures",
+    )
+    parser.add_argument(
+        "--turn", action="store_true", help="the started stack uses the end-of-turn model"
+    )
     args = parser.parse_args()
 
     if args.endpointing:
@@ -490,17 +642,32 @@ def main() -> None:
     stack = None
     ws_url, web_pid = args.url, args.web_pid
     if ws_url is None:
-        stack = start_own_stack(args.engines, args.workers, args.torch_threads)
+        turn_env = {}
+        if args.turn:
+            turn_env = {"TURN_DETECTION": "true", "TURN_MODEL_PATH": str(args.turn_model)}
+        stack = start_own_stack(args.engines, args.workers, args.torch_threads, turn_env)
         ws_url, web_pid = stack.ws_url, stack.procs["daphne"].pid
     reports = []
     try:
         for n in (int(x) for x in args.sessions.split(",")):
-            report = asyncio.run(run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid))
-            print_table(report)
+            if args.scenario == "continuous":
+                report = asyncio.run(run_continuous(ws_url, n, clips, web_pid))
+                print_continuous(report)
+            else:
+                report = asyncio.run(
+                    run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid)
+                )
+                print_table(report)
             reports.append(report)
     finally:
         if stack is not None:
             stack.stop_all()
+    if args.scenario == "continuous":
+        endpointing = endpointing_reports(
+            args.turn_model, [float(x) for x in args.thresholds.split(",")]
+        )
+        print_endpointing(endpointing)
+        reports.append({"endpointing": endpointing})
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(reports, indent=2))
