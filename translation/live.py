@@ -155,7 +155,7 @@ def new_segmenter() -> UtteranceSegmenter:
         turn_pause_ms=settings.TURN_PAUSE_MS,
         turn_threshold=settings.TURN_THRESHOLD,
         silence_ms=settings.UTTERANCE_SILENCE_MS,
-        min_silence_ms=settings.UTTERANCE_MIN_SILENCE_MS,
+        min_silence_ms=min(settings.UTTERANCE_MIN_SILENCE_MS, settings.UTTERANCE_SILENCE_MS),
         shrink_after_s=settings.UTTERANCE_SHRINK_AFTER_S,
         shrink_over_s=settings.UTTERANCE_SHRINK_OVER_S,
         max_s=settings.UTTERANCE_MAX_S,

@@ -132,7 +132,10 @@ class UtteranceSegmenter:
     silence_ms is the endpointing delay: the cut comes about that long after speech ends
     (vad_lag_ms compensates for the detector noticing the end late). Audio from preroll_ms
     before the first speech to tail_ms after the last speech goes out; max_s bounds an
-    utterance (Canary handles ~40 s), min_speech_ms keeps noise out.
+    utterance (Canary handles ~40 s), min_speech_ms keeps noise out. Continuous speech:
+    min_silence_ms, shrink_after_s and shrink_over_s shorten the silence demanded of a long
+    utterance (PauseSchedule). `turn`, optional, is asked at a turn_pause_ms pause whether the
+    sentence is complete; a probability >= turn_threshold ends the utterance there.
 
     Stream positions are sample indices since the stream (or the last flush) began. VAD
     windows lie on a fixed grid, so the same audio gives the same utterances however it is
@@ -181,6 +184,8 @@ class UtteranceSegmenter:
         self.turn_threshold = turn_threshold
         self._turn_pause = _samples((turn_pause_ms - vad_lag_ms) / 1000)
         self._turn_window = _samples(TURN_WINDOW_S)
+        self._turn_question: Future[float] | None = None
+        self._turn_asked = False
         self._max = _samples(max_s)
         self._min_speech = _samples(min_speech_ms / 1000)
         self._preroll = _samples(preroll_ms / 1000)
@@ -306,7 +311,8 @@ class UtteranceSegmenter:
                 if self._speech_samples >= self._min_speech:
                     first = max(self._buf_start, end - self._turn_window) - self._buf_start
                     audio = self._buffer.view()[first : end - self._buf_start].copy()
-                    self._turn_question = self.turn.ask(audio) if self.turn else None
+                    assert self.turn is not None
+                    self._turn_question = self.turn.ask(audio)
             return False
         if not question.done():
             return False
@@ -316,10 +322,10 @@ class UtteranceSegmenter:
         return question.result() >= self.turn_threshold
 
     def _forget_turn_question(self) -> None:
-        question = getattr(self, "_turn_question", None)
-        if question is not None:
-            question.cancel()  # not started yet: never run; running: its answer is ignored
-        self._turn_question: Future[float] | None = None
+        if self._turn_question is not None:
+            # Not started yet: never runs; running: its answer is ignored.
+            self._turn_question.cancel()
+        self._turn_question = None
         self._turn_asked = False
 
     def _demanded_silence(self) -> int:
