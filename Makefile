@@ -6,7 +6,9 @@ CONSTRAINTS := requirements/constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint migrate worker
+TURN_MODEL := var/models/smart-turn-v3.2-cpu.onnx
+
+.PHONY: install system-deps run test lint migrate worker turn-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,13 @@ install: $(VENV)/.installed
 system-deps:
 	scripts/install-system-deps.sh
 
+# The end-of-turn model (Smart Turn v3.2, BSD-2, Daily): only its ONNX file, taken from the
+# pipecat-ai wheel on PyPI (pip download --no-deps), checked by SHA-256; offline afterwards.
+$(TURN_MODEL): | $(VENV)/.installed
+	$(BIN)/python -m translation.turn $@
+
+turn-model: $(TURN_MODEL)
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
@@ -35,7 +44,7 @@ run: install
 worker: install
 	$(BIN)/celery -A rutrans_site worker -Q gpu --pool solo --loglevel INFO
 
-test: install system-deps
+test: install system-deps $(TURN_MODEL)
 	$(BIN)/ruff check .
 	node --test tests/js/
 	$(BIN)/python -m pytest

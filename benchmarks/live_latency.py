@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.speech import speech_16k  # noqa: E402
+from tests.speech import LIBRIVOX, continuous_read_speech, speech_16k  # noqa: E402
 from tests.wsclient import LiveClient, to_pcm16  # noqa: E402
 from translation.audio import resample_float32  # noqa: E402
 
@@ -41,7 +42,6 @@ SENTENCES = [
     ("en", "Thank you very much for your help yesterday."),
     ("ru", "Пожалуйста, закройте окно, на улице холодно."),
 ]
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 PAUSES_S = (1.4, 1.8, 1.6, 2.0)
 STAGGER_S = 2.0
 
@@ -90,11 +90,50 @@ def build_stream(
     return to_pcm16(np.concatenate(parts), 16_000), utterances
 
 
+class FirstAudioLog:
+    """Wraps a client's WebSocket: when the first binary frame after each `result` arrived
+    (a result is followed by one or more audio frames: the first is when playback can start)."""
+
+    def __init__(self, ws) -> None:
+        self._ws = ws
+        self._last_result: int | None = None
+        self.first_audio_at: dict[int, float] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._ws, name)
+
+    async def __aiter__(self):
+        async for message in self._ws:
+            if isinstance(message, bytes):
+                seq = self._last_result
+                if seq is not None and seq not in self.first_audio_at:
+                    self.first_audio_at[seq] = time.monotonic()
+            elif '"result"' in message:
+                data = json.loads(message)
+                if data.get("type") == "result":
+                    self._last_result = data["seq"]
+            yield message
+
+
+async def connect(ws_url: str, control: dict) -> LiveClient:
+    """LiveClient.connect, with the first-audio log between the client and its socket."""
+    import websockets
+
+    origin = ws_url.replace("ws://", "http://")
+    ws = await websockets.connect(ws_url + "/ws/translate", origin=origin, max_size=2**24)
+    ready = json.loads(await ws.recv())
+    assert ready["type"] == "status" and ready["state"] == "ready", ready
+    client = LiveClient(FirstAudioLog(ws))
+    await client.send_json(control)
+    await client.wait_for(lambda m: m.get("state") == "configured", 5)
+    return client
+
+
 async def stream_all(ws_url: str, streams: list[bytes], traces: list[SessionTrace]) -> None:
     """Connect every session, then send frame i of every stream at t0 + i × 20 ms from ONE
     pacing loop: the load generator shares the machine, and 50 sessions' worth of per-frame
     timers would take CPU from the server being measured."""
-    clients = await asyncio.gather(*(LiveClient.connect(ws_url, {"mode": "auto"}) for _ in streams))
+    clients = await asyncio.gather(*(connect(ws_url, {"mode": "auto"}) for _ in streams))
     frame = 48_000 * FRAME_MS // 1000 * 4
     views = [memoryview(pcm) for pcm in streams]
     longest = max(len(pcm) for pcm in streams)
@@ -190,6 +229,105 @@ def proc_peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def build_continuous_stream(
+    clips, offset: int, lead_s: float = 0.5
+) -> tuple[bytes, list[Utterance], list[float]]:
+    """One warm-up sentence and a 1.5 s pause, then continuous speech: the LibriVox sentences
+    back to back (their own 0.2-0.6 s gaps) when installed, else espeak-ng sentences with
+    0.2-0.6 s gaps. Returns the PCM, the warm-up utterance, and each sentence's end (s)."""
+    sr = 16_000
+    lang, warm = clips[offset % len(clips)]
+    parts = [np.zeros(int(lead_s * sr), np.float32), warm, np.zeros(int(1.5 * sr), np.float32)]
+    start = sum(p.size for p in parts) / sr
+    warmup = [Utterance(lang, (parts[0].size + warm.size) / sr)]
+    if LIBRIVOX.exists():
+        audio, bounds = continuous_read_speech()
+        ends = [start + end for _, end in bounds]
+        parts.append(audio)
+    else:
+        ends, t = [], start
+        for i, (lang, text) in enumerate(SENTENCES):
+            talk, gap = speech_16k(text, lang), GAPS_S[(offset + i) % len(GAPS_S)]
+            parts += [talk, np.zeros(round(gap * sr), np.float32)]
+            ends.append(t + talk.size / sr)
+            t += talk.size / sr + gap
+    parts.append(np.zeros(2 * sr, np.float32))  # the speaker stops: time for the last result
+    return to_pcm16(np.concatenate(parts), sr), warmup, ends
+
+
+def sentence_lags(trace: SessionTrace, sentence_ends: list[float]) -> list[float]:
+    """Per sentence: its end (client clock, when that frame was sent) → the first audio of the
+    result holding it (the first result whose end_s reaches the sentence's end)."""
+    client = trace.client
+    assert client is not None
+    log = client.ws
+    results = sorted(
+        (m for m in client.received.messages if m.get("type") == "result"),
+        key=lambda m: m["seq"],
+    )
+    lags = []
+    for end in sentence_ends:
+        holder = next((m for m in results if m["end_s"] >= end - 0.05), None)
+        if holder is None or holder["seq"] not in log.first_audio_at:
+            lags.append(float("inf"))  # never answered
+            continue
+        lags.append((log.first_audio_at[holder["seq"]] - sent_time(trace, end)) * 1000)
+    return lags
+
+
+async def run_continuous(ws_url: str, n: int, clips, web_pid: int | None) -> dict:
+    """N sessions of continuous speech: per-sentence lag and the web tier's CPU."""
+    streams = [
+        build_continuous_stream(clips, offset=i, lead_s=0.5 + STAGGER_S * i / n) for i in range(n)
+    ]
+    traces = [
+        SessionTrace(utterances=warm + [Utterance("en", e) for e in ends], warmup=1)
+        for _, warm, ends in streams
+    ]
+    cpu_before = proc_cpu_s(web_pid) if web_pid else None
+    started = time.monotonic()
+    await stream_all(ws_url, [pcm for pcm, _, _ in streams], traces)
+    wall = time.monotonic() - started
+    lags = [
+        lag
+        for trace, (_, _, ends) in zip(traces, streams, strict=True)
+        for lag in sentence_lags(trace, ends)
+    ]
+    answered = [lag for lag in lags if lag != float("inf")]
+    stream_seconds = sum(len(pcm) / (48_000 * 4) for pcm, _, _ in streams)
+    report = {
+        "scenario": "continuous",
+        "sessions": n,
+        "sentences": len(lags),
+        "unanswered": len(lags) - len(answered),
+        "wall_s": round(wall, 2),
+        "errors": sum(len(t.client.received.errors) for t in traces if t.client),
+        "sentence_lag_ms": summarise(answered),
+        "results_per_session": statistics.mean(
+            len([m for m in t.client.received.messages if m.get("type") == "result"])
+            for t in traces
+            if t.client
+        ),
+    }
+    if web_pid:
+        report["web_cpu_s_per_stream_s"] = (proc_cpu_s(web_pid) - cpu_before) / stream_seconds
+        report["web_peak_rss_mb"] = proc_peak_rss_mb(web_pid)
+    return report
+
+
+def print_continuous(report: dict) -> None:
+    lag = report["sentence_lag_ms"]
+    cpu = report.get("web_cpu_s_per_stream_s")
+    print(
+        f"\ncontinuous speech, N={report['sessions']}: {report['sentences']} sentences, "
+        f"{report['unanswered']} unanswered, {report['errors']} errors, "
+        f"{report['results_per_session']:.1f} results per session; per-sentence lag (sentence "
+        f"end → first audio) median {lag['median']:.0f} / p95 {lag['p95']:.0f} / max "
+        f"{lag['max']:.0f} ms"
+        + (f"; web CPU {cpu * 1000:.1f} ms per stream-second" if cpu is not None else "")
+    )
+
+
 async def run_level(
     ws_url: str, n: int, clips, utterances: int, warmup: int, web_pid: int | None
 ) -> dict:
@@ -238,7 +376,7 @@ def print_table(report: dict) -> None:
         print(f"{name:<16}{stats['median']:>10.1f}{stats['p95']:>10.1f}{stats['max']:>10.1f}")
 
 
-def start_own_stack(engines: str, workers: int, torch_threads: int):
+def start_own_stack(engines: str, workers: int, torch_threads: int, extra_env: dict):
     from tests.doubles import DOUBLES_ENV
     from tests.services import fresh_postgres_database, fresh_redis_database
     from tests.stack import start_stack
@@ -251,6 +389,7 @@ def start_own_stack(engines: str, workers: int, torch_threads: int):
         env = dict(DOUBLES_ENV)
     if torch_threads:
         env["TORCH_NUM_THREADS"] = str(torch_threads)
+    env.update(extra_env)
     redis_url = fresh_redis_database(11)
     stack = start_stack(
         Path(tempfile.mkdtemp(prefix="rutrans-bench-")),
@@ -261,6 +400,201 @@ def start_own_stack(engines: str, workers: int, torch_threads: int):
     for i in range(1, workers):
         stack.start_worker(f"worker{i}")
     return stack
+
+
+# --- Endpointing on continuous speech (offline: the segmenter alone, no stack) ------------------
+
+# Sentences with a clause pause inside (inserted at the comma): (lang, before, after).
+CLAUSES = [
+    ("en", "When the rain finally stopped,", "we walked home through the old park."),
+    ("ru", "Когда дождь наконец закончился,", "мы пошли домой через старый парк."),
+    ("en", "If you have any questions about the project,", "please write to me tomorrow."),
+    ("ru", "Если у вас есть вопросы по проекту,", "пожалуйста, напишите мне завтра."),
+    ("en", "The train was late again this morning,", "so I missed the first meeting."),
+    ("ru", "Поезд сегодня утром снова опоздал,", "поэтому я пропустил первую встречу."),
+]
+MID_PAUSES_S = (0.25, 0.3, 0.35, 0.4, 0.45)
+GAPS_S = (0.2, 0.3, 0.4, 0.5, 0.6)
+CUT_WITHIN_S = 0.4
+
+
+@dataclass
+class Script:
+    """A continuous stream (16 kHz) and where its sentence ends and mid-sentence pauses lie."""
+
+    name: str
+    audio: np.ndarray
+    sentence_ends: list[float]
+    mid_pauses: list[tuple[float, float]]
+
+
+def continuous_scripts() -> list[Script]:
+    """espeak en and ru sentences, each with a 0.25-0.45 s clause pause, 0.2-0.6 s gaps; the
+    LibriVox clips back to back (their own gaps) as read, and again with a 0.3 s pause
+    inserted at each sentence's quietest word boundary mid-sentence."""
+    sr = 16_000
+    scripts = []
+    for language in ("en", "ru"):
+        parts, ends, mids, t = [np.zeros(sr // 2, np.float32)], [], [], 0.5
+        sentences = [c for c in CLAUSES if c[0] == language] * 3
+        for i, (lang, before, after) in enumerate(sentences):
+            head, tail = speech_16k(before, lang), speech_16k(after, lang)
+            pause, gap = MID_PAUSES_S[i % len(MID_PAUSES_S)], GAPS_S[i % len(GAPS_S)]
+            mids.append((t + head.size / sr, t + head.size / sr + pause))
+            t += (head.size + tail.size) / sr + pause
+            ends.append(t)
+            parts += [head, np.zeros(round(pause * sr), np.float32), tail]
+            parts.append(np.zeros(round(gap * sr), np.float32))
+            t += gap
+        parts.append(np.zeros(2 * sr, np.float32))
+        scripts.append(Script(f"espeak {language}", np.concatenate(parts), ends, mids))
+
+    if LIBRIVOX.exists():
+        audio, bounds = continuous_read_speech()
+        parts, ends, mids, position, inserted = [], [], [], 0, 0.0
+        for start, end in bounds:
+            a, b = round(start * sr), round(end * sr)
+            # The quietest 40 ms in the sentence's middle third: a word boundary.
+            third = (b - a) // 3
+            rms = np.sqrt(
+                np.convolve(audio[a + third : b - third] ** 2, np.ones(640) / 640, "valid")
+            )
+            split = a + third + int(np.argmin(rms)) + 320
+            parts += [audio[position:split], np.zeros(round(0.3 * sr), np.float32)]
+            mids.append((split / sr + inserted, split / sr + inserted + 0.3))
+            inserted += 0.3
+            ends.append(end + inserted)
+            position = split
+        parts += [audio[position:], np.zeros(2 * sr, np.float32)]
+        scripts.append(Script("LibriVox read", np.concatenate(parts), ends, mids))
+        scripts.append(
+            Script(
+                "LibriVox as read",
+                np.concatenate([audio, np.zeros(2 * sr)]).astype(np.float32),
+                [e for _, e in bounds],
+                [],
+            )
+        )
+    return scripts
+
+
+class _StreamFuture(Future):
+    """A finished answer that the segmenter sees only once the stream has advanced by the
+    call's duration, as with the threaded judge in a live session."""
+
+    def __init__(self, value: float, ready_at: float, clock) -> None:
+        super().__init__()
+        self.set_result(value)
+        self._ready_at, self._clock = ready_at, clock
+
+    def done(self) -> bool:
+        return self._clock() >= self._ready_at
+
+
+class MeasuredJudge:
+    """Asks the real model synchronously, timing each call (CPU of this thread, wall)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.clock = lambda: 0.0
+        self.cpu_s: list[float] = []
+        self.wall_s: list[float] = []
+
+    def ask(self, audio16k: np.ndarray) -> Future:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        probability = self.model.completion_probability(audio16k)
+        self.cpu_s.append(time.thread_time() - cpu)
+        self.wall_s.append(time.perf_counter() - wall)
+        return _StreamFuture(probability, self.clock() + self.wall_s[-1], self.clock)
+
+
+def evaluate_endpointing(script: Script, segmenter, judge: MeasuredJudge | None) -> dict:
+    """Feed the script in 20 ms chunks; score the cuts against the sentence ends and pauses."""
+    if judge is not None:
+        judge.clock = lambda: segmenter.stream_time_s
+    chunk = 320
+    cuts: list[tuple[float, float]] = []  # (when cut, utterance end) in stream seconds
+    vad_s = 0.0
+    for i in range(0, script.audio.size, chunk):
+        started = time.thread_time()
+        done = segmenter.feed(script.audio[i : i + chunk])
+        vad_s += time.thread_time() - started
+        cuts += [(segmenter.stream_time_s, u.end_s) for u in done]
+    lags = []
+    for end in script.sentence_ends:
+        after = [cut_at for cut_at, u_end in cuts if u_end >= end - 0.05]
+        lags.append((after[0] - end) if after else float("inf"))
+    wrong = sum(
+        any(a - 0.05 <= u_end <= b + 0.15 for _, u_end in cuts) for a, b in script.mid_pauses
+    )
+    seconds = script.audio.size / 16_000
+    finite = [lag for lag in lags if lag != float("inf")]
+    report = {
+        "sentences": len(lags),
+        "ends_cut_within_400ms": sum(lag <= CUT_WITHIN_S for lag in lags) / len(lags),
+        "lag_ms": {
+            "p50": 1000 * float(np.percentile(finite, 50)) if finite else None,
+            "p95": 1000 * float(np.percentile(finite, 95)) if finite else None,
+        },
+        "mid_pauses": len(script.mid_pauses),
+        "mid_pauses_cut": wrong / len(script.mid_pauses) if script.mid_pauses else None,
+        "utterances": len(cuts),
+        "segmenter_cpu_ms_per_stream_s": 1000 * vad_s / seconds,
+    }
+    if judge is not None:
+        cpu = sum(judge.cpu_s)
+        report["turn_calls"] = len(judge.cpu_s)
+        report["turn_cpu_ms_per_call"] = 1000 * cpu / max(1, len(judge.cpu_s))
+        report["turn_cpu_ms_per_stream_s"] = 1000 * cpu / seconds
+        # The model's thread is inside the feed loop here: take it out of the segmenter's cost.
+        report["segmenter_cpu_ms_per_stream_s"] = 1000 * (vad_s - cpu) / seconds
+    return report
+
+
+def endpointing_reports(model_path: Path, thresholds: list[float]) -> list[dict]:
+    """The plain 900 ms rule, the shrinking-pause rule (the default), and that rule plus the
+    end-of-turn model at each threshold, on every continuous script."""
+    from translation.segmenter import SileroVad, UtteranceSegmenter
+    from translation.turn import SmartTurn
+
+    model = SmartTurn(model_path) if model_path.is_file() else None
+    if model is None:
+        print(f"(no end-of-turn model at {model_path}: run `make turn-model`)")
+    vad = SileroVad()
+    configs: list[tuple[str, dict, float | None]] = [
+        ("silence 900 ms", {"min_silence_ms": 900}, None),
+        ("shrinking pause", {}, None),
+    ]
+    if model is not None:
+        configs += [(f"+ turn model >= {t}", {}, t) for t in thresholds]
+    reports = []
+    for script in continuous_scripts():
+        for name, options, threshold in configs:
+            vad.reset()
+            judge = MeasuredJudge(model) if threshold is not None else None
+            segmenter = UtteranceSegmenter(
+                vad=vad, turn=judge, turn_threshold=threshold or 0.5, **options
+            )
+            report = evaluate_endpointing(script, segmenter, judge)
+            reports.append({"script": script.name, "rule": name, **report})
+    return reports
+
+
+def print_endpointing(reports: list[dict]) -> None:
+    print(
+        f"\n{'script':<18}{'rule':<22}{'ends<=400ms':>12}{'lag p50':>9}{'p95':>7}"
+        f"{'mid cut':>9}{'utts':>6}{'turn ms/call':>14}{'turn ms/s':>11}{'seg ms/s':>10}"
+    )
+    for r in reports:
+        mid = "-" if r["mid_pauses_cut"] is None else f"{r['mid_pauses_cut']:.0%}"
+        p50, p95 = r["lag_ms"]["p50"], r["lag_ms"]["p95"]
+        print(
+            f"{r['script']:<18}{r['rule']:<22}{r['ends_cut_within_400ms']:>12.0%}"
+            f"{p50:>9.0f}{p95:>7.0f}{mid:>9}{r['utterances']:>6}"
+            f"{r.get('turn_cpu_ms_per_call', 0):>14.1f}"
+            f"{r.get('turn_cpu_ms_per_stream_s', 0):>11.1f}"
+            f"{r['segmenter_cpu_ms_per_stream_s']:>10.2f}"
+        )
 
 
 def main() -> None:
@@ -274,23 +608,66 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Celery workers to start")
     parser.add_argument("--torch-threads", type=int, default=0, help="TORCH_NUM_THREADS")
     parser.add_argument("--json", type=Path, help="write the reports here")
+    parser.add_argument(
+        "--endpointing",
+        action="store_true",
+        help="only the offline endpointing figures (segmenter and end-of-turn model, no stack)",
+    )
+    parser.add_argument(
+        "--turn-model", type=Path, default=ROOT / "var" / "models" / "smart-turn-v3.2-cpu.onnx"
+    )
+    parser.add_argument("--thresholds", default="0.5,0.8", help="turn model thresholds")
+    parser.add_argument(
+        "--scenario",
+        choices=("pauses", "continuous"),
+        default="pauses",
+        help="pauses: sentences with 1.4-2.0 s pauses; continuous: no pause over 0.6 s "
+        "(per-sentence lag), then the offline endpointing figures",
+    )
+    parser.add_argument(
+        "--turn", action="store_true", help="the started stack uses the end-of-turn model"
+    )
     args = parser.parse_args()
+
+    if args.endpointing:
+        thresholds = [float(x) for x in args.thresholds.split(",")]
+        reports = endpointing_reports(args.turn_model, thresholds)
+        print_endpointing(reports)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(reports, indent=2))
+        return
 
     clips = corpus()
     stack = None
     ws_url, web_pid = args.url, args.web_pid
     if ws_url is None:
-        stack = start_own_stack(args.engines, args.workers, args.torch_threads)
+        turn_env = {}
+        if args.turn:
+            turn_env = {"TURN_DETECTION": "true", "TURN_MODEL_PATH": str(args.turn_model)}
+        stack = start_own_stack(args.engines, args.workers, args.torch_threads, turn_env)
         ws_url, web_pid = stack.ws_url, stack.procs["daphne"].pid
     reports = []
     try:
         for n in (int(x) for x in args.sessions.split(",")):
-            report = asyncio.run(run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid))
-            print_table(report)
+            if args.scenario == "continuous":
+                report = asyncio.run(run_continuous(ws_url, n, clips, web_pid))
+                print_continuous(report)
+            else:
+                report = asyncio.run(
+                    run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid)
+                )
+                print_table(report)
             reports.append(report)
     finally:
         if stack is not None:
             stack.stop_all()
+    if args.scenario == "continuous":
+        endpointing = endpointing_reports(
+            args.turn_model, [float(x) for x in args.thresholds.split(",")]
+        )
+        print_endpointing(endpointing)
+        reports.append({"endpointing": endpointing})
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(reports, indent=2))

@@ -290,6 +290,22 @@ SPECTACULAR_SETTINGS = {
 # --- Audio ingest and utterance cutting ----------------------------------------------------------
 
 UTTERANCE_SILENCE_MS = env_int("UTTERANCE_SILENCE_MS", 900)
+# Continuous speech: after UTTERANCE_SHRINK_AFTER_S of speech the silence that ends an
+# utterance falls over UTTERANCE_SHRINK_OVER_S to UTTERANCE_MIN_SILENCE_MS (a breath between
+# sentences). UTTERANCE_MIN_SILENCE_MS = UTTERANCE_SILENCE_MS turns it off.
+UTTERANCE_MIN_SILENCE_MS = env_int("UTTERANCE_MIN_SILENCE_MS", 200)
+UTTERANCE_SHRINK_AFTER_S = env_float("UTTERANCE_SHRINK_AFTER_S", 1.5)
+UTTERANCE_SHRINK_OVER_S = env_float("UTTERANCE_SHRINK_OVER_S", 1.5)
+# End-of-turn model (Smart Turn v3.2, ONNX, `make turn-model`): asked once a pause reaches
+# TURN_PAUSE_MS; P(complete) >= TURN_THRESHOLD ends the utterance there. One model per web
+# process on one thread; with TURN_MAX_PENDING questions waiting, the silence rule decides.
+TURN_DETECTION = env_bool("TURN_DETECTION", False)
+TURN_MODEL_PATH = Path(
+    env_str("TURN_MODEL_PATH", str(DATA_DIR / "models" / "smart-turn-v3.2-cpu.onnx"))
+)
+TURN_PAUSE_MS = env_int("TURN_PAUSE_MS", 200)
+TURN_THRESHOLD = env_float("TURN_THRESHOLD", 0.5)
+TURN_MAX_PENDING = env_int("TURN_MAX_PENDING", 2)
 UTTERANCE_MAX_S = env_float("UTTERANCE_MAX_S", 30.0)
 UTTERANCE_MIN_SPEECH_MS = env_int("UTTERANCE_MIN_SPEECH_MS", 250)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: speech (espeak-ng), audio tools (sox, libsndfile),
+# Debian packages the tests need: speech (espeak-ng; real read English from
+# pocketsphinx-testdata), audio tools (sox, libsndfile),
 # a browser for the UI tests (chromium), Node.js for the JS unit tests. Installs only what
 # is missing.
 set -euo pipefail
-packages=(espeak-ng sox libsndfile1 chromium)
+packages=(espeak-ng sox libsndfile1 chromium pocketsphinx-testdata)
 # Node.js runs the UI's JavaScript unit tests; any recent one will do.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 missing=()

@@ -1,8 +1,10 @@
-"""Real (synthetic) speech for tests: espeak-ng sentences, cached for the test session.
+"""Speech for tests: espeak-ng sentences, cached for the test session, and real read
+English (Debian's pocketsphinx-testdata LibriVox clips) as continuous speech.
 
 Use the `speech` fixture (register this module with `pytest_plugins = ["tests.speech"]` in
 tests/conftest.py, or wrap `speech_synthesizer(tmp_path_factory)` in a local fixture), or the
-module functions `speak` / `speech_16k`, which share the same cache.
+module functions `speak` / `speech_16k`, which share the same cache; `continuous_read_speech()`
+for a narrator who never pauses long.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import soundfile as sf
 from translation.audio import MODEL_SAMPLE_RATE, resample_float32
 
 VOICES = {"en": "en-us", "ru": "ru"}
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+"""Five consecutive sentences of Sense and Sensibility, read (Debian pocketsphinx-testdata)."""
+READ_SPEECH_LEVEL = 0.02
+"""The LibriVox recordings' noise floor is above SILENCE_LEVEL; their speech starts above this."""
 SILENCE_LEVEL = 0.01
 """Samples below this magnitude (-40 dBFS) count as silence when trimming."""
 
@@ -77,6 +83,31 @@ def trim_silence(audio: np.ndarray, level: float = SILENCE_LEVEL) -> np.ndarray:
     if loud.size == 0:
         return audio[:0].copy()
     return audio[loud[0] : loud[-1] + 1].copy()
+
+
+def continuous_read_speech() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The five LibriVox sentences back to back at 16 kHz (24.7 s; only their own 0.2-0.6 s
+    gaps between them) and each sentence's (start, end) of speech in stream seconds."""
+    wavs = sorted(LIBRIVOX.glob("*.wav"))[:5]
+    if len(wavs) < 5:
+        pytest.fail(
+            f"no LibriVox clips under {LIBRIVOX}: install Debian's pocketsphinx-testdata "
+            "(scripts/install-system-deps.sh)"
+        )
+    parts, bounds, position = [], [], 0
+    for wav in wavs:
+        audio, sr = sf.read(wav, dtype="float32")
+        audio = resample_float32(audio, sr, MODEL_SAMPLE_RATE)
+        loud = np.flatnonzero(np.abs(audio) > READ_SPEECH_LEVEL)
+        bounds.append(
+            (
+                (position + loud[0]) / MODEL_SAMPLE_RATE,
+                (position + loud[-1] + 1) / MODEL_SAMPLE_RATE,
+            )
+        )
+        parts.append(audio)
+        position += audio.size
+    return np.concatenate(parts), bounds
 
 
 def silence(seconds: float, sr: int = MODEL_SAMPLE_RATE) -> np.ndarray:

