@@ -232,7 +232,14 @@ socket.addEventListener("state", ({ detail }) => {
 });
 
 socket.addEventListener("status", ({ detail }) => {
-  emit("status", { state: detail.state, seq: detail.seq, mode: detail.mode, voice: detail.voice });
+  emit("status", {
+    state: detail.state,
+    seq: detail.seq,
+    mode: detail.mode,
+    voice: detail.voice,
+    start_s: detail.start_s,
+    end_s: detail.end_s,
+  });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);
     if (socket.session) transcript.setSession(socket.session);
@@ -255,6 +262,9 @@ socket.addEventListener("result", ({ detail }) => {
     tts_failed: result.tts_failed,
     wavBytes: wav ? wav.byteLength : 0,
     timings: result.timings,
+    start_s: result.start_s ?? null,
+    end_s: result.end_s ?? null,
+    lid: result.lid ?? null,
   });
   if (entry.wav) {
     player.enqueue({ wav: entry.wav, key: [session, result.seq], id: entry.key });

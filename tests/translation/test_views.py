@@ -38,7 +38,12 @@ def test_history_lists_sessions_with_players_and_exports(admin_client, db):
     assert response.status_code == 200
     page = response.content.decode()
     assert page.count('class="session card"') == 1
-    assert "Good morning." in page and "Доброе утро." in page and "1.2–2.6 s" in page
+    assert (
+        "Good morning." in page
+        and "Доброе утро." in page
+        and "1.2–2.6 s" in page
+        and "EN → RU" in page
+    )
     assert f'src="/history/{row.id}/input.wav"' in page
     assert f'src="/history/{row.id}/output.wav"' in page
     for fmt in ("srt", "vtt", "txt", "json"):
