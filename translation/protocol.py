@@ -155,9 +155,11 @@ def result_payload(
     error: str = "",
     start_s: float | None = None,
     end_s: float | None = None,
+    lid: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The result JSON (the consumer adds its own push timing before sending). `start_s` and
-    `end_s` place a live utterance in the session's audio stream (seconds)."""
+    `end_s` place a live utterance in the session's audio stream (seconds); `lid` is language
+    ID's guess (`lang`, `confidence` 0..1) when the source was `auto`."""
     message: dict[str, Any] = {
         "type": "result",
         "seq": seq,
@@ -175,4 +177,6 @@ def result_payload(
     if start_s is not None and end_s is not None:
         message["start_s"] = round(start_s, 3)
         message["end_s"] = round(end_s, 3)
+    if lid and "lang" in lid and "confidence" in lid:
+        message["lid"] = {"lang": lid["lang"], "confidence": round(float(lid["confidence"]), 3)}
     return message

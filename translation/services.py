@@ -224,6 +224,7 @@ def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
                 error=row.error,
                 start_s=row.stream_start_s,
                 end_s=row.stream_end_s,
+                lid=row.meta.get("lid"),
             ),
             "wav": wav if not row.tts_failed else None,
         }

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.live_page, name="live"),
     path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
+    path("history", views.history_page, name="history"),
     path("api/", include("translation.api.urls")),
     path(
         "history/<uuid:translation_id>/<str:kind>.wav",

@@ -1,9 +1,12 @@
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from translation import selectors
+from translation import selectors, transcripts
+
+SESSIONS_PER_PAGE = 20
 
 
 def live_page(request: HttpRequest) -> HttpResponse:
@@ -18,6 +21,21 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+@staff_member_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    """Live sessions, newest first, with their utterances, players and transcript links."""
+    page_obj = Paginator(selectors.list_sessions(), SESSIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    grouped = selectors.utterances_by_session([s["session_id"] for s in page_obj])
+    sessions = [{**s, "rows": grouped[s["session_id"]]} for s in page_obj]
+    return render(
+        request,
+        "translation/history.html",
+        {"page_obj": page_obj, "sessions": sessions, "formats": list(transcripts.FORMATS)},
+    )
 
 
 @staff_member_required

@@ -1,7 +1,11 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
 import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
+import { renderDetection } from "./detection.js";
+import { OutputDevicePicker } from "./output-device.js";
 import { PlaybackQueue } from "./playback.js";
+import { PushToTalk } from "./push-to-talk.js";
+import { TranscriptLinks } from "./transcript.js";
 import { DEFAULT_VOICES, LANG_NAMES, fillVoiceSelect } from "./voices.js";
 import { LiveSocket } from "./ws-client.js";
 
@@ -24,6 +28,11 @@ const els = {
   conversation: $("conversation"),
   empty: $("empty"),
   clear: $("clear"),
+  outputDevice: $("output-device"),
+  outputHint: $("output-hint"),
+  pushToTalk: $("push-to-talk"),
+  talk: $("talk"),
+  transcript: $("transcript"),
 };
 
 // --- settings, kept across visits -------------------------------------------------------------
@@ -43,6 +52,7 @@ function saveSettings() {
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     mute: els.mute.checked,
     pauseWhilePlaying: els.pauseWhilePlaying.checked,
+    pushToTalk: els.pushToTalk.checked,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -61,6 +71,7 @@ fillVoiceSelect(els.voiceRu, "ru", saved.voice?.ru ?? DEFAULT_VOICES.ru);
 fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
 if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
 if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
+if (typeof saved.pushToTalk === "boolean") els.pushToTalk.checked = saved.pushToTalk;
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -76,6 +87,10 @@ const capture = new Capture();
 const player = new PlaybackQueue();
 const socket = new LiveSocket({ control: currentControl });
 player.setMuted(els.mute.checked);
+const outputPicker = new OutputDevicePicker({ select: els.outputDevice, hint: els.outputHint, player });
+const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
+const transcript = new TranscriptLinks(els.transcript);
+let framesSent = 0;
 
 let running = false;
 let resumeTimer = null;
@@ -115,11 +130,14 @@ async function start() {
   else socket.open();
   setRunning(true);
   emit("capture-started", { sampleRate: capture.sampleRate, channels: capture.channels });
+  outputPicker.refresh(); // the microphone permission lets Chrome name the outputs
+
 }
 
 function stop() {
   if (!running) return;
   running = false;
+  ptt.release();
   clearTimeout(resumeTimer);
   capture.stop();
   socket.flush(); // the last utterance is translated now, not after the silence timeout
@@ -135,7 +153,8 @@ function setRunning(on) {
   els.startLabel.textContent = on ? "Stop" : "Start";
   for (const input of els.sources) input.disabled = on || input.dataset.unavailable === "true";
   document.body.dataset.running = String(on);
-  if (on) setActivity(capture.paused ? "Paused while the translation plays" : "Listening");
+  showPushToTalk();
+  if (on) setActivity(capture.paused ? "Paused while the translation plays" : listeningText());
   else setLevel(0);
 }
 
@@ -179,7 +198,10 @@ function setLevel(level) {
 
 let maxLevel = 0;
 capture.addEventListener("frame", ({ detail }) => {
-  socket.sendFrame(detail.buffer);
+  if (ptt.open) {
+    socket.sendFrame(detail.buffer);
+    framesSent++;
+  }
   setLevel(detail.level);
   if (detail.level > maxLevel + 0.02) {
     maxLevel = detail.level;
@@ -210,9 +232,17 @@ socket.addEventListener("state", ({ detail }) => {
 });
 
 socket.addEventListener("status", ({ detail }) => {
-  emit("status", { state: detail.state, seq: detail.seq, mode: detail.mode, voice: detail.voice });
+  emit("status", {
+    state: detail.state,
+    seq: detail.seq,
+    mode: detail.mode,
+    voice: detail.voice,
+    start_s: detail.start_s,
+    end_s: detail.end_s,
+  });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);
+    if (socket.session) transcript.setSession(socket.session);
   } else if (detail.state === "flushed" && !running) {
     setActivity("Stopped — nothing left to translate");
   }
@@ -232,6 +262,9 @@ socket.addEventListener("result", ({ detail }) => {
     tts_failed: result.tts_failed,
     wavBytes: wav ? wav.byteLength : 0,
     timings: result.timings,
+    start_s: result.start_s ?? null,
+    end_s: result.end_s ?? null,
+    lid: result.lid ?? null,
   });
   if (entry.wav) {
     player.enqueue({ wav: entry.wav, key: [session, result.seq], id: entry.key });
@@ -254,7 +287,7 @@ socket.addEventListener("notice", ({ detail }) => addNotice(detail.message, "inf
 
 player.addEventListener("busy", () => {
   clearTimeout(resumeTimer);
-  if (running && els.pauseWhilePlaying.checked) {
+  if (running && els.pauseWhilePlaying.checked && !ptt.held) {
     capture.paused = true;
     setActivity("Paused while the translation plays");
   }
@@ -263,7 +296,7 @@ player.addEventListener("idle", () => {
   clearTimeout(resumeTimer);
   resumeTimer = setTimeout(() => {
     capture.paused = false;
-    if (running) setActivity("Listening");
+    if (running) setActivity(listeningText());
   }, RESUME_AFTER_PLAYBACK_MS);
 });
 player.addEventListener("start", ({ detail }) => {
@@ -302,6 +335,41 @@ for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
   });
 }
 for (const input of els.sources) input.addEventListener("change", saveSettings);
+
+// --- push-to-talk -----------------------------------------------------------------------------
+
+function listeningText() {
+  if (!(running && els.pushToTalk.checked)) return "Listening";
+  return ptt.held ? "Listening — let go to translate" : "Hold Space or the button to talk";
+}
+
+function showPushToTalk() {
+  const on = els.pushToTalk.checked;
+  els.talk.hidden = !on;
+  els.talk.disabled = !running;
+  document.body.dataset.pushToTalk = String(on);
+}
+
+els.pushToTalk.addEventListener("change", () => {
+  ptt.release();
+  showPushToTalk();
+  if (running) setActivity(listeningText());
+  saveSettings();
+  emit("push-to-talk", { on: els.pushToTalk.checked });
+});
+ptt.addEventListener("press", () => {
+  // Holding is explicit: it also overrides the pause while a translation plays.
+  clearTimeout(resumeTimer);
+  capture.paused = false;
+  setActivity(listeningText());
+  emit("talk-pressed", { framesSent });
+});
+ptt.addEventListener("release", ({ detail }) => {
+  socket.flush(); // the utterance ends now, not after the silence timeout
+  setActivity(listeningText());
+  emit("talk-released", { framesSent, heldMs: detail.heldMs });
+});
+showPushToTalk();
 
 els.clear.addEventListener("click", () => {
   player.clear();
@@ -396,6 +464,9 @@ function fillResult(entry, result, wav) {
   entry.latency.title = detail;
   entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
   entry.el.dataset.state = "done";
+  if (result.lid && !entry.el.querySelector(".detection")) {
+    entry.el.querySelector(".utterance-head").after(renderDetection(result.lid, correctDirection));
+  }
   if (wav) {
     entry.wav = new Blob([wav], { type: "audio/wav" });
     entry.replay.disabled = false;
@@ -404,6 +475,14 @@ function fillResult(entry, result, wav) {
     entry.replay.hidden = true;
     if (result.tts_failed) showEntryProblem(entry, "The voice could not be synthesised; the text is shown.", "warn");
   }
+}
+
+/** The user says language ID got it wrong: the next utterances use this direction. */
+function correctDirection(mode) {
+  els.mode.value = mode;
+  saveSettings();
+  if (socket.connected) socket.sendControl();
+  emit("direction-corrected", { mode });
 }
 
 function describeTimings(t) {
@@ -467,7 +546,17 @@ function setActivity(text) {
 
 expose("live", {
   get state() {
-    return { socket: socket.state, running, paused: capture.paused, queued: player.length };
+    return {
+      socket: socket.state,
+      session: socket.session,
+      running,
+      paused: capture.paused,
+      queued: player.length,
+      framesSent,
+      pushToTalk: els.pushToTalk.checked,
+      talking: ptt.held,
+      sinkId: player.sinkId,
+    };
   },
   /** Close the connection as a network failure would (to try the reconnect by hand). */
   dropConnection() {

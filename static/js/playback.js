@@ -17,15 +17,27 @@ export class PlaybackQueue extends EventTarget {
     this._current = null;
     this._context = null;
     this._serial = 0;
+    this.sinkId = ""; // the output device ("" = the system default)
   }
 
   /** The AudioContext used for output; create it from a user gesture (autoplay rules). */
   context() {
     if (!this._context || this._context.state === "closed") {
       this._context = new AudioContext({ latencyHint: "playback" });
+      if (this.sinkId) this.setSinkId(this.sinkId).catch(() => {});
     }
     if (this._context.state === "suspended") this._context.resume();
     return this._context;
+  }
+
+  /** Route all translated audio to an output device ("" = the system default). Rejects as
+   * AudioContext.setSinkId does (an unknown device, or no permission). */
+  async setSinkId(deviceId) {
+    this.sinkId = deviceId || "";
+    const ctx = this._context;
+    if (ctx && ctx.state !== "closed" && ctx.setSinkId && ctx.sinkId !== this.sinkId) {
+      await ctx.setSinkId(this.sinkId);
+    }
   }
 
   get playing() {

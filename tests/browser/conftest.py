@@ -164,11 +164,11 @@ def wait_for_event(page, type_: str, *, where: str = "true", timeout_s: float = 
     return matches[0]
 
 
-def screenshots(page, artifacts: Path, name: str) -> list[Path]:
-    """Full-page screenshots at 1280 px and 360 px wide, and 1280 px in the dark scheme."""
+def screenshots(page, artifacts: Path, name: str, *, narrow: int = 360) -> list[Path]:
+    """Full-page screenshots at 1280 px and `narrow` px wide, and 1280 px in the dark scheme."""
     paths = []
     original = page.viewport_size
-    for width, height in ((1280, 900), (360, 780)):
+    for width, height in ((1280, 900), (narrow, 780)):
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(200)
         path = artifacts / f"{name}-{width}.png"

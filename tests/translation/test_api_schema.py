@@ -90,6 +90,9 @@ def test_schema_is_served_as_openapi_3(client):
         "/api/translations/{translation_id}",
         "/api/translations/{translation_id}/audio",
         "/api/translations/{translation_id}/input",
+        "/api/translations/{translation_id}/transcript",
+        "/api/sessions",
+        "/api/sessions/{session_id}/transcript",
     }
     upload = schema["paths"]["/api/translations"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
@@ -97,6 +100,15 @@ def test_schema_is_served_as_openapi_3(client):
     audio = schema["paths"]["/api/translations/{translation_id}/audio"]["get"]
     assert set(audio["responses"]["200"]["content"]) == {"audio/wav"}
     assert set(audio["responses"]) == {"200", "404", "409", "503"}
+    transcript = schema["paths"]["/api/sessions/{session_id}/transcript"]["get"]
+    assert set(transcript["responses"]["200"]["content"]) == {
+        "application/x-subrip",
+        "text/vtt",
+        "text/plain",
+        "application/json",
+    }
+    assert set(transcript["responses"]) == {"200", "400", "404", "503"}
+    assert set(schema["paths"]["/api/sessions"]["get"]["responses"]) == {"200", "403", "404", "503"}
     yaml = client.get("/api/schema")
     assert yaml.status_code == 200 and b"openapi: 3" in yaml.content
 

@@ -101,3 +101,13 @@ def test_result_payload_places_a_live_utterance_in_its_stream():
         end_s=15.5,
     )
     assert (payload["start_s"], payload["end_s"]) == (12.346, 15.5)
+
+
+def test_result_payload_carries_what_language_id_detected():
+    common = dict(
+        seq=0, translation_id="x", src="ru", tgt="en", text="hi", source_text=None,
+        tts_failed=False, timings={},
+    )  # fmt: skip
+    lid = {"lang": "ru", "confidence": 0.876543, "scores": {"en": 0.1}}
+    assert result_payload(**common, lid=lid)["lid"] == {"lang": "ru", "confidence": 0.877}
+    assert "lid" not in result_payload(**common)  # a fixed direction: no guess

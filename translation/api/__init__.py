@@ -1,1 +1,2 @@
-"""The REST API for uploads: `POST /api/translations` and the job's status and audio."""
+"""The REST API: uploads (`POST /api/translations`, the job's status and audio) and
+transcripts of jobs and live sessions."""

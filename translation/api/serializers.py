@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from translation import services
@@ -83,6 +84,23 @@ class JobSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Translation) -> dict[str, Any]:
         return services.job_state(instance)
+
+
+class SessionSerializer(serializers.Serializer):
+    """A live session in the history (staff only)."""
+
+    id = serializers.CharField(source="session_id", help_text="The session's id (uuid4 hex).")
+    started_at = serializers.DateTimeField(help_text="When its first utterance was stored.")
+    last_at = serializers.DateTimeField(help_text="When its last utterance was stored.")
+    utterances = serializers.IntegerField(help_text="How many utterances it has.")
+    transcript_url = serializers.SerializerMethodField(
+        help_text="GET: its transcript; add `?format=srt|vtt|txt|json`."
+    )
+
+    def get_transcript_url(self, session: dict[str, Any]) -> str:
+        path = reverse("api:session-transcript", args=[session["session_id"]])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class ErrorDetailSerializer(serializers.Serializer):

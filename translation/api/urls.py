@@ -23,6 +23,17 @@ urlpatterns = [
         views.TranslationInput.as_view(),
         name="translation-input",
     ),
+    path(
+        "translations/<str:translation_id>/transcript",
+        views.TranslationTranscript.as_view(),
+        name="translation-transcript",
+    ),
+    path("sessions", views.SessionCollection.as_view(), name="sessions"),
+    path(
+        "sessions/<str:session_id>/transcript",
+        views.SessionTranscript.as_view(),
+        name="session-transcript",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
