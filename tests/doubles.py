@@ -28,6 +28,17 @@ class ScriptedTranslator:
         )
 
 
+class LongTranslator(ScriptedTranslator):
+    """A long translation: three short sentences and one of ~870 characters (which the
+    pipeline cuts at its commas), ~10 s of ToneSynthesizer speech in all."""
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        short = "Sentence number {} is short."
+        longest = ", ".join(["and then it goes on and on"] * 30) + "."
+        text = " ".join([*(short.format(i) for i in range(3)), longest])
+        return SpeechTranslation(text=text, source_text="long speech", meta={})
+
+
 class ToneSynthesizer:
     """A 440 Hz tone, 10 ms per character of text."""
 
