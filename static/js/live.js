@@ -1,7 +1,7 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
 import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
-import { PlaybackQueue } from "./playback.js";
+import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
 import { DEFAULT_VOICES, LANG_NAMES, fillVoiceSelect } from "./voices.js";
 import { LiveSocket } from "./ws-client.js";
 
@@ -20,6 +20,8 @@ const els = {
   voiceEn: $("voice-en"),
   mute: $("mute"),
   pauseWhilePlaying: $("pause-while-playing"),
+  catchUp: $("catch-up"),
+  lag: $("playback-lag"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -43,6 +45,7 @@ function saveSettings() {
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     mute: els.mute.checked,
     pauseWhilePlaying: els.pauseWhilePlaying.checked,
+    catchUp: els.catchUp.value,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -61,6 +64,7 @@ fillVoiceSelect(els.voiceRu, "ru", saved.voice?.ru ?? DEFAULT_VOICES.ru);
 fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
 if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
 if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
+if (CATCH_UP_MODES.includes(saved.catchUp)) els.catchUp.value = saved.catchUp;
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -76,6 +80,7 @@ const capture = new Capture();
 const player = new PlaybackQueue();
 const socket = new LiveSocket({ control: currentControl });
 player.setMuted(els.mute.checked);
+player.setCatchUp(els.catchUp.value);
 
 let running = false;
 let resumeTimer = null;
@@ -219,23 +224,49 @@ socket.addEventListener("status", ({ detail }) => {
 });
 
 socket.addEventListener("result", ({ detail }) => {
-  const { result, wav, session } = detail;
+  // The text comes first; its audio follows in pieces ("audio"), then "audio-end".
+  const { result, session } = detail;
   const entry = entryFor(session, result.seq, result.id);
-  fillResult(entry, result, wav);
+  fillResult(entry, result);
+  emit("text", { seq: result.seq, session, text: result.text });
+});
+
+socket.addEventListener("audio", ({ detail }) => {
+  const { seq, index, wav, session } = detail;
+  const entry = entryFor(session, seq);
+  const piece = { wav: new Blob([wav], { type: "audio/wav" }), durationS: wavDurationS(wav) };
+  entry.pieces.push(piece);
+  entry.wavBytes += wav.byteLength;
+  entry.replay.disabled = false;
+  player.enqueue({ ...piece, key: [session, seq, index], id: entry.key });
+  emit("audio-piece", { seq, session, index, bytes: wav.byteLength, durationS: piece.durationS });
+});
+
+socket.addEventListener("audio-end", ({ detail }) => {
+  const { seq, session, pieces, error } = detail;
+  const entry = entryFor(session, seq);
+  const result = entry.result || { seq, timings: {} };
+  const timings = { ...result.timings, ...(detail.timings || {}) };
+  showTimings(entry, timings);
+  if (!entry.pieces.length) {
+    entry.replay.hidden = true;
+    showEntryProblem(entry, `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(), "warn");
+  } else if (error) {
+    showEntryProblem(entry, `Part of the audio is missing: ${error}`, "warn");
+  }
   emit("result", {
-    seq: result.seq,
+    seq,
     session,
     src: result.src,
     tgt: result.tgt,
     text: result.text,
     source_text: result.source_text ?? null,
-    tts_failed: result.tts_failed,
-    wavBytes: wav ? wav.byteLength : 0,
-    timings: result.timings,
+    tts_failed: Boolean(result.tts_failed) || !entry.pieces.length,
+    wavBytes: entry.wavBytes,
+    pieces,
+    audioError: error ?? null,
+    timings,
   });
-  if (entry.wav) {
-    player.enqueue({ wav: entry.wav, key: [session, result.seq], id: entry.key });
-  }
 });
 
 socket.addEventListener("error", ({ detail }) => {
@@ -265,6 +296,15 @@ player.addEventListener("idle", () => {
     capture.paused = false;
     if (running) setActivity("Listening");
   }, RESUME_AFTER_PLAYBACK_MS);
+});
+player.addEventListener("lag", ({ detail }) => showLag(detail));
+player.addEventListener("skipped", ({ detail }) => {
+  const ids = [...new Set(detail.items.map((item) => item.id))];
+  for (const id of ids) {
+    const entry = entries.get(id);
+    if (entry) entry.el.dataset.skipped = "true";
+  }
+  emit("playback-skipped", { ids, seconds: detail.seconds });
 });
 player.addEventListener("start", ({ detail }) => {
   const entry = entries.get(detail.item.id);
@@ -302,6 +342,17 @@ for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
   });
 }
 for (const input of els.sources) input.addEventListener("change", saveSettings);
+els.catchUp.addEventListener("change", () => {
+  player.setCatchUp(els.catchUp.value);
+  saveSettings();
+});
+
+function showLag({ behindS, rate }) {
+  const { maxLagS, targetS } = player.catchUp;
+  els.lag.dataset.state = behindS > maxLagS / 2 ? "far" : behindS > targetS ? "behind" : "ok";
+  const speed = rate > 1 ? ` · playing at ${rate.toFixed(2).replace(/0$/, "")}×` : "";
+  els.lag.textContent = behindS < 0.05 ? "Playback up to date" : `Playback ${behindS.toFixed(1)} s behind${speed}`;
+}
 
 els.clear.addEventListener("click", () => {
   player.clear();
@@ -361,11 +412,24 @@ function renderEntry(key, seq) {
     ),
     el("p", { class: "utterance-error", role: "alert", hidden: "" }),
   );
-  const entry = { key, el: item, direction, latency, replay, sourceText, targetText, sourceLabel, targetLabel, wav: null };
+  const entry = {
+    key,
+    el: item,
+    direction,
+    latency,
+    replay,
+    sourceText,
+    targetText,
+    sourceLabel,
+    targetLabel,
+    result: null,
+    pieces: [], // {wav: Blob, durationS}, in order
+    wavBytes: 0,
+  };
   replay.addEventListener("click", () => {
-    if (!entry.wav) return;
+    if (!entry.pieces.length) return;
     player.context();
-    player.enqueue({ wav: entry.wav, replay: true, id: key });
+    for (const piece of entry.pieces) player.enqueue({ ...piece, replay: true, id: key });
     emit("replay", { id: key });
   });
   return entry;
@@ -377,8 +441,9 @@ function directionText(mode) {
   return `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
 }
 
-function fillResult(entry, result, wav) {
+function fillResult(entry, result) {
   const { src, tgt } = result;
+  entry.result = result;
   entry.direction.textContent = `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
   entry.direction.setAttribute("aria-label", `${LANG_NAMES[src]} to ${LANG_NAMES[tgt]}`);
   entry.sourceLabel.textContent = LANG_NAMES[src] || src;
@@ -391,19 +456,16 @@ function fillResult(entry, result, wav) {
   entry.targetText.textContent = result.text || "(nothing was recognised)";
   entry.targetText.classList.toggle("muted", !result.text);
   entry.targetText.classList.remove("pending");
-  const { label, detail } = describeTimings(result.timings || {});
+  showTimings(entry, result.timings || {});
+  entry.el.dataset.state = "done";
+  entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
+}
+
+function showTimings(entry, timings) {
+  const { label, detail } = describeTimings(timings);
   entry.latency.textContent = label;
   entry.latency.title = detail;
   entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
-  entry.el.dataset.state = "done";
-  if (wav) {
-    entry.wav = new Blob([wav], { type: "audio/wav" });
-    entry.replay.disabled = false;
-    entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
-  } else {
-    entry.replay.hidden = true;
-    if (result.tts_failed) showEntryProblem(entry, "The voice could not be synthesised; the text is shown.", "warn");
-  }
 }
 
 function describeTimings(t) {
@@ -413,10 +475,13 @@ function describeTimings(t) {
     ["language ID", t.lid_ms],
     ["translation", t.ast_ms],
     ["speech", t.tts_ms],
+    ["first audio", t.first_audio_ms],
     ["delivery", t.push_ms],
   ].filter(([, v]) => typeof v === "number");
-  // What the listener waits for, from the end of speech: detection, queue, model, delivery.
-  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + (t.total_ms || 0) + (t.push_ms || 0);
+  // What the listener waits for, from the end of speech: detection, queue, the models up to
+  // the first spoken piece (or the text, until audio comes), delivery.
+  const models = t.first_audio_ms ?? (t.lid_ms || 0) + (t.ast_ms || 0);
+  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + models + (t.push_ms || 0);
   const label = wait >= 1000 ? `${(wait / 1000).toFixed(1)} s` : `${Math.round(wait)} ms`;
   const detail = parts.map(([name, v]) => `${name} ${Math.round(v)} ms`).join(" · ");
   const audio = typeof t.audio_s === "number" ? ` · utterance ${t.audio_s.toFixed(1)} s` : "";
@@ -467,7 +532,15 @@ function setActivity(text) {
 
 expose("live", {
   get state() {
-    return { socket: socket.state, running, paused: capture.paused, queued: player.length };
+    return {
+      socket: socket.state,
+      running,
+      paused: capture.paused,
+      queued: player.length,
+      behindS: player.behindS,
+      rate: player.rate,
+      catchUp: player.catchUp.mode,
+    };
   },
   /** Close the connection as a network failure would (to try the reconnect by hand). */
   dropConnection() {
