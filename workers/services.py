@@ -74,8 +74,10 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         meta={"tts": {**spoken.meta, "pieces": spoken.pieces}} if spoken.pieces else {},
         error=spoken.error,
     )
-    row = services.finish_translation(translation_id, outcome)
-    services.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
+    try:
+        services.finish_translation(translation_id, outcome)
+    finally:  # even if the row cannot be written now (the task is retried): end this run
+        services.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
 
 
 def _outcome(
