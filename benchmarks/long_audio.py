@@ -3,9 +3,10 @@ not a test).
 
 Starts Daphne + a Celery worker on Redis + PostgreSQL (tests/stack.py) at TTS_SAMPLE_RATE
 (default 48000). For each utterance length it streams that much continuous espeak speech, flushes,
-and times, from the flush: the text (`result`), the first WAV piece, the `audio_end` (all of the
-audio: what a single WAV at the end would have cost), the number of pieces and the largest
-message. The voice is the real Silero engine on the tiny test model (40 ms per character) made to
+and times, from the flush and from the text (`result`): the first WAV piece and the `audio_end`
+(all of the audio: what a single WAV at the end would have cost); the number of pieces and the
+largest message. (Flush → text grows with the length because the frames are sent faster than
+real time and the web tier is still ingesting them at the flush.) The voice is the real Silero engine on the tiny test model (40 ms per character) made to
 take --tts-delay-s per sentence like a real model; the translator is a double whose Russian text
 grows with the audio (--chars-per-s), since the tiny Canary's random output is short.
 
@@ -59,6 +60,10 @@ async def measure(ws_url: str, seconds: float) -> dict:
         "flush_to_text_ms": round((result["_received_at"] - flushed) * 1000),
         "flush_to_first_audio_ms": round((first_audio_at - flushed) * 1000),
         "flush_to_audio_end_ms": round((end["_received_at"] - flushed) * 1000),
+        # From the text to the audio: one sentence's synthesis, whatever the length, versus
+        # all of them (what one WAV at the end would wait for).
+        "text_to_first_audio_ms": round((first_audio_at - result["_received_at"]) * 1000),
+        "text_to_audio_end_ms": round((end["_received_at"] - result["_received_at"]) * 1000),
         "pieces": len(pieces),
         "speech_s": round(sum(sf.info(io.BytesIO(f)).duration for f, _ in pieces), 1),
         "largest_message_bytes": client.received.max_message_bytes,
