@@ -6,9 +6,10 @@ Starts Daphne + a Celery worker on Redis + PostgreSQL (tests/stack.py) at TTS_SA
 and times, from the flush and from the text (`result`): the first WAV piece and the `audio_end`
 (all of the audio: what a single WAV at the end would have cost); the number of pieces and the
 largest message. (Flush → text grows with the length because the frames are sent faster than
-real time and the web tier is still ingesting them at the flush.) The voice is the real Silero engine on the tiny test model (40 ms per character) made to
-take --tts-delay-s per sentence like a real model; the translator is a double whose Russian text
-grows with the audio (--chars-per-s), since the tiny Canary's random output is short.
+real time and the web tier is still ingesting them at the flush.) The voice is the real Silero
+engine on the tiny test model (40 ms per character) made to take --tts-delay-s per sentence like
+a real model; the translator is a double whose Russian text grows with the audio
+(--chars-per-s), since the tiny Canary's random output is short.
 
     .venv/bin/python benchmarks/long_audio.py --lengths 5 15 30 60 --json var/long_audio.json
 """
