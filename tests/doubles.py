@@ -28,6 +28,17 @@ class ScriptedTranslator:
         )
 
 
+class LongTranslator(ScriptedTranslator):
+    """A long translation: three short sentences and one of ~870 characters (which the
+    pipeline cuts at its commas), ~10 s of ToneSynthesizer speech in all."""
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        short = "Sentence number {} is short."
+        longest = ", ".join(["and then it goes on and on"] * 30) + "."
+        text = " ".join([*(short.format(i) for i in range(3)), longest])
+        return SpeechTranslation(text=text, source_text="long speech", meta={})
+
+
 class ToneSynthesizer:
     """A 440 Hz tone, 10 ms per character of text."""
 
@@ -91,3 +102,55 @@ class FaultyTranslator(ScriptedTranslator):
 
         time.sleep(self.delay_s)
         return super().translate(audio, src=src, tgt=tgt, with_source_text=with_source_text)
+
+
+class ProportionalTranslator(ScriptedTranslator):
+    """A translation that grows with the audio (RUTRANS_TEST_CHARS_PER_S characters of
+    Russian sentences per second of speech, default 20): long utterances give long speech,
+    as a real translation of a monologue does."""
+
+    SENTENCES = (
+        "Погода сегодня прекрасная, и мы пойдём гулять к реке.",
+        "Там мы посмотрим на лодки и немного отдохнём.",
+        "Потом вернёмся домой, выпьем чаю и поговорим о книгах.",
+    )
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        import itertools
+        import os
+
+        per_s = float(os.environ.get("RUTRANS_TEST_CHARS_PER_S", "20") or 20)
+        wanted = int(len(audio) / 16_000 * per_s)
+        sentences: list[str] = []
+        for sentence in itertools.cycle(self.SENTENCES):
+            if sum(len(s) + 1 for s in sentences) >= wanted:
+                break
+            sentences.append(sentence)
+        return SpeechTranslation(
+            text=" ".join(sentences), source_text=f"{src} speech", meta={"inference_ms": 0.1}
+        )
+
+
+class PacedSynthesizer:
+    """The real Silero engine (on whatever model files SILERO_CACHE_DIR holds) taking
+    RUTRANS_TEST_TTS_DELAY_S longer per call, as a real voice model on a busy GPU does: so a
+    test can tell streamed pieces from audio sent at the end."""
+
+    @classmethod
+    def from_settings(cls, settings) -> PacedSynthesizer:
+        import os
+
+        from workers.engines.silero import SileroSynthesizer
+
+        delay_s = float(os.environ.get("RUTRANS_TEST_TTS_DELAY_S", "0") or 0)
+        return cls(SileroSynthesizer.from_settings(settings), delay_s)
+
+    def __init__(self, inner, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+
+    def synthesize(self, text, *, lang, voice=None) -> Speech:
+        import time
+
+        time.sleep(self.delay_s)
+        return self.inner.synthesize(text, lang=lang, voice=voice)

@@ -1,17 +1,20 @@
-"""A scripted `/ws/translate` client: streams PCM like the browser's AudioWorklet does."""
+"""A scripted `/ws/translate` client: streams PCM like the browser's AudioWorklet does, and
+reads results as the protocol frames them (result JSON, WAV pieces, audio_end)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import websockets
 
-from translation.audio import resample_float32
+from translation.audio import resample_float32, wav_bytes_from_float32
 
 
 def to_pcm16(audio: np.ndarray, sr: int, *, out_sr: int = 48_000, channels: int = 2) -> bytes:
@@ -29,9 +32,24 @@ def silence_pcm(seconds: float, *, sr: int = 48_000, channels: int = 2) -> bytes
 
 @dataclass
 class Received:
+    """What the server sent. `results` has one entry per answered utterance, once its audio
+    has ended: (the result JSON with the audio end's timings merged in, its WAV pieces joined
+    into one WAV or None, when its first audio arrived, else when the result did)."""
+
     messages: list[dict[str, Any]] = field(default_factory=list)
     results: list[tuple[dict[str, Any], bytes | None, float]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    pieces: dict[int, list[tuple[bytes, float]]] = field(default_factory=dict)  # per seq
+    ends: dict[int, dict[str, Any]] = field(default_factory=dict)  # audio_end per seq
+    max_message_bytes: int = 0
+
+
+def join_wavs(frames: list[bytes]) -> bytes:
+    """Several WAV pieces of one result as one WAV (they share a sample rate)."""
+    parts = [sf.read(io.BytesIO(frame), dtype="float32") for frame in frames]
+    rates = {rate for _, rate in parts}
+    assert len(rates) == 1, f"pieces of one result at different rates: {rates}"
+    return wav_bytes_from_float32(np.concatenate([audio for audio, _ in parts]), rates.pop())
 
 
 class LiveClient:
@@ -40,6 +58,7 @@ class LiveClient:
     def __init__(self, ws: websockets.ClientConnection) -> None:
         self.ws = ws
         self.received = Received()
+        self.violation: AssertionError | None = None
         self._reader = asyncio.create_task(self._read())
         self._new = asyncio.Event()
 
@@ -84,33 +103,57 @@ class LiveClient:
         await self.ws.send("__flush__")
 
     async def _read(self) -> None:
-        pending: dict[str, Any] | None = None
+        """Checks the framing as it reads: WAV pieces only between a result and its
+        audio_end, seqs in order, every message at most MAX_MESSAGE_BYTES."""
+        open_result: dict[str, Any] | None = None
         try:
             async for message in self.ws:
                 now = time.monotonic()
+                size = len(message if isinstance(message, bytes) else message.encode())
+                self.received.max_message_bytes = max(self.received.max_message_bytes, size)
                 if isinstance(message, bytes):
-                    assert pending is not None, "binary frame without a result before it"
-                    self.received.results.append((pending, message, now))
-                    pending = None
-                else:
-                    data = json.loads(message)
-                    data["_received_at"] = now  # client-side arrival (monotonic)
-                    self.received.messages.append(data)
-                    if data["type"] == "result":
-                        if data["tts_failed"]:
-                            self.received.results.append((data, None, now))
-                        else:
-                            pending = data
-                    elif data["type"] == "error":
-                        self.received.errors.append(data)
+                    assert open_result is not None, "binary frame without a result before it"
+                    self.received.pieces[open_result["seq"]].append((message, now))
+                    self._new.set()
+                    continue
+                data = json.loads(message)
+                data["_received_at"] = now  # client-side arrival (monotonic)
+                self.received.messages.append(data)
+                if data["type"] == "result":
+                    assert open_result is None, f"result {data['seq']} inside {open_result}"
+                    open_result = data
+                    self.received.pieces[data["seq"]] = []
+                elif data["type"] == "audio_end":
+                    assert open_result is not None and open_result["seq"] == data["seq"], data
+                    self._complete(open_result, data)
+                    open_result = None
+                elif data["type"] == "error":
+                    self.received.errors.append(data)
                 self._new.set()
         except websockets.ConnectionClosed:
             pass
+        except AssertionError as exc:  # a framing error: reported by the next wait
+            self.violation = exc
+            self._new.set()
+
+    def _check(self) -> None:
+        if self.violation is not None:
+            raise AssertionError(f"the server broke the protocol: {self.violation}")
+
+    def _complete(self, result: dict[str, Any], end: dict[str, Any]) -> None:
+        pieces = self.received.pieces[result["seq"]]
+        assert end["pieces"] == len(pieces), f"audio_end says {end['pieces']}, got {len(pieces)}"
+        self.received.ends[result["seq"]] = end
+        result["timings"] = {**result["timings"], **end.get("timings", {})}
+        wav = join_wavs([frame for frame, _ in pieces]) if pieces else None
+        first_audio_at = pieces[0][1] if pieces else result["_received_at"]
+        self.received.results.append((result, wav, first_audio_at))
 
     async def wait_for(self, predicate, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
+            self._check()
             for message in self.received.messages[seen:]:
                 if predicate(message):
                     return message
@@ -132,6 +175,7 @@ class LiveClient:
             len(self.received.results) + len([e for e in self.received.errors if "seq" in e])
             < count
         ):
+            self._check()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(

@@ -4,7 +4,6 @@ services (see translation/protocol.py for the messages); `/ws/jobs/<id>`: a job'
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -19,7 +18,14 @@ from translation import selectors, services
 from translation.audio import AudioFormatError
 from translation.dispatch import remember_event_loop
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
-from translation.protocol import FLUSH, ProtocolError, error_message, status_message
+from translation.protocol import (
+    FLUSH,
+    ProtocolError,
+    audio_end_message,
+    bounded_json,
+    error_message,
+    status_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +86,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     HOT_MESSAGES = {
         "websocket.receive": "websocket_receive",
         "translation.result": "translation_result",
+        "translation.audio": "translation_result",
+        "translation.audio_end": "translation_result",
     }
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -216,25 +224,35 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     # --- server → client -----------------------------------------------------------------------
 
     async def translation_result(self, event: dict[str, Any]) -> None:
-        """A worker's result (or error) for one utterance, from the channel layer."""
+        """A worker's result (or error), audio piece or audio end for one utterance, from
+        the channel layer."""
         if self.live is not None:
             await self._deliver(self.live.accept(event))
 
     async def _deliver(self, events: list[dict[str, Any]]) -> None:
         for event in events:
-            if "error" in event and "result" not in event:
-                await self.send(text_data=error_message(event["error"], seq=event["seq"]))
-                continue
-            result = event["result"]
-            timings = result["timings"]
-            sent_at = event.get("sent_at")
-            if sent_at:
-                timings["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
-            if "submit_ms" in event:
-                timings["submit_ms"] = event["submit_ms"]
-            await self.send(text_data=json.dumps(result, ensure_ascii=False))
-            if event.get("wav"):
+            if "wav" in event:
                 await self.send(bytes_data=event["wav"])
+            elif "pieces" in event:
+                await self.send(
+                    text_data=audio_end_message(
+                        seq=event["seq"],
+                        pieces=event["pieces"],
+                        error=event.get("error", ""),
+                        timings=event.get("timings"),
+                    )
+                )
+            elif "result" in event:
+                result = event["result"]
+                timings = result["timings"]
+                sent_at = event.get("sent_at")
+                if sent_at:
+                    timings["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
+                if "submit_ms" in event:
+                    timings["submit_ms"] = event["submit_ms"]
+                await self.send(text_data=bounded_json(result, text_fields=("text", "source_text")))
+            else:
+                await self.send(text_data=error_message(event["error"], seq=event["seq"]))
 
 
 # Status order: a watcher never goes back (a redelivered task reports "running" again).
@@ -282,6 +300,8 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         if rank <= self.rank:
             return  # already reported (the event and the first read can overlap)
         self.rank = rank
-        await self.send(text_data=json.dumps({"type": "job", **job}, ensure_ascii=False))
+        await self.send(
+            text_data=bounded_json({"type": "job", **job}, text_fields=("text", "source_text"))
+        )
         if rank == _STATUS_RANK["done"]:
             await self.close()

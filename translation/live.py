@@ -40,8 +40,13 @@ class LiveSession:
     segmenter: UtteranceSegmenter = field(default_factory=lambda: new_segmenter())
     next_seq: int = 0
     next_to_send: int = 0
-    held: dict[int, dict[str, Any]] = field(default_factory=dict)
+    held: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    headed: set[int] = field(default_factory=set)  # seqs whose result (or error) came
+    ended: set[int] = field(default_factory=set)  # ... and whose audio has ended
+    pieces: dict[int, int] = field(default_factory=dict)  # audio pieces accepted per seq
+    attempts: dict[int, Any] = field(default_factory=dict)  # the task run whose result came
     deadlines: dict[int, float] = field(default_factory=dict)
+    timeouts: dict[int, float] = field(default_factory=dict)
     last_frame_at: float = field(default_factory=time.monotonic)
     warned_no_control: bool = False
     submit_ms: dict[int, float] = field(default_factory=dict)
@@ -99,6 +104,11 @@ class LiveSession:
         return PendingUtterance(seq, utterance, self.config, timings)
 
     # --- server → client -----------------------------------------------------------------------
+    #
+    # Per seq the worker sends a head (`result`, or `error`), then for a result zero or more
+    # audio pieces (`wav`) and an end (`pieces`). The seq being delivered streams through at
+    # once; later seqs wait here until it has ended, so the client sees each seq whole and in
+    # order. An error ends its seq by itself.
 
     @property
     def in_flight(self) -> int:
@@ -107,6 +117,7 @@ class LiveSession:
     def expect(self, seq: int, timeout_s: float, *, submit_ms: float | None = None) -> None:
         """A submitted utterance whose result must come back within `timeout_s`."""
         self.deadlines[seq] = time.monotonic() + timeout_s
+        self.timeouts[seq] = timeout_s
         if submit_ms is not None:
             self.submit_ms[seq] = submit_ms
 
@@ -115,25 +126,51 @@ class LiveSession:
         self.max_loop_lag_ms = max(self.max_loop_lag_ms, lag_ms)
 
     def accept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Take a result (or error) for a seq; return the events now deliverable, in order."""
+        """Take a worker's event for a seq (head, audio piece or end); return the events now
+        deliverable, in order."""
         seq = event.get("seq")
-        if not isinstance(seq, int) or seq < self.next_to_send or seq in self.held:
-            return []  # late (already timed out) or duplicate
-        self.deadlines.pop(seq, None)
+        if not isinstance(seq, int) or seq < self.next_to_send or seq in self.ended:
+            return []  # late (already timed out or ended) or duplicate
+        if ("wav" in event or "pieces" in event) and "result" not in event:
+            if seq not in self.headed or event.get("attempt") != self.attempts.get(seq):
+                return []  # no result before it, or another run of the task (redelivered)
+        if "wav" in event and "result" not in event:
+            self.pieces[seq] = self.pieces.get(seq, 0) + 1
+            self._refresh_deadline(seq)
+            return self._hold(seq, event)
+        if "pieces" in event:
+            return self._end(seq, event)
+        if seq in self.headed:
+            return []  # a second head: duplicate
+        self.headed.add(seq)
+        self.attempts[seq] = event.get("attempt")
         if seq in self.submit_ms:
             event = {**event, "submit_ms": self.submit_ms.pop(seq)}
-        self.held[seq] = event
-        ready = []
-        while self.next_to_send in self.held:
-            ready.append(self.held.pop(self.next_to_send))
-            self.next_to_send += 1
-        return ready
+        if "result" not in event:  # an error ends its seq
+            self.deadlines.pop(seq, None)
+            self.ended.add(seq)
+            return self._hold(seq, event)
+        self._refresh_deadline(seq)
+        return self._hold(seq, event)
 
     def expire(self, now: float) -> list[dict[str, Any]]:
-        """Results overdue by RESULT_TIMEOUT_S become errors, so later ones are not held back."""
+        """Seqs overdue by RESULT_TIMEOUT_S are ended (an error, or an audio end saying the
+        rest did not come), so later ones are not held back."""
         ready: list[dict[str, Any]] = []
         for seq, deadline in sorted(self.deadlines.items()):
-            if now >= deadline:
+            if now < deadline:
+                continue
+            if seq in self.headed:
+                ready += self._end(
+                    seq,
+                    {
+                        "seq": seq,
+                        "pieces": self.pieces.get(seq, 0),
+                        "error": "the rest of this translation's audio did not arrive in time "
+                        "(the worker may have stopped while speaking it)",
+                    },
+                )
+            else:
                 ready += self.accept(
                     {
                         "seq": seq,
@@ -141,6 +178,37 @@ class LiveSession:
                         "overloaded (check the worker and Flower)",
                     }
                 )
+        return ready
+
+    def _refresh_deadline(self, seq: int) -> None:
+        """While a result's audio keeps coming, it is not overdue."""
+        if seq in self.deadlines:
+            self.deadlines[seq] = time.monotonic() + self.timeouts.get(seq, 0.0)
+
+    def _end(self, seq: int, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The end of a result's audio, counting the pieces that really passed through here."""
+        self.deadlines.pop(seq, None)
+        self.timeouts.pop(seq, None)
+        self.ended.add(seq)
+        sent = self.pieces.pop(seq, 0)
+        end = {**event, "pieces": sent}
+        if event.get("pieces", 0) > sent and not event.get("error"):
+            end["error"] = f"{event['pieces'] - sent} of {event['pieces']} audio pieces were lost"
+        return self._hold(seq, end)
+
+    def _hold(self, seq: int, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Queue an event of `seq`; release what may go out now (the current seq streams)."""
+        self.held.setdefault(seq, []).append(event)
+        ready: list[dict[str, Any]] = []
+        while self.next_to_send in self.held:
+            current = self.next_to_send
+            ready += self.held.pop(current)
+            if current not in self.ended:
+                break
+            self.ended.discard(current)
+            self.headed.discard(current)
+            self.attempts.pop(current, None)
+            self.next_to_send += 1
         return ready
 
 

@@ -1,8 +1,9 @@
 """The `/ws/translate` protocol schema: control validation and the server's messages.
 
 Client → server: a control JSON (first text frame, may be resent between utterances), binary
-little-endian int16 PCM frames, and the text "__flush__". Server → client: `result` JSON
-followed by one binary WAV frame (none when `tts_failed`), `error` and `status` JSON.
+little-endian int16 PCM frames, and the text "__flush__". Server → client: `result` JSON,
+then zero or more binary WAV frames (the translation spoken sentence by sentence, each a
+complete WAV of at most MAX_MESSAGE_BYTES), then `audio_end`; `error` and `status` JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ MODES: dict[str, tuple[str, str | None]] = {
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 96_000
 MAX_CONTROL_BYTES = 4_096
+# No server message is larger than this (Daphne closes the socket above 1 MiB; smaller messages
+# also keep a slow client's first audio from waiting behind one huge frame).
+MAX_MESSAGE_BYTES = 256 * 1024
 
 # Silero voices by target language (ru: v5_ru family; en: v3_en).
 VOICES: dict[str, tuple[str, ...]] = {
@@ -180,3 +184,36 @@ def result_payload(
     if lid and "lang" in lid and "confidence" in lid:
         message["lid"] = {"lang": lid["lang"], "confidence": round(float(lid["confidence"]), 3)}
     return message
+
+
+def audio_end_message(
+    *,
+    seq: int,
+    pieces: int,
+    error: str = "",
+    timings: dict[str, float] | None = None,
+) -> str:
+    """Closes a result's audio: `pieces` WAV frames came after its `result` JSON. `error`
+    says why audio is missing or incomplete; `timings` adds what was measured after the
+    result was sent (speech synthesis)."""
+    message: dict[str, Any] = {"type": "audio_end", "seq": seq, "pieces": pieces}
+    if error:
+        message["error"] = error
+    if timings:
+        message["timings"] = timings
+    return json.dumps(message, ensure_ascii=False)
+
+
+def bounded_json(message: dict[str, Any], *, text_fields: tuple[str, ...]) -> str:
+    """The message as JSON of at most MAX_MESSAGE_BYTES: if it is larger, the `text_fields`
+    are shortened and `truncated: true` is set (the full text stays in the history and the
+    REST API). Only an extremely long text (hundreds of KB) gets here."""
+    encoded = json.dumps(message, ensure_ascii=False)
+    if len(encoded.encode()) <= MAX_MESSAGE_BYTES:
+        return encoded
+    budget = MAX_MESSAGE_BYTES // (4 * max(1, len(text_fields)) + 4)  # chars: ≤4 bytes each
+    shortened = {**message, "truncated": True}
+    for name in text_fields:
+        if isinstance(shortened.get(name), str):
+            shortened[name] = shortened[name][:budget] + "…"
+    return json.dumps(shortened, ensure_ascii=False)

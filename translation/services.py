@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from pathlib import PurePath
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 from channels.layers import get_channel_layer
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -23,15 +25,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from translation.audio import decode_audio_file, resample_float32, wav_bytes_from_float32
+from translation.audio import (
+    decode_audio_file,
+    resample_float32,
+    wav_bytes_from_float32,
+    wav_frames,
+)
 from translation.dispatch import channel_layer_loop, enqueue_translation
 from translation.models import Translation
-from translation.protocol import SessionConfig, result_payload
+from translation.protocol import MAX_MESSAGE_BYTES, SessionConfig, result_payload
 
 logger = logging.getLogger(__name__)
 
 MODEL_SAMPLE_RATE = 16_000
-RESULT_EVENT = "translation.result"  # handled by TranslateConsumer.translation_result
+# Channel-layer events to a live session, all handled by TranslateConsumer.translation_result:
+# per utterance one result (or error), then audio frames, then an audio end.
+RESULT_EVENT = "translation.result"
+AUDIO_EVENT = "translation.audio"
+AUDIO_END_EVENT = "translation.audio_end"
 JOB_EVENT = "job.status"  # handled by JobStatusConsumer.job_status
 
 
@@ -202,34 +213,100 @@ def fail_translation(translation_id: str, error: str) -> Translation | None:
 
 
 def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
-    """Push a finished row to its live session. A session that has gone away is not an error:
-    the row is already complete; the push is simply dropped."""
+    """Push a finished row to its live session at once: its result, then its WAV in pieces,
+    then the audio end (or, for a failed row, its error). A session that has gone away is not
+    an error: the row is already complete; the push is simply dropped."""
     if not row.reply_channel:
         return False
     if row.status == Translation.Status.FAILED:
-        event = {"type": RESULT_EVENT, "seq": row.seq, "error": row.error}
-    else:
-        event = {
-            "type": RESULT_EVENT,
-            "seq": row.seq,
-            "result": result_payload(
-                seq=row.seq or 0,
-                translation_id=str(row.id),
-                src=row.src_lang,
-                tgt=row.tgt_lang,
-                text=row.text,
-                source_text=row.source_text or None,
-                tts_failed=row.tts_failed,
-                timings=row.timings,
-                error=row.error,
-                start_s=row.stream_start_s,
-                end_s=row.stream_end_s,
-                lid=row.meta.get("lid"),
-            ),
-            "wav": wav if not row.tts_failed else None,
-        }
-    event["sent_at"] = time.time()
+        event = {"type": RESULT_EVENT, "seq": row.seq, "error": row.error, "sent_at": time.time()}
+        return send_to_channel(row.reply_channel, event)
+    outcome = Outcome(
+        src=row.src_lang,
+        tgt=row.tgt_lang,
+        text=row.text,
+        source_text=row.source_text or None,
+        wav=None,
+        tts_failed=row.tts_failed,
+        timings={},
+        meta=row.meta,
+        error=row.error,
+    )
+    if not deliver_text(row, outcome):
+        return False
+    frames = wav_frames_of(wav) if wav and not row.tts_failed else []
+    sent = sum(deliver_audio(row, wav=frame) for frame in frames)
+    error = row.error if row.tts_failed else ""
+    return deliver_audio_end(row, pieces=sent, error=error)
+
+
+def deliver_text(row: Translation, outcome: Outcome) -> bool:
+    """Push a live row's `result` (the text) before its speech exists: `outcome` holds what
+    the translator said; the row gives the ids, stream times and timings so far."""
+    if not row.reply_channel:
+        return False
+    event = {
+        "type": RESULT_EVENT,
+        "seq": row.seq,
+        "result": result_payload(
+            seq=row.seq or 0,
+            translation_id=str(row.id),
+            src=outcome.src,
+            tgt=outcome.tgt,
+            text=outcome.text,
+            source_text=outcome.source_text,
+            tts_failed=outcome.tts_failed,
+            timings={**row.timings, **outcome.timings},
+            error=outcome.error,
+            start_s=row.stream_start_s,
+            end_s=row.stream_end_s,
+            lid=outcome.meta.get("lid") or row.meta.get("lid"),
+        ),
+        "attempt": row.attempts,
+        "sent_at": time.time(),
+    }
     return send_to_channel(row.reply_channel, event)
+
+
+def deliver_audio(row: Translation, *, wav: bytes) -> bool:
+    """Push one WAV frame (at most MAX_MESSAGE_BYTES: see `wav_frames_of`) of a live row."""
+    if not row.reply_channel:
+        return False
+    if len(wav) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a WAV frame of {len(wav)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    event = {"type": AUDIO_EVENT, "seq": row.seq, "attempt": row.attempts, "wav": wav}
+    return send_to_channel(row.reply_channel, event)
+
+
+def deliver_audio_end(
+    row: Translation, *, pieces: int, error: str = "", timings: dict[str, float] | None = None
+) -> bool:
+    """Tell a live row's session that its audio is complete: `pieces` frames were sent."""
+    if not row.reply_channel:
+        return False
+    event: dict[str, Any] = {
+        "type": AUDIO_END_EVENT,
+        "seq": row.seq,
+        "attempt": row.attempts,
+        "pieces": pieces,
+    }
+    if error:
+        event["error"] = error
+    if timings:
+        event["timings"] = timings
+    return send_to_channel(row.reply_channel, event)
+
+
+def wav_frames_of(audio: bytes | np.ndarray, sample_rate: int | None = None) -> list[bytes]:
+    """Audio (a WAV, or mono float samples with their rate) as WAV frames that each fit in
+    one WebSocket message."""
+    if isinstance(audio, bytes):
+        samples, sample_rate = sf.read(io.BytesIO(audio), dtype="float32", always_2d=False)
+    else:
+        samples = audio
+    if sample_rate is None:
+        raise ValueError("float samples need their sample rate")
+    return wav_frames(samples, sample_rate, max_bytes=MAX_MESSAGE_BYTES)
 
 
 def job_group(translation_id: str | uuid.UUID) -> str:

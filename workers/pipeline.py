@@ -7,24 +7,53 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from workers.engines.base import (
     EngineError,
+    EngineUnavailable,
     Lang,
     LanguageIdentifier,
     SpeechSynthesizer,
     SpeechTranslator,
 )
+from workers.engines.textnorm import split_sentences
 
 logger = logging.getLogger(__name__)
 
 
 def other_language(lang: Lang) -> Lang:
     return "ru" if lang == "en" else "en"
+
+
+@dataclass
+class TextResult:
+    """What the translator said (after language ID): ready before any speech is synthesized."""
+
+    src: Lang
+    tgt: Lang
+    text: str
+    source_text: str | None
+    voice: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class SpeechPiece:
+    """One sentence (or a few short ones) of the translation, spoken. `audio` is None when
+    this piece could not be synthesized; `error` says why."""
+
+    index: int
+    text: str
+    audio: np.ndarray | None
+    sample_rate: int | None
+    synth_ms: float
+    error: str = ""
+    meta: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,13 +71,29 @@ class PipelineResult:
     meta: dict[str, object] = field(default_factory=dict)
 
 
+# A piece is one sentence, or several short ones packed up to this many characters; a longer
+# sentence is cut at clause marks. Small enough that the first piece is spoken in well under a
+# second on a GPU, large enough that short sentences are not each a separate synthesis call.
+PIECE_MAX_CHARS = 160
+PAUSE_S = 0.2  # silence before every piece but the first, as between sentences
+
+
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 2)
 
 
+def speech_pieces_of(text: str) -> list[str]:
+    """The translation cut into the pieces spoken one by one, in reading order."""
+    return [p for p in split_sentences(text, PIECE_MAX_CHARS) if any(c.isalnum() for c in p)]
+
+
 class TranslationPipeline:
     """Runs the engines for one utterance. Engines are passed in already loaded (or lazily
-    loaded by the callables), so a load failure surfaces as `EngineUnavailable`."""
+    loaded by the callables), so a load failure surfaces as `EngineUnavailable`.
+
+    `translate` gives the text (language ID + Canary); `speak` then synthesizes it piece by
+    piece, so the caller can send the text, and each piece, as soon as it exists. `run` does
+    both and joins the audio (files, tests)."""
 
     def __init__(
         self,
@@ -63,17 +108,16 @@ class TranslationPipeline:
         self.identifier = identifier
         self.with_source_text = with_source_text
 
-    def run(
+    def translate(
         self,
         audio: np.ndarray,
         *,
         src: str,
         tgt: str | None,
         voices: Mapping[str, str] | None = None,
-    ) -> PipelineResult:
+    ) -> TextResult:
         """`voices` maps a target language to a voice; the target may only be known after
         language ID, so the choice is made here."""
-        started = time.perf_counter()
         timings: dict[str, float] = {}
         meta: dict[str, object] = {}
 
@@ -99,38 +143,114 @@ class TranslationPipeline:
         )
         timings["ast_ms"] = _ms(t0)
         meta["ast"] = dict(ast.meta)
-        text = ast.text.strip()
-
-        voice = (voices or {}).get(target) or None
-        speech_audio: np.ndarray | None = None
-        sample_rate: int | None = None
-        tts_failed = False
-        tts_error = ""
-        t0 = time.perf_counter()
-        if text:
-            try:
-                speech = self.synthesizer.synthesize(text, lang=target, voice=voice)
-                speech_audio, sample_rate = speech.audio, speech.sample_rate
-                meta["tts"] = dict(speech.meta)
-            except Exception as exc:
-                logger.exception("TTS failed for %d characters of %s", len(text), target)
-                tts_failed = True
-                tts_error = f"speech synthesis failed: {exc}"
-        else:
-            tts_failed = True
-            tts_error = "the translation is empty: nothing to speak"
-        timings["tts_ms"] = _ms(t0)
-        timings["total_ms"] = _ms(started)
-        return PipelineResult(
+        return TextResult(
             src=source,
             tgt=target,
-            text=text,
+            text=ast.text.strip(),
             source_text=(ast.source_text or "").strip() or None,
-            audio=speech_audio,
-            sample_rate=sample_rate,
-            tts_failed=tts_failed,
-            tts_error=tts_error,
-            voice=voice,
+            voice=(voices or {}).get(target) or None,
             timings=timings,
             meta=meta,
         )
+
+    def speak(self, text: str, *, lang: Lang, voice: str | None) -> Iterator[SpeechPiece]:
+        """Synthesize `text` piece by piece (see `speech_pieces_of`), yielding each as soon as
+        it is spoken. A piece that fails is yielded with its error and the next is tried; an
+        engine that cannot load ends the speech there."""
+        spoken_before = False
+        for index, piece_text in enumerate(speech_pieces_of(text)):
+            t0 = time.perf_counter()
+            try:
+                speech = self.synthesizer.synthesize(piece_text, lang=lang, voice=voice)
+            except Exception as exc:
+                logger.exception("TTS failed for %d characters of %s", len(piece_text), lang)
+                yield SpeechPiece(
+                    index, piece_text, None, None, _ms(t0), f"speech synthesis failed: {exc}"
+                )
+                if isinstance(exc, EngineUnavailable):
+                    return
+                continue
+            audio = np.asarray(speech.audio, dtype=np.float32)
+            if spoken_before:
+                pause = np.zeros(int(PAUSE_S * speech.sample_rate), dtype=np.float32)
+                audio = np.concatenate([pause, audio])
+            spoken_before = True
+            yield SpeechPiece(
+                index, piece_text, audio, speech.sample_rate, _ms(t0), meta=dict(speech.meta)
+            )
+
+    def run(
+        self,
+        audio: np.ndarray,
+        *,
+        src: str,
+        tgt: str | None,
+        voices: Mapping[str, str] | None = None,
+    ) -> PipelineResult:
+        """The whole utterance: text, then all its speech joined into one waveform."""
+        started = time.perf_counter()
+        text = self.translate(audio, src=src, tgt=tgt, voices=voices)
+        t0 = time.perf_counter()
+        speech = SpokenTranslation.of(self.speak(text.text, lang=text.tgt, voice=text.voice))
+        timings = {**text.timings, "tts_ms": _ms(t0), "total_ms": _ms(started)}
+        return PipelineResult(
+            src=text.src,
+            tgt=text.tgt,
+            text=text.text,
+            source_text=text.source_text,
+            audio=speech.audio,
+            sample_rate=speech.sample_rate,
+            tts_failed=speech.audio is None,
+            tts_error=speech.error,
+            voice=text.voice,
+            timings=timings,
+            meta={**text.meta, **({"tts": speech.meta} if speech.meta else {})},
+        )
+
+
+@dataclass
+class SpokenTranslation:
+    """The pieces of one translation, joined: the whole waveform and what went wrong."""
+
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+    pieces: int = 0
+    failed: int = 0
+    error: str = ""
+    meta: dict[str, float] = field(default_factory=dict)
+    _parts: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def add(self, piece: SpeechPiece) -> None:
+        """Take one piece (in order); call `finish` after the last."""
+        self.pieces += 1
+        if piece.audio is None or piece.sample_rate is None:
+            self.failed += 1
+            self.error = self.error or piece.error
+            return
+        if self.sample_rate is None:
+            self.sample_rate = piece.sample_rate
+        self._parts.append(piece.audio)
+        for key, value in piece.meta.items():
+            if key in ("tts_ms", "chunks", "chars", "audio_s"):
+                self.meta[key] = round(self.meta.get(key, 0.0) + value, 3)
+            else:
+                self.meta[key] = value
+
+    def finish(self) -> SpokenTranslation:
+        if self._parts:
+            self.audio = np.clip(np.concatenate(self._parts), -1.0, 1.0).astype(np.float32)
+        elif not self.error:
+            self.error = "the translation is empty: nothing to speak"
+        if self.failed and self._parts:
+            self.error = f"{self.failed} of {self.pieces} sentences could not be spoken: " + (
+                self.error
+            )
+        self._parts = []
+        return self
+
+    @classmethod
+    def of(cls, pieces: Iterator[SpeechPiece]) -> SpokenTranslation:
+        spoken = cls()
+        for piece in pieces:
+            spoken.add(piece)
+        return spoken.finish()

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from translation import selectors, services
 from translation.audio import AudioFormatError, wav_bytes_from_float32
 from workers import runtime
 from workers.engines.base import EngineError
+from workers.pipeline import SpokenTranslation, TextResult, speech_pieces_of
 
 logger = logging.getLogger(__name__)
 
 
 def complete_translation(translation_id: str, *, worker: str) -> None:
-    """Translate one history row and push the result to its session, if it still listens.
+    """Translate one history row and push the result to its session, if it still listens:
+    the text as soon as the translator is done, then each spoken piece as soon as it is
+    synthesized, then the end of the audio. The row keeps the whole output WAV.
 
     Model errors fail this row only; the worker goes on. A row already finished (a redelivered
     task) is left alone.
@@ -22,40 +27,87 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     if row is None:
         logger.info("translation %s is unknown or already finished; skipping", translation_id)
         return
-    voices = row.meta.get("voices") or {}
+    started = time.perf_counter()
     try:
         audio = selectors.load_input_audio(row)
         pipeline = runtime.get_pipeline()
-        result = pipeline.run(
-            audio, src=row.requested_src, tgt=row.requested_tgt or None, voices=voices
+        text = pipeline.translate(
+            audio,
+            src=row.requested_src,
+            tgt=row.requested_tgt or None,
+            voices=row.meta.get("voices") or {},
         )
     except (EngineError, AudioFormatError) as exc:
-        row = services.fail_translation(translation_id, str(exc))
-        if row is not None:
-            services.deliver_result(row, wav=None)
+        _fail(translation_id, str(exc))
         return
     except Exception as exc:
         logger.exception("translation %s failed", translation_id)
-        reason = f"translation failed: {type(exc).__name__}: {exc}"
-        row = services.fail_translation(translation_id, reason)
-        if row is not None:
-            services.deliver_result(row, wav=None)
+        _fail(translation_id, f"translation failed: {type(exc).__name__}: {exc}")
         return
 
+    nothing_to_say = not speech_pieces_of(text.text)
+    services.deliver_text(row, _outcome(text, tts_failed=nothing_to_say))
+    spoken = SpokenTranslation()
+    frames_sent = 0
+    first_audio_ms: float | None = None
+    t0 = time.perf_counter()
+    for piece in pipeline.speak(text.text, lang=text.tgt, voice=text.voice):
+        spoken.add(piece)
+        if piece.audio is None or piece.sample_rate is None or not row.reply_channel:
+            continue
+        for frame in services.wav_frames_of(piece.audio, piece.sample_rate):
+            frames_sent += services.deliver_audio(row, wav=frame)
+        if first_audio_ms is None:
+            first_audio_ms = _ms(started)
+    spoken.finish()
+    timings = {"tts_ms": _ms(t0), "total_ms": _ms(started)}
+    if first_audio_ms is not None:
+        timings["first_audio_ms"] = first_audio_ms
     wav = None
-    if result.audio is not None and result.sample_rate:
-        wav = wav_bytes_from_float32(result.audio, result.sample_rate)
-    outcome = services.Outcome(
-        src=result.src,
-        tgt=result.tgt,
-        text=result.text,
-        source_text=result.source_text,
+    if spoken.audio is not None and spoken.sample_rate:
+        wav = wav_bytes_from_float32(spoken.audio, spoken.sample_rate)
+    outcome = _outcome(
+        text,
+        tts_failed=spoken.audio is None,
         wav=wav,
-        tts_failed=result.tts_failed,
-        timings=result.timings,
-        meta=result.meta,
-        voice=result.voice or "",
-        error=result.tts_error,
+        timings=timings,
+        meta={"tts": {**spoken.meta, "pieces": spoken.pieces}} if spoken.pieces else {},
+        error=spoken.error,
     )
-    row = services.finish_translation(translation_id, outcome)
-    services.deliver_result(row, wav=wav)
+    try:
+        services.finish_translation(translation_id, outcome)
+    finally:  # even if the row cannot be written now (the task is retried): end this run
+        services.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
+
+
+def _outcome(
+    text: TextResult,
+    *,
+    tts_failed: bool,
+    wav: bytes | None = None,
+    timings: dict[str, float] | None = None,
+    meta: dict[str, Any] | None = None,
+    error: str = "",
+) -> services.Outcome:
+    return services.Outcome(
+        src=text.src,
+        tgt=text.tgt,
+        text=text.text,
+        source_text=text.source_text,
+        wav=wav,
+        tts_failed=tts_failed,
+        timings={**text.timings, **(timings or {})},
+        meta={**text.meta, **(meta or {})},
+        voice=text.voice or "",
+        error=error,
+    )
+
+
+def _fail(translation_id: str, reason: str) -> None:
+    row = services.fail_translation(translation_id, reason)
+    if row is not None:
+        services.deliver_result(row, wav=None)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)

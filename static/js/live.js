@@ -3,7 +3,7 @@ import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
 import { renderDetection } from "./detection.js";
 import { OutputDevicePicker } from "./output-device.js";
-import { PlaybackQueue } from "./playback.js";
+import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
 import { PushToTalk } from "./push-to-talk.js";
 import { TranscriptLinks } from "./transcript.js";
 import { DEFAULT_VOICES, LANG_NAMES, fillVoiceSelect } from "./voices.js";
@@ -24,6 +24,8 @@ const els = {
   voiceEn: $("voice-en"),
   mute: $("mute"),
   pauseWhilePlaying: $("pause-while-playing"),
+  catchUp: $("catch-up"),
+  lag: $("playback-lag"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -53,6 +55,7 @@ function saveSettings() {
     mute: els.mute.checked,
     pauseWhilePlaying: els.pauseWhilePlaying.checked,
     pushToTalk: els.pushToTalk.checked,
+    catchUp: els.catchUp.value,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -72,6 +75,7 @@ fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
 if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
 if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
 if (typeof saved.pushToTalk === "boolean") els.pushToTalk.checked = saved.pushToTalk;
+if (CATCH_UP_MODES.includes(saved.catchUp)) els.catchUp.value = saved.catchUp;
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -91,6 +95,7 @@ const outputPicker = new OutputDevicePicker({ select: els.outputDevice, hint: el
 const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
 const transcript = new TranscriptLinks(els.transcript);
 let framesSent = 0;
+player.setCatchUp(els.catchUp.value);
 
 let running = false;
 let resumeTimer = null;
@@ -249,26 +254,52 @@ socket.addEventListener("status", ({ detail }) => {
 });
 
 socket.addEventListener("result", ({ detail }) => {
-  const { result, wav, session } = detail;
+  // The text comes first; its audio follows in pieces ("audio"), then "audio-end".
+  const { result, session } = detail;
   const entry = entryFor(session, result.seq, result.id);
-  fillResult(entry, result, wav);
+  fillResult(entry, result);
+  emit("text", { seq: result.seq, session, text: result.text });
+});
+
+socket.addEventListener("audio", ({ detail }) => {
+  const { seq, index, wav, session } = detail;
+  const entry = entryFor(session, seq);
+  const piece = { wav: new Blob([wav], { type: "audio/wav" }), durationS: wavDurationS(wav) };
+  entry.pieces.push(piece);
+  entry.wavBytes += wav.byteLength;
+  entry.replay.disabled = false;
+  player.enqueue({ ...piece, key: [session, seq, index], id: entry.key });
+  emit("audio-piece", { seq, session, index, bytes: wav.byteLength, durationS: piece.durationS });
+});
+
+socket.addEventListener("audio-end", ({ detail }) => {
+  const { seq, session, pieces, error } = detail;
+  const entry = entryFor(session, seq);
+  const result = entry.result || { seq, timings: {} };
+  const timings = { ...result.timings, ...(detail.timings || {}) };
+  showTimings(entry, timings);
+  if (!entry.pieces.length) {
+    entry.replay.hidden = true;
+    showEntryProblem(entry, `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(), "warn");
+  } else if (error) {
+    showEntryProblem(entry, `Part of the audio is missing: ${error}`, "warn");
+  }
   emit("result", {
-    seq: result.seq,
+    seq,
     session,
     src: result.src,
     tgt: result.tgt,
     text: result.text,
     source_text: result.source_text ?? null,
-    tts_failed: result.tts_failed,
-    wavBytes: wav ? wav.byteLength : 0,
-    timings: result.timings,
+    tts_failed: Boolean(result.tts_failed) || !entry.pieces.length,
+    wavBytes: entry.wavBytes,
+    pieces,
+    audioError: error ?? null,
+    timings,
     start_s: result.start_s ?? null,
     end_s: result.end_s ?? null,
     lid: result.lid ?? null,
   });
-  if (entry.wav) {
-    player.enqueue({ wav: entry.wav, key: [session, result.seq], id: entry.key });
-  }
 });
 
 socket.addEventListener("error", ({ detail }) => {
@@ -298,6 +329,15 @@ player.addEventListener("idle", () => {
     capture.paused = false;
     if (running) setActivity(listeningText());
   }, RESUME_AFTER_PLAYBACK_MS);
+});
+player.addEventListener("lag", ({ detail }) => showLag(detail));
+player.addEventListener("skipped", ({ detail }) => {
+  const ids = [...new Set(detail.items.map((item) => item.id))];
+  for (const id of ids) {
+    const entry = entries.get(id);
+    if (entry) entry.el.dataset.skipped = "true";
+  }
+  emit("playback-skipped", { ids, seconds: detail.seconds });
 });
 player.addEventListener("start", ({ detail }) => {
   const entry = entries.get(detail.item.id);
@@ -335,6 +375,17 @@ for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
   });
 }
 for (const input of els.sources) input.addEventListener("change", saveSettings);
+els.catchUp.addEventListener("change", () => {
+  player.setCatchUp(els.catchUp.value);
+  saveSettings();
+});
+
+function showLag({ behindS, rate }) {
+  const { maxLagS, targetS } = player.catchUp;
+  els.lag.dataset.state = behindS > maxLagS / 2 ? "far" : behindS > targetS ? "behind" : "ok";
+  const speed = rate > 1 ? ` · playing at ${rate.toFixed(2).replace(/0$/, "")}×` : "";
+  els.lag.textContent = behindS < 0.05 ? "Playback up to date" : `Playback ${behindS.toFixed(1)} s behind${speed}`;
+}
 
 // --- push-to-talk -----------------------------------------------------------------------------
 
@@ -429,11 +480,24 @@ function renderEntry(key, seq) {
     ),
     el("p", { class: "utterance-error", role: "alert", hidden: "" }),
   );
-  const entry = { key, el: item, direction, latency, replay, sourceText, targetText, sourceLabel, targetLabel, wav: null };
+  const entry = {
+    key,
+    el: item,
+    direction,
+    latency,
+    replay,
+    sourceText,
+    targetText,
+    sourceLabel,
+    targetLabel,
+    result: null,
+    pieces: [], // {wav: Blob, durationS}, in order
+    wavBytes: 0,
+  };
   replay.addEventListener("click", () => {
-    if (!entry.wav) return;
+    if (!entry.pieces.length) return;
     player.context();
-    player.enqueue({ wav: entry.wav, replay: true, id: key });
+    for (const piece of entry.pieces) player.enqueue({ ...piece, replay: true, id: key });
     emit("replay", { id: key });
   });
   return entry;
@@ -445,8 +509,9 @@ function directionText(mode) {
   return `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
 }
 
-function fillResult(entry, result, wav) {
+function fillResult(entry, result) {
   const { src, tgt } = result;
+  entry.result = result;
   entry.direction.textContent = `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
   entry.direction.setAttribute("aria-label", `${LANG_NAMES[src]} to ${LANG_NAMES[tgt]}`);
   entry.sourceLabel.textContent = LANG_NAMES[src] || src;
@@ -459,22 +524,19 @@ function fillResult(entry, result, wav) {
   entry.targetText.textContent = result.text || "(nothing was recognised)";
   entry.targetText.classList.toggle("muted", !result.text);
   entry.targetText.classList.remove("pending");
-  const { label, detail } = describeTimings(result.timings || {});
-  entry.latency.textContent = label;
-  entry.latency.title = detail;
-  entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
+  showTimings(entry, result.timings || {});
   entry.el.dataset.state = "done";
+  entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
   if (result.lid && !entry.el.querySelector(".detection")) {
     entry.el.querySelector(".utterance-head").after(renderDetection(result.lid, correctDirection));
   }
-  if (wav) {
-    entry.wav = new Blob([wav], { type: "audio/wav" });
-    entry.replay.disabled = false;
-    entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
-  } else {
-    entry.replay.hidden = true;
-    if (result.tts_failed) showEntryProblem(entry, "The voice could not be synthesised; the text is shown.", "warn");
-  }
+}
+
+function showTimings(entry, timings) {
+  const { label, detail } = describeTimings(timings);
+  entry.latency.textContent = label;
+  entry.latency.title = detail;
+  entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
 }
 
 /** The user says language ID got it wrong: the next utterances use this direction. */
@@ -492,10 +554,13 @@ function describeTimings(t) {
     ["language ID", t.lid_ms],
     ["translation", t.ast_ms],
     ["speech", t.tts_ms],
+    ["first audio", t.first_audio_ms],
     ["delivery", t.push_ms],
   ].filter(([, v]) => typeof v === "number");
-  // What the listener waits for, from the end of speech: detection, queue, model, delivery.
-  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + (t.total_ms || 0) + (t.push_ms || 0);
+  // What the listener waits for, from the end of speech: detection, queue, the models up to
+  // the first spoken piece (or the text, until audio comes), delivery.
+  const models = t.first_audio_ms ?? (t.lid_ms || 0) + (t.ast_ms || 0);
+  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + models + (t.push_ms || 0);
   const label = wait >= 1000 ? `${(wait / 1000).toFixed(1)} s` : `${Math.round(wait)} ms`;
   const detail = parts.map(([name, v]) => `${name} ${Math.round(v)} ms`).join(" · ");
   const audio = typeof t.audio_s === "number" ? ` · utterance ${t.audio_s.toFixed(1)} s` : "";
@@ -556,6 +621,9 @@ expose("live", {
       pushToTalk: els.pushToTalk.checked,
       talking: ptt.held,
       sinkId: player.sinkId,
+      behindS: player.behindS,
+      rate: player.rate,
+      catchUp: player.catchUp.mode,
     };
   },
   /** Close the connection as a network failure would (to try the reconnect by hand). */

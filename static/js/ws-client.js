@@ -1,12 +1,16 @@
 // The /ws/translate client: connects, (re)sends the control message, reconnects with
-// exponential backoff, and pairs each result JSON with the WAV frame that follows it.
+// exponential backoff, and follows each result's audio: the result JSON, then its WAV pieces
+// (binary frames, each a complete WAV), then `audio_end`.
 //
 // Events (EventTarget, `event.detail`):
-//   "state"  {state, attempt?, delayMs?}   idle | connecting | configuring | live | retrying | closed
-//   "status" the server's status message   (ready, configured, queued, flushed)
-//   "result" {result, wav: ArrayBuffer|null, session}
-//   "error"  {error, seq?, session}
-//   "notice" {message}                     client-side trouble worth showing (frames dropped)
+//   "state"     {state, attempt?, delayMs?}  idle | connecting | configuring | live | retrying | closed
+//   "status"    the server's status message  (ready, configured, queued, flushed)
+//   "result"    {result, session}            the text, as soon as it is translated
+//   "audio"     {seq, index, wav: ArrayBuffer, session}   one spoken piece of that result
+//   "audio-end" {seq, pieces, error?, timings?, session}  its audio is complete (error: why
+//                                            not all of it came; also on a lost connection)
+//   "error"     {error, seq?, session}
+//   "notice"    {message}                    client-side trouble worth showing (frames dropped)
 
 const FLUSH = "__flush__";
 const MAX_OUTBOX_FRAMES = 150; // ~3 s of 20 ms frames kept while (re)connecting
@@ -39,7 +43,7 @@ export class LiveSocket extends EventTarget {
     this._attempt = 0;
     this._timer = null;
     this._wanted = false;
-    this._pending = null; // a result waiting for its WAV frame
+    this._open = null; // {seq, pieces}: the result whose audio is arriving
     this._outbox = []; // frames (ArrayBuffer) and flush markers sent once configured
   }
 
@@ -134,12 +138,12 @@ export class LiveSocket extends EventTarget {
     ws.binaryType = "arraybuffer";
     this._ws = ws;
     this.session = null;
-    this._pending = null;
+    this._open = null;
     ws.onmessage = (event) => this._onMessage(event.data);
     ws.onclose = () => {
       if (this._ws !== ws) return;
       this._ws = null;
-      this._flushPendingResult();
+      this._endOpenAudio("the connection was lost before all of this translation's audio came");
       if (this._wanted) this._scheduleReconnect();
       else this._setState("closed");
     };
@@ -156,12 +160,14 @@ export class LiveSocket extends EventTarget {
 
   _onMessage(data) {
     if (typeof data !== "string") {
-      const pending = this._pending;
-      this._pending = null;
-      if (pending) this._emit("result", { result: pending, wav: data, session: this.sessionIndex });
+      const open = this._open;
+      if (!open) {
+        this._notice("The server sent audio without a translation before it; it was ignored.");
+        return;
+      }
+      this._emit("audio", { seq: open.seq, index: open.pieces++, wav: data, session: this.sessionIndex });
       return;
     }
-    this._flushPendingResult();
     let message;
     try {
       message = JSON.parse(data);
@@ -170,11 +176,15 @@ export class LiveSocket extends EventTarget {
       return;
     }
     if (message.type === "result") {
-      if (message.tts_failed) {
-        this._emit("result", { result: message, wav: null, session: this.sessionIndex });
-      } else {
-        this._pending = message;
-      }
+      this._endOpenAudio("the audio of this translation was cut short");
+      this._open = { seq: message.seq, pieces: 0 };
+      this._emit("result", { result: message, session: this.sessionIndex });
+      return;
+    }
+    if (message.type === "audio_end") {
+      if (this._open && this._open.seq === message.seq) this._open = null;
+      const { seq, pieces, error, timings } = message;
+      this._emit("audio-end", { seq, pieces, error, timings, session: this.sessionIndex });
       return;
     }
     if (message.type === "error") {
@@ -202,12 +212,12 @@ export class LiveSocket extends EventTarget {
     }
   }
 
-  _flushPendingResult() {
-    // A result whose WAV never came (connection lost in between): show the text anyway.
-    if (this._pending) {
-      const result = this._pending;
-      this._pending = null;
-      this._emit("result", { result, wav: null, session: this.sessionIndex });
+  _endOpenAudio(error) {
+    // A result whose audio_end never came (connection lost in between): end it here.
+    const open = this._open;
+    if (open) {
+      this._open = null;
+      this._emit("audio-end", { seq: open.seq, pieces: open.pieces, error, session: this.sessionIndex });
     }
   }
 

@@ -56,7 +56,7 @@ async def test_rejects_foreign_origin():
     assert not connected
 
 
-async def test_result_json_then_wav_and_history_row(engines, speech):
+async def test_result_json_then_wav_pieces_then_audio_end_and_history_row(engines, speech):
     comm = await connect(CONTROL)
     await speak_and_flush(comm, speech)
     queued = await next_of_type(comm, "status")
@@ -66,11 +66,41 @@ async def test_result_json_then_wav_and_history_row(engines, speech):
     assert isinstance(wav, bytes)
     audio, sr = sf.read(io.BytesIO(wav))
     assert sr == 24_000 and len(audio) == int(24_000 * 0.01 * len(result["text"]))
+    end = json.loads(await comm.receive_from(10))
+    assert end["type"] == "audio_end" and (end["seq"], end["pieces"]) == (0, 1)
+    assert "error" not in end and {"tts_ms", "total_ms", "first_audio_ms"} <= end["timings"].keys()
     assert result["text"].startswith("en->ru") and result["source_text"].startswith("en speech")
+    assert {"queue_ms", "ast_ms", "push_ms"} <= result["timings"].keys()
     row = await Translation.objects.aget(pk=result["id"])
     assert (row.status, row.source, row.seq, row.text) == ("done", "live", 0, result["text"])
     assert row.input_audio.name.endswith(".wav") and row.output_audio.name.endswith(".wav")
     assert {"queue_ms", "ast_ms", "tts_ms", "total_ms", "endpoint_ms"} <= row.timings.keys()
+    await comm.disconnect()
+
+
+async def test_a_long_translation_comes_in_pieces_of_at_most_256_kib(engines, speech, settings):
+    """Sentence by sentence (a very long sentence at its clauses), each a WAV of its own;
+    the history row keeps the whole WAV."""
+    engines.RUTRANS_TRANSLATOR = "tests.doubles.LongTranslator"
+    comm = await connect(CONTROL)
+    await speak_and_flush(comm, speech)
+    result = await next_of_type(comm, "result")
+    frames = []
+    while True:
+        message = await comm.receive_output(20)
+        if message.get("bytes") is not None:
+            frames.append(message["bytes"])
+            continue
+        end = json.loads(message["text"])
+        break
+    assert end == {**end, "type": "audio_end", "seq": 0, "pieces": len(frames)}
+    assert max(len(f) for f in frames) <= 256 * 1024 and len(frames) >= 4
+    pieces = [sf.read(io.BytesIO(f), dtype="float32") for f in frames]
+    assert all(sr == 24_000 and len(a) > 0 for a, sr in pieces)
+    row = await Translation.objects.aget(pk=result["id"])
+    stored, stored_sr = sf.read(row.output_audio.path, dtype="float32")
+    assert stored_sr == 24_000
+    assert len(stored) == sum(len(a) for a, _ in pieces)
     await comm.disconnect()
 
 
@@ -79,9 +109,12 @@ async def test_tts_failure_still_gives_the_text(engines, speech):
     comm = await connect(CONTROL)
     await speak_and_flush(comm, speech)
     result = await next_of_type(comm, "result")
-    assert result["tts_failed"] is True and result["text"].startswith("en->ru")
-    assert "voice model crashed" in result["error"]
-    assert await comm.receive_nothing(0.5)  # no binary frame after a failed TTS
+    assert result["text"].startswith("en->ru")
+    end = json.loads(await comm.receive_from(10))  # no binary frame after a failed TTS
+    assert (end["type"], end["pieces"]) == ("audio_end", 0)
+    assert "voice model crashed" in end["error"]
+    row = await Translation.objects.aget(pk=result["id"])
+    assert row.tts_failed is True and "voice model crashed" in row.error
     await comm.disconnect()
 
 
@@ -128,6 +161,7 @@ async def test_over_the_real_redis_channel_layer(engines, speech, settings):
         await speak_and_flush(comm, speech)
         result = await next_of_type(comm, "result")
         assert isinstance(await comm.receive_from(10), bytes)
+        assert (await next_of_type(comm, "audio_end"))["pieces"] == 1
         assert result["seq"] == 0
         await comm.disconnect()
     finally:

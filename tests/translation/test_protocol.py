@@ -111,3 +111,30 @@ def test_result_payload_carries_what_language_id_detected():
     lid = {"lang": "ru", "confidence": 0.876543, "scores": {"en": 0.1}}
     assert result_payload(**common, lid=lid)["lid"] == {"lang": "ru", "confidence": 0.877}
     assert "lid" not in result_payload(**common)  # a fixed direction: no guess
+
+
+def test_audio_end_message():
+    from translation.protocol import audio_end_message
+
+    assert json.loads(audio_end_message(seq=3, pieces=2)) == {
+        "type": "audio_end",
+        "seq": 3,
+        "pieces": 2,
+    }
+    message = json.loads(
+        audio_end_message(seq=0, pieces=0, error="speech synthesis failed", timings={"tts_ms": 5})
+    )
+    assert message["error"] == "speech synthesis failed" and message["timings"] == {"tts_ms": 5}
+
+
+def test_bounded_json_never_exceeds_the_message_limit():
+    from translation.protocol import MAX_MESSAGE_BYTES, bounded_json
+
+    small = {"type": "job", "text": "привет", "source_text": "hi"}
+    assert json.loads(bounded_json(small, text_fields=("text", "source_text"))) == small
+    huge = {"type": "job", "text": "я" * 300_000, "source_text": "x" * 300_000, "id": "a"}
+    encoded = bounded_json(huge, text_fields=("text", "source_text"))
+    message = json.loads(encoded)
+    assert len(encoded.encode()) <= MAX_MESSAGE_BYTES
+    assert message["truncated"] is True and message["id"] == "a"
+    assert message["text"].startswith("яяя") and message["text"].endswith("…")

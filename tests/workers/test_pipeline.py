@@ -76,3 +76,87 @@ def test_tts_failure_returns_the_text(canary, identifier, english_speech, tmp_pa
     assert result.text
     assert result.audio is None
     assert "fetch_models" in result.tts_error
+
+
+class CountingSynthesizer:
+    """Speaks 10 ms of a tone per character and remembers what it was asked to say; fails
+    on text containing "FAIL"."""
+
+    sample_rate = 24_000
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def synthesize(self, text, *, lang, voice=None):
+        from workers.engines.base import Speech
+
+        self.calls.append(text)
+        if "FAIL" in text:
+            raise RuntimeError("cannot say that")
+        n = int(self.sample_rate * 0.01 * len(text))
+        return Speech(audio=np.full(n, 0.25, np.float32), sample_rate=self.sample_rate)
+
+
+def test_speak_yields_sentence_pieces_in_order_with_pauses_between():
+    from workers.pipeline import PAUSE_S, PIECE_MAX_CHARS, TranslationPipeline
+
+    synth = CountingSynthesizer()
+    pipeline = TranslationPipeline(translator=None, synthesizer=synth, identifier=None)
+    long_sentence = ", ".join(["the sentence goes on"] * 20) + "."
+    text = f"First one. {long_sentence} Last!"
+    pieces = list(pipeline.speak(text, lang="en", voice=None))
+
+    assert synth.calls[0] == "First one." and synth.calls[-1].endswith("on. Last!")
+    assert all(len(call) <= PIECE_MAX_CHARS for call in synth.calls)
+    assert " ".join(synth.calls) == text  # nothing lost, nothing reordered
+    assert [p.index for p in pieces] == list(range(len(synth.calls))) and len(pieces) >= 4
+    pause = int(PAUSE_S * 24_000)
+    assert len(pieces[0].audio) == int(24_000 * 0.01 * len("First one."))
+    assert len(pieces[1].audio) == pause + int(24_000 * 0.01 * len(synth.calls[1]))
+    assert np.all(pieces[1].audio[:pause] == 0)
+
+
+def test_speak_is_lazy_so_the_first_piece_comes_before_the_rest_is_synthesized():
+    from workers.pipeline import TranslationPipeline
+
+    synth = CountingSynthesizer()
+    pipeline = TranslationPipeline(translator=None, synthesizer=synth, identifier=None)
+    pieces = pipeline.speak("One. Two. " + "x" * 200 + ". Three.", lang="en", voice=None)
+    first = next(pieces)
+    assert first.text == "One. Two." and synth.calls == ["One. Two."]
+
+
+def test_a_failing_piece_is_reported_and_the_rest_still_spoken():
+    from workers.pipeline import SpokenTranslation, TranslationPipeline
+
+    synth = CountingSynthesizer()
+    pipeline = TranslationPipeline(translator=None, synthesizer=synth, identifier=None)
+    text = "A" * 150 + ". Say FAIL now. " + "B" * 150 + "."
+    pieces = list(pipeline.speak(text, lang="en", voice=None))
+    assert [p.audio is None for p in pieces] == [False, True, False]
+    assert "cannot say that" in pieces[1].error
+    spoken = SpokenTranslation.of(iter(pieces))
+    assert spoken.pieces == 3 and spoken.failed == 1
+    assert spoken.error.startswith("1 of 3 sentences could not be spoken")
+    assert len(spoken.audio) == len(pieces[0].audio) + len(pieces[2].audio)
+
+
+def test_an_unloadable_voice_stops_after_the_first_piece(tmp_path):
+    from workers.engines.silero import SileroSynthesizer
+    from workers.pipeline import TranslationPipeline
+
+    no_voices = SileroSynthesizer(tmp_path / "empty", sample_rate=24000)
+    pipeline = TranslationPipeline(translator=None, synthesizer=no_voices, identifier=None)
+    pieces = list(pipeline.speak("One. " + "Two " * 60 + ". Three.", lang="ru", voice=None))
+    assert len(pieces) == 1 and pieces[0].audio is None and "fetch_models" in pieces[0].error
+
+
+def test_nothing_speakable_is_no_pieces():
+    from workers.pipeline import SpokenTranslation, TranslationPipeline, speech_pieces_of
+
+    assert speech_pieces_of("") == [] and speech_pieces_of(" ... — !") == []
+    pipeline = TranslationPipeline(
+        translator=None, synthesizer=CountingSynthesizer(), identifier=None
+    )
+    spoken = SpokenTranslation.of(pipeline.speak("...", lang="en", voice=None))
+    assert spoken.audio is None and "nothing to speak" in spoken.error
