@@ -22,6 +22,8 @@ from workers.engines.base import (
 
 logger = logging.getLogger(__name__)
 
+NO_SPEECH = "no speech found: nothing to translate"
+
 
 def other_language(lang: Lang) -> Lang:
     return "ru" if lang == "en" else "en"
@@ -40,6 +42,7 @@ class PipelineResult:
     voice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)
+    no_speech: bool = False  # Canary heard nothing to translate: no TTS, not an error
 
 
 def _ms(start: float) -> float:
@@ -100,6 +103,7 @@ class TranslationPipeline:
         timings["ast_ms"] = _ms(t0)
         meta["ast"] = dict(ast.meta)
         text = ast.text.strip()
+        no_speech = ast.no_speech or not text
 
         voice = (voices or {}).get(target) or None
         speech_audio: np.ndarray | None = None
@@ -117,8 +121,8 @@ class TranslationPipeline:
                 tts_failed = True
                 tts_error = f"speech synthesis failed: {exc}"
         else:
-            tts_failed = True
-            tts_error = "the translation is empty: nothing to speak"
+            tts_error = NO_SPEECH
+            meta["no_speech"] = True
         timings["tts_ms"] = _ms(t0)
         timings["total_ms"] = _ms(started)
         return PipelineResult(
@@ -133,4 +137,5 @@ class TranslationPipeline:
             voice=voice,
             timings=timings,
             meta=meta,
+            no_speech=no_speech,
         )
