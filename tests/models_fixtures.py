@@ -283,16 +283,16 @@ def _canary_config(
     return config
 
 
-def build_tiny_canary(
-    dest_dir: Path | str,
+def make_canary(
+    tokenizer_dir: Path,
     *,
-    filename: str = "tiny-canary.nemo",
     favour_token: str | None = None,
     max_generation_delta: int = 6,
     max_sequence_length: int | None = None,
     full_size: bool = False,
-) -> Path:
-    """A random-weight `EncDecMultiTaskModel` (canary2 prompt), as `<dest>/<filename>`.
+):
+    """A random-weight `EncDecMultiTaskModel` (canary2 prompt) in memory, its tokenizer trained
+    into `tokenizer_dir` (which must outlive the model until it is saved).
 
     `favour_token`: the output layer's bias makes that token win every step (a model that
     loops on a word, or emits only a special token such as `<|nodiarize|>`); `full_size`:
@@ -300,30 +300,36 @@ def build_tiny_canary(
     """
     import torch
     from nemo.collections.asr.models import EncDecMultiTaskModel
+    from nemo.utils.app_state import AppState
 
+    torch.manual_seed(0)
+    _train_tokenizer(tokenizer_dir)
+    config = _canary_config(
+        tokenizer_dir,
+        size=FULL_SIZE if full_size else TINY_SIZE,
+        max_generation_delta=max_generation_delta,
+        max_sequence_length=max_sequence_length,
+    )
+    # A model restored earlier in this process leaves its path in NeMo's global state, and a
+    # new model would look for a timestamps aligner there.
+    AppState().model_restore_path = None
+    model = EncDecMultiTaskModel(cfg=config)
+    if favour_token is not None:
+        token_id = model.tokenizer.token_to_id(favour_token)
+        with torch.no_grad():
+            model.log_softmax.mlp.layer0.bias[token_id] += 1000.0
+    return model
+
+
+def build_tiny_canary(
+    dest_dir: Path | str, *, filename: str = "tiny-canary.nemo", **options
+) -> Path:
+    """`make_canary(**options)` saved as `<dest>/<filename>`."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / filename
-    torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        _train_tokenizer(Path(tmp) / "tokenizer")
-        config = _canary_config(
-            Path(tmp) / "tokenizer",
-            size=FULL_SIZE if full_size else TINY_SIZE,
-            max_generation_delta=max_generation_delta,
-            max_sequence_length=max_sequence_length,
-        )
-        # A model restored earlier in this process leaves its path in NeMo's global state, and
-        # a new model would look for a timestamps aligner there.
-        from nemo.utils.app_state import AppState
-
-        AppState().model_restore_path = None
-        model = EncDecMultiTaskModel(cfg=config)
-        if favour_token is not None:
-            token_id = model.tokenizer.token_to_id(favour_token)
-            with torch.no_grad():
-                model.log_softmax.mlp.layer0.bias[token_id] += 1000.0
-        model.save_to(str(path))
+        make_canary(Path(tmp) / "tokenizer", **options).save_to(str(path))
     return path
 
 
