@@ -105,17 +105,19 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(call, repeats: int, device: str = "cpu") -> float:
-    """Median milliseconds of `repeats` calls (after one untimed call)."""
-    call()
-    samples = []
-    for _ in range(repeats):
-        synchronize(device)
-        started = time.perf_counter()
-        call()
-        synchronize(device)
-        samples.append((time.perf_counter() - started) * 1000.0)
-    return statistics.median(samples)
+def timed(calls: dict, repeats: int, device: str = "cpu") -> dict[str, float]:
+    """Median milliseconds of each call over `repeats` rounds (after one untimed round). The
+    calls alternate within a round, so a busy machine slows them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for round_ in range(repeats + 1):
+        for name, call in calls.items():
+            synchronize(device)
+            started = time.perf_counter()
+            call()
+            synchronize(device)
+            if round_:
+                samples[name].append((time.perf_counter() - started) * 1000.0)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def speech_like(seconds: float) -> np.ndarray:
@@ -145,10 +147,22 @@ def main() -> None:
         f"{args.tokens} tokens per row, median of {args.repeats}"
     )
     with torch.inference_mode():
-        encoder_1 = timed(lambda: time_encoder(translator, audio, 1), args.repeats)
-        encoder_2 = timed(lambda: time_encoder(translator, audio, 2), args.repeats)
-    before = timed(lambda: two_pass_decode(translator, audio), args.repeats)
-    after = timed(lambda: translator.decode(audio, TASKS), args.repeats)
+        encoder = timed(
+            {
+                1: lambda: time_encoder(translator, audio, 1),
+                2: lambda: time_encoder(translator, audio, 2),
+            },
+            args.repeats,
+        )
+    encoder_1, encoder_2 = encoder[1], encoder[2]
+    end_to_end = timed(
+        {
+            "before": lambda: two_pass_decode(translator, audio),
+            "after": lambda: translator.decode(audio, TASKS),
+        },
+        args.repeats,
+    )
+    before, after = end_to_end["before"], end_to_end["after"]
     per_token = (after - encoder_1) / args.tokens
     print(f"encoder, batch 1 (after):  {encoder_1:8.0f} ms")
     print(f"encoder, batch 2 (before): {encoder_2:8.0f} ms")
