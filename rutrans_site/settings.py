@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs page's assets, served locally (works offline)
     "translation",
+    "workers",  # management commands (doctor); imports no torch until one runs
 ]
 
 MIDDLEWARE = [
