@@ -170,7 +170,8 @@ export class LiveSocket extends EventTarget {
       return;
     }
     if (message.type === "result") {
-      if (message.tts_failed) {
+      // No WAV follows when synthesis failed or nothing was heard (no speech: empty text).
+      if (message.tts_failed || !message.text) {
         this._emit("result", { result: message, wav: null, session: this.sessionIndex });
       } else {
         this._pending = message;
