@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs page's assets, served locally (works offline)
     "translation",
+    "workers",  # management commands (doctor); imports no torch until one runs
 ]
 
 MIDDLEWARE = [
@@ -325,6 +326,9 @@ RUTRANS_LANGUAGE_IDENTIFIER = env_str(
     "RUTRANS_LANGUAGE_IDENTIFIER", "workers.engines.langid.AmberNetIdentifier"
 )
 CANARY_MODEL = env_str("CANARY_MODEL", "nvidia/canary-1b-v2")
+# Canary generates at most (encoder frames + this) tokens, prompt included; the encoder gives
+# 12.5 frames per second of audio. Bounds a hallucination loop (NeMo's -1 runs to 1024 tokens).
+CANARY_MAX_GENERATION_DELTA = env_int("CANARY_MAX_GENERATION_DELTA", 50)
 LID_MODEL = env_str("LID_MODEL", "langid_ambernet")
 # Recognise the source-language text alongside the translation (one batched call).
 SOURCE_TRANSCRIPT = env_bool("SOURCE_TRANSCRIPT", True)

@@ -113,14 +113,51 @@ _TRANSFORMER_ENCODER = (
 _SMOOTHED_CE_LOSS = "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss"
 
 
-def _canary_config(tokenizer_dir: Path):
+# canary-1b-v2's published architecture (model card, NeMo config): FastConformer encoder of 32
+# layers, d_model 1024, 8 heads, feed-forward ×4, dw_striding ×8 with 256 channels, 128 mel
+# features; Transformer decoder of 8 layers, hidden 1024, inner 4096, 8 heads; a 16,384-token
+# vocabulary (ours is smaller: the head is ~15 % of a decoder step, see the benchmark's note).
+FULL_SIZE = {
+    "hidden": 1024,
+    "encoder_layers": 32,
+    "encoder_heads": 8,
+    "ff_expansion": 4,
+    "subsampling_channels": 256,
+    "decoder_layers": 8,
+    "decoder_heads": 8,
+    "decoder_inner": 4096,
+    "max_sequence_length": 1024,
+}
+TINY_SIZE = {
+    "hidden": 64,
+    "encoder_layers": 2,
+    "encoder_heads": 2,
+    "ff_expansion": 2,
+    "subsampling_channels": 32,
+    "decoder_layers": 2,
+    "decoder_heads": 2,
+    "decoder_inner": 128,
+    "max_sequence_length": 64,
+}
+
+
+def _canary_config(
+    tokenizer_dir: Path,
+    *,
+    size: dict | None = None,
+    max_generation_delta: int = 6,
+    max_sequence_length: int | None = None,
+):
     from nemo.collections.asr.parts.submodules.multitask_decoding import MultiTaskDecodingConfig
     from omegaconf import OmegaConf
 
-    hidden = 64
+    size = dict(size or TINY_SIZE)
+    if max_sequence_length is not None:
+        size["max_sequence_length"] = max_sequence_length
+    hidden = size["hidden"]
     decoding = OmegaConf.merge(
         OmegaConf.structured(MultiTaskDecodingConfig),
-        {"strategy": "greedy", "greedy": {"max_generation_delta": 6}},
+        {"strategy": "greedy", "greedy": {"max_generation_delta": max_generation_delta}},
     )
     cfg = {
         "sample_rate": 16000,
@@ -171,14 +208,14 @@ def _canary_config(tokenizer_dir: Path):
             "_target_": "nemo.collections.asr.modules.ConformerEncoder",
             "feat_in": 128,
             "feat_out": -1,
-            "n_layers": 2,
+            "n_layers": size["encoder_layers"],
             "d_model": hidden,
             "subsampling": "dw_striding",
             "subsampling_factor": 8,
-            "subsampling_conv_channels": 32,
-            "ff_expansion_factor": 2,
+            "subsampling_conv_channels": size["subsampling_channels"],
+            "ff_expansion_factor": size["ff_expansion"],
             "self_attention_model": "rel_pos",
-            "n_heads": 2,
+            "n_heads": size["encoder_heads"],
             "att_context_size": [-1, -1],
             "xscaling": True,
             "untie_biases": True,
@@ -210,14 +247,14 @@ def _canary_config(tokenizer_dir: Path):
             "encoder": False,
             "pre_ln_final_layer_norm": True,
             "config_dict": {
-                "max_sequence_length": 64,
+                "max_sequence_length": size["max_sequence_length"],
                 "num_token_types": 0,
                 "embedding_dropout": 0.0,
                 "learn_positional_encodings": False,
                 "hidden_size": hidden,
-                "inner_size": hidden * 2,
-                "num_layers": 2,
-                "num_attention_heads": 2,
+                "inner_size": size["decoder_inner"],
+                "num_layers": size["decoder_layers"],
+                "num_attention_heads": size["decoder_heads"],
                 "ffn_dropout": 0.0,
                 "attn_score_dropout": 0.0,
                 "attn_layer_dropout": 0.0,
@@ -246,20 +283,77 @@ def _canary_config(tokenizer_dir: Path):
     return config
 
 
-def build_tiny_canary(dest_dir: Path | str) -> Path:
-    """A random-weight `EncDecMultiTaskModel` (canary2 prompt), as `<dest>/tiny-canary.nemo`."""
+def make_canary(
+    tokenizer_dir: Path,
+    *,
+    favour_token: str | None = None,
+    max_generation_delta: int = 6,
+    max_sequence_length: int | None = None,
+    full_size: bool = False,
+):
+    """A random-weight `EncDecMultiTaskModel` (canary2 prompt) in memory, its tokenizer trained
+    into `tokenizer_dir` (which must outlive the model until it is saved).
+
+    `favour_token`: the output layer's bias makes that token win every step (a model that
+    loops on a word, or emits only a special token such as `<|nodiarize|>`); `full_size`:
+    canary-1b-v2's architecture (about 1 B parameters, 4 GB in fp32) instead of the tiny one.
+    """
     import torch
     from nemo.collections.asr.models import EncDecMultiTaskModel
+    from nemo.utils.app_state import AppState
 
+    torch.manual_seed(0)
+    _train_tokenizer(tokenizer_dir)
+    config = _canary_config(
+        tokenizer_dir,
+        size=FULL_SIZE if full_size else TINY_SIZE,
+        max_generation_delta=max_generation_delta,
+        max_sequence_length=max_sequence_length,
+    )
+    # A model restored earlier in this process leaves its path in NeMo's global state, and a
+    # new model would look for a timestamps aligner there.
+    AppState().model_restore_path = None
+    model = EncDecMultiTaskModel(cfg=config)
+    if favour_token is not None:
+        token_id = model.tokenizer.token_to_id(favour_token)
+        with torch.no_grad():
+            model.log_softmax.mlp.layer0.bias[token_id] += 1000.0
+    return model
+
+
+def build_tiny_canary(
+    dest_dir: Path | str, *, filename: str = "tiny-canary.nemo", **options
+) -> Path:
+    """`make_canary(**options)` saved as `<dest>/<filename>`."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    path = dest_dir / "tiny-canary.nemo"
-    torch.manual_seed(0)
+    path = dest_dir / filename
     with tempfile.TemporaryDirectory() as tmp:
-        _train_tokenizer(Path(tmp) / "tokenizer")
-        model = EncDecMultiTaskModel(cfg=_canary_config(Path(tmp) / "tokenizer"))
-        model.save_to(str(path))
+        make_canary(Path(tmp) / "tokenizer", **options).save_to(str(path))
     return path
+
+
+def add_timestamps_aligner(nemo_path: Path | str, aligner_nemo: Path | str) -> Path:
+    """Put a second model into `nemo_path` the way canary-1b-v2 carries its timestamps aligner
+    (`timestamps_asr_model_config.yaml` + `timestamps_asr_model_weights.ckpt` beside the main
+    model's files). Any small NeMo model does as the aligner."""
+    import tarfile
+
+    nemo_path = Path(nemo_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        main_dir, aligner_dir = Path(tmp) / "main", Path(tmp) / "aligner"
+        for source, target in ((nemo_path, main_dir), (Path(aligner_nemo), aligner_dir)):
+            with tarfile.open(source, "r:") as tar:
+                tar.extractall(target, filter="data")
+        (main_dir / "timestamps_asr_model_config.yaml").write_bytes(
+            (aligner_dir / "model_config.yaml").read_bytes()
+        )
+        (main_dir / "timestamps_asr_model_weights.ckpt").write_bytes(
+            (aligner_dir / "model_weights.ckpt").read_bytes()
+        )
+        with tarfile.open(nemo_path, "w:") as tar:
+            tar.add(main_dir, arcname=".")
+    return nemo_path
 
 
 def build_tiny_ambernet(dest_dir: Path | str) -> Path:
@@ -390,6 +484,43 @@ class TinyTTS(torch.nn.Module):
         return self.scale * torch.sin(2 * math.pi * freq * t)
 '''
 
+# Silero's published signatures: v5_ru takes stress/ё flags for homographs too, v3_en only
+# put_accent/put_yo. The recording model keeps every call's keyword arguments in `calls` and
+# returns a numpy array (a model may return anything `torch.as_tensor` takes).
+_RECORDING_TTS_SOURCE = """
+import numpy as np
+
+
+class RecordingTTS:
+    def __init__(self, lang, speakers):
+        self.lang = lang
+        self.speakers = list(speakers)
+        self.calls = []
+
+    def to(self, device):
+        return self
+
+    def _say(self, text, sample_rate):
+        return np.full(int(len(text) * 0.01 * sample_rate), 0.1, dtype=np.float64)
+
+
+class V5RussianTTS(RecordingTTS):
+    def apply_tts(self, text=None, speaker="xenia", sample_rate=48000, put_accent=True,
+                  put_yo=True, put_stress_homo=True, put_yo_homo=True, ssml_text=None):
+        self.calls.append(dict(text=text, speaker=speaker, sample_rate=sample_rate,
+                               put_accent=put_accent, put_yo=put_yo,
+                               put_stress_homo=put_stress_homo, put_yo_homo=put_yo_homo))
+        return self._say(text, sample_rate)
+
+
+class V3EnglishTTS(RecordingTTS):
+    def apply_tts(self, text=None, speaker="en_0", sample_rate=48000, put_accent=True,
+                  put_yo=True, ssml_text=None):
+        self.calls.append(dict(text=text, speaker=speaker, sample_rate=sample_rate,
+                               put_accent=put_accent, put_yo=put_yo))
+        return self._say(text, sample_rate)
+"""
+
 TINY_TTS_SECONDS_PER_CHAR = 0.04
 SILERO_SPEAKERS = {
     "ru": ["aidar", "baya", "kseniya", "xenia", "eugene", "random"],
@@ -416,6 +547,33 @@ def build_tiny_silero(dest_dir: Path | str, lang: str) -> Path:
             exporter.save_source_string(module_name, _TINY_TTS_SOURCE)
             exporter.intern(module_name)
             exporter.extern(["torch", "torch.**"])
+            exporter.save_pickle("tts_models", "model", model)
+    finally:
+        del sys.modules[module_name]
+    return path
+
+
+def build_recording_silero(dest_dir: Path | str, lang: str) -> Path:
+    """A Silero-format `torch.package` with Silero's real `apply_tts` signature for `lang`
+    (v5_ru or v3_en) that records the keyword arguments of every call."""
+    import torch.package
+
+    from workers.engines.silero import SILERO_MODELS
+
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    path = dest_dir / SILERO_MODELS[lang].filename
+    module_name = f"rutrans_recording_tts_{lang}"
+    module = types.ModuleType(module_name)
+    exec(compile(_RECORDING_TTS_SOURCE, module_name, "exec"), module.__dict__)
+    sys.modules[module_name] = module
+    try:
+        model_cls = module.V5RussianTTS if lang == "ru" else module.V3EnglishTTS
+        model = model_cls(lang, SILERO_SPEAKERS[lang])
+        with torch.package.PackageExporter(str(path)) as exporter:
+            exporter.extern(["numpy", "numpy.**", "torch", "torch.**"])
+            exporter.intern(module_name)
+            exporter.save_source_string(module_name, _RECORDING_TTS_SOURCE)
             exporter.save_pickle("tts_models", "model", model)
     finally:
         del sys.modules[module_name]

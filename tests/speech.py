@@ -145,6 +145,18 @@ def speech_16k(text: str, lang: str) -> np.ndarray:
     return _synthesizer().speech_16k(text, lang)
 
 
+SPEECH_LIKE_TEXT = "The train to the museum leaves at nine o'clock, said the old man."
+
+
+def speech_like(seconds: float, sr: int = MODEL_SAMPLE_RATE, channels: int = 1) -> np.ndarray:
+    """`seconds` of continuous English speech at `sr` (a sentence repeated, no pauses),
+    float32, mono or `channels` identical channels: an upload the speech check accepts."""
+    sentence = resample_float32(speech_16k(SPEECH_LIKE_TEXT, "en"), MODEL_SAMPLE_RATE, sr)
+    length = round(seconds * sr)
+    mono = np.tile(sentence, length // len(sentence) + 1)[:length].astype(np.float32)
+    return np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
+
+
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechSynthesizer:
     return speech_synthesizer(tmp_path_factory)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -34,6 +35,7 @@ from translation.audio import (
 from translation.dispatch import channel_layer_loop, enqueue_translation
 from translation.models import Translation
 from translation.protocol import MAX_MESSAGE_BYTES, SessionConfig, result_payload
+from translation.vad import require_speech
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +112,18 @@ def submit_upload(
     The file is decoded here (AudioFormatError for anything unusable, before anything is
     stored), kept as uploaded for staff, and stored as the models' input: a 16 kHz mono
     PCM_16 WAV, like a live utterance, so the worker reads it with `load_input_audio`.
+    The models' input holds only the recording's speech (the VAD's spans, longer silences
+    cut short); a recording with less speech than UTTERANCE_MIN_SPEECH_MS (silence, noise, a
+    few milliseconds) raises NoSpeechFound, and nothing is stored or queued.
     """
     audio, sample_rate = decode_audio_file(data, max_duration_s=max_duration_s)
     duration_s = round(len(audio) / sample_rate, 3)
-    wav = wav_bytes_from_float32(resample_float32(audio, sample_rate), MODEL_SAMPLE_RATE)
+    model_input, speech = require_speech(
+        resample_float32(audio, sample_rate),
+        min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
+        threshold=settings.VAD_THRESHOLD,
+    )
+    wav = wav_bytes_from_float32(model_input, MODEL_SAMPLE_RATE)
     row_id = uuid.uuid4()
     original_name = _storage_name(filename)
     stored: list[str] = []
@@ -132,6 +142,11 @@ def submit_upload(
                         "filename": original_name,
                         "bytes": len(data),
                         "sample_rate": sample_rate,
+                    },
+                    "speech": {
+                        "speech_ms": round(speech.speech_ms),
+                        "spans": len(speech.spans),
+                        "model_input_s": round(len(model_input) / MODEL_SAMPLE_RATE, 3),
                     },
                 },
             )

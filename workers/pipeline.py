@@ -24,6 +24,8 @@ from workers.engines.textnorm import split_sentences
 
 logger = logging.getLogger(__name__)
 
+NO_SPEECH = "no speech found: nothing to translate"
+
 
 def other_language(lang: Lang) -> Lang:
     return "ru" if lang == "en" else "en"
@@ -40,6 +42,7 @@ class TextResult:
     voice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)
+    no_speech: bool = False  # Canary heard nothing to translate: no TTS, not an error
 
 
 @dataclass
@@ -69,6 +72,7 @@ class PipelineResult:
     voice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)
+    no_speech: bool = False  # Canary heard nothing to translate: no TTS, not an error
 
 
 # A piece is one sentence, or several short ones packed up to this many characters; a longer
@@ -143,14 +147,19 @@ class TranslationPipeline:
         )
         timings["ast_ms"] = _ms(t0)
         meta["ast"] = dict(ast.meta)
+        text = ast.text.strip()
+        no_speech = ast.no_speech or not text
+        if no_speech:
+            meta["no_speech"] = True
         return TextResult(
             src=source,
             tgt=target,
-            text=ast.text.strip(),
+            text=text,
             source_text=(ast.source_text or "").strip() or None,
             voice=(voices or {}).get(target) or None,
             timings=timings,
             meta=meta,
+            no_speech=no_speech,
         )
 
     def speak(self, text: str, *, lang: Lang, voice: str | None) -> Iterator[SpeechPiece]:
@@ -190,6 +199,21 @@ class TranslationPipeline:
         """The whole utterance: text, then all its speech joined into one waveform."""
         started = time.perf_counter()
         text = self.translate(audio, src=src, tgt=tgt, voices=voices)
+        if text.no_speech:
+            return PipelineResult(
+                src=text.src,
+                tgt=text.tgt,
+                text="",
+                source_text=text.source_text,
+                audio=None,
+                sample_rate=None,
+                tts_failed=False,
+                tts_error=NO_SPEECH,
+                voice=text.voice,
+                timings={**text.timings, "total_ms": _ms(started)},
+                meta=text.meta,
+                no_speech=True,
+            )
         t0 = time.perf_counter()
         speech = SpokenTranslation.of(self.speak(text.text, lang=text.tgt, voice=text.voice))
         timings = {**text.timings, "tts_ms": _ms(t0), "total_ms": _ms(started)}

@@ -10,7 +10,7 @@ from translation import selectors, services
 from translation.audio import AudioFormatError, wav_bytes_from_float32
 from workers import runtime
 from workers.engines.base import EngineError
-from workers.pipeline import SpokenTranslation, TextResult, speech_pieces_of
+from workers.pipeline import NO_SPEECH, SpokenTranslation, TextResult, speech_pieces_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,15 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     except Exception as exc:
         logger.exception("translation %s failed", translation_id)
         _fail(translation_id, f"translation failed: {type(exc).__name__}: {exc}")
+        return
+
+    if text.no_speech:  # a clear status, not an error: no speech, so nothing to speak
+        outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
+        services.deliver_text(row, outcome)
+        try:
+            services.finish_translation(translation_id, outcome)
+        finally:
+            services.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
         return
 
     nothing_to_say = not speech_pieces_of(text.text)

@@ -278,7 +278,9 @@ socket.addEventListener("audio-end", ({ detail }) => {
   const result = entry.result || { seq, timings: {} };
   const timings = { ...result.timings, ...(detail.timings || {}) };
   showTimings(entry, timings);
-  if (!entry.pieces.length) {
+  if (!entry.pieces.length && !result.text) {
+    entry.replay.hidden = true; // no speech was heard: nothing to say, nothing went wrong
+  } else if (!entry.pieces.length) {
     entry.replay.hidden = true;
     showEntryProblem(entry, `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(), "warn");
   } else if (error) {

@@ -21,12 +21,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.speech import speech_like
 from translation.protocol import parse_control
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,8 +127,7 @@ async def test_websockets_refuse_a_foreign_origin(path):
 
 def wav_bytes(seconds: float = 0.5) -> bytes:
     buf = io.BytesIO()
-    tone = 0.2 * np.sin(2 * np.pi * 220 * np.arange(int(16_000 * seconds)) / 16_000)
-    sf.write(buf, tone.astype(np.float32), 16_000, format="WAV")
+    sf.write(buf, speech_like(seconds), 16_000, format="WAV")  # uploads need speech
     return buf.getvalue()
 
 

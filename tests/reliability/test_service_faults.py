@@ -32,7 +32,7 @@ from tests.services import (
     drop_postgres_database,
     fresh_postgres_database,
 )
-from tests.speech import speech_16k
+from tests.speech import speech_16k, speech_like
 from tests.stack import start_stack
 from tests.wsclient import LiveClient, to_pcm16
 
@@ -147,8 +147,7 @@ async def translate_on(client: LiveClient, count: int, timeout: float = 15) -> d
 
 def upload(stack, seconds: float = 1.0) -> tuple[int, dict]:
     buf = io.BytesIO()
-    tone = 0.2 * np.sin(2 * np.pi * 220 * np.arange(int(16_000 * seconds)) / 16_000)
-    sf.write(buf, tone.astype(np.float32), 16_000, format="WAV")
+    sf.write(buf, speech_like(seconds), 16_000, format="WAV")  # uploads need speech
     boundary = uuid.uuid4().hex
     body = (
         (

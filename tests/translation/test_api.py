@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connections
 from django.test import Client
 
+from tests.speech import speech_like
 from translation import selectors, services
 from translation.consumers import JOB_NOT_FOUND_CLOSE_CODE
 from translation.models import Translation
@@ -23,12 +24,6 @@ from translation.protocol import parse_control
 from workers.services import complete_translation
 
 URL = "/api/translations"
-
-
-def tone(seconds: float, sr: int, channels: int = 1, freq: float = 440.0) -> np.ndarray:
-    t = np.arange(round(seconds * sr)) / sr
-    mono = (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-    return np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
 
 
 def encode(audio: np.ndarray, sr: int, *, format: str = "WAV", subtype: str | None = None) -> bytes:
@@ -84,7 +79,7 @@ def make_row(**fields) -> Translation:
 
 @pytest.mark.django_db
 def test_upload_is_stored_queued_and_dispatched(post, dispatched):
-    data = encode(tone(2.0, 48_000, channels=2), 48_000, subtype="PCM_16")
+    data = encode(speech_like(2.0, 48_000, channels=2), 48_000, subtype="PCM_16")
     response = post(data, "interview.wav", mode="en->ru", voice="kseniya")
 
     assert response.status_code == 202
@@ -104,14 +99,14 @@ def test_upload_is_stored_queued_and_dispatched(post, dispatched):
     assert row.duration_s == pytest.approx(2.0, abs=0.001)
     assert row.meta["upload"]["filename"] == "interview.wav"
     assert row.meta["upload"]["sample_rate"] == 48_000
-    # The models' input: 16 kHz mono PCM_16, the whole recording.
+    # The models' input: 16 kHz mono PCM_16, the whole recording (continuous speech).
     with row.input_audio.open("rb") as fh:
         info = sf.info(io.BytesIO(fh.read()))
     assert (info.samplerate, info.channels, info.subtype) == (16_000, 1, "PCM_16")
     audio = selectors.load_input_audio(row)
     assert len(audio) == 32_000
-    spectrum = np.abs(np.fft.rfft(audio))
-    assert np.argmax(spectrum) * 16_000 / len(audio) == pytest.approx(440, abs=1)
+    assert np.corrcoef(audio, speech_like(2.0, 16_000))[0, 1] > 0.95
+    assert row.meta["speech"]["spans"] == 1 and row.meta["speech"]["speech_ms"] > 1500
 
 
 @pytest.mark.django_db
@@ -133,7 +128,7 @@ def test_upload_is_stored_queued_and_dispatched(post, dispatched):
     ],
 )
 def test_any_format_rate_and_layout_is_accepted(post, dispatched, format, subtype, sr, channels):
-    data = encode(tone(1.5, sr, channels), sr, format=format, subtype=subtype)
+    data = encode(speech_like(1.5, sr, channels), sr, format=format, subtype=subtype)
     response = post(data, f"clip.{format.lower()}", mode="ru->en")
     assert response.status_code == 202, response.json()
     row = Translation.objects.get(pk=response.json()["id"])
@@ -157,7 +152,7 @@ def test_any_format_rate_and_layout_is_accepted(post, dispatched, format, subtyp
     ],
 )
 def test_direction_and_voice(post, fields, src, tgt, voices):
-    response = post(encode(tone(0.5, 16_000), 16_000), **fields)
+    response = post(encode(speech_like(0.5, 16_000), 16_000), **fields)
     assert response.status_code == 202
     row = Translation.objects.get(pk=response.json()["id"])
     assert (row.requested_src, row.requested_tgt, row.meta["voices"]) == (src, tgt, voices)
@@ -174,7 +169,7 @@ def test_direction_and_voice(post, fields, src, tgt, voices):
     ],
 )
 def test_bad_direction_or_voice_is_400(post, dispatched, fields, code, contains):
-    response = post(encode(tone(0.5, 16_000), 16_000), **fields)
+    response = post(encode(speech_like(0.5, 16_000), 16_000), **fields)
     assert_error(response, 400, code, contains=contains)
     assert dispatched == [] and not Translation.objects.exists()
 
@@ -202,7 +197,7 @@ def test_not_audio_is_400_naming_the_problem(post, dispatched):
 @pytest.mark.django_db
 def test_too_long_is_400(post, dispatched, settings):
     settings.UPLOAD_MAX_DURATION_S = 1.0
-    response = post(encode(tone(2.5, 16_000), 16_000), mode="en->ru")
+    response = post(encode(speech_like(2.5, 16_000), 16_000), mode="en->ru")
     assert_error(response, 400, "invalid_audio", contains="2.5 s long; the limit is 1 s")
     assert dispatched == [] and not Translation.objects.exists()
 
@@ -213,7 +208,7 @@ def test_too_large_is_413(post, dispatched, settings, seconds):
     """A file a little over the limit is stopped while it is read; a much larger body is
     refused from its Content-Length before the body is parsed."""
     settings.UPLOAD_MAX_BYTES = 64_000
-    data = encode(tone(seconds, 16_000), 16_000)  # 96 kB / 960 kB
+    data = encode(speech_like(seconds, 16_000), 16_000)  # 96 kB / 960 kB
     error = assert_error(post(data, mode="en->ru"), 413, "too_large")
     assert "64000 bytes" in error["message"]
     assert dispatched == [] and not Translation.objects.exists()
@@ -231,7 +226,8 @@ def test_database_down_is_503(post, monkeypatch):
         raise OperationalError("connection to server at 127.0.0.1:5432 failed")
 
     monkeypatch.setattr(services, "submit_upload", unreachable)
-    error = assert_error(post(encode(tone(0.5, 16_000), 16_000)), 503, "database_unavailable")
+    data = encode(speech_like(0.5, 16_000), 16_000)
+    error = assert_error(post(data), 503, "database_unavailable")
     assert "database" in error["message"] and "try again" in error["message"]
 
 
@@ -246,7 +242,7 @@ def test_database_down_on_status_is_503(client, monkeypatch):
 
 @pytest.mark.django_db
 def test_csrf_is_enforced_for_logged_in_users_only(django_user_model, dispatched):
-    data = encode(tone(0.5, 16_000), 16_000)
+    data = encode(speech_like(0.5, 16_000), 16_000)
     anonymous = Client(enforce_csrf_checks=True)
     assert anonymous.post(URL, {"audio": upload_file(data)}).status_code == 202
 
@@ -318,7 +314,7 @@ def test_audio_when_speech_synthesis_failed_is_404(client):
 @pytest.mark.django_db
 def test_job_completed_by_the_worker_service(post, client, engines):
     """The worker's own code path (doubles for the models): queued → done, then the WAV."""
-    response = post(encode(tone(2.0, 44_100, 2), 44_100), mode="en->ru")
+    response = post(encode(speech_like(2.0, 44_100, 2), 44_100), mode="en->ru")
     job_id = response.json()["id"]
     complete_translation(job_id, worker="test-worker")
 
@@ -342,7 +338,7 @@ def test_job_completed_by_the_worker_service(post, client, engines):
 @pytest.mark.django_db
 def test_failure_in_the_worker_is_reported(post, client, engines, settings):
     settings.RUTRANS_TRANSLATOR = "tests.doubles.UnloadableTranslator"
-    job_id = post(encode(tone(1.0, 16_000), 16_000), mode="en->ru").json()["id"]
+    job_id = post(encode(speech_like(1.0, 16_000), 16_000), mode="en->ru").json()["id"]
     complete_translation(job_id, worker="test-worker")
     body = client.get(f"{URL}/{job_id}").json()
     assert body["status"] == "failed" and "CUDA out of memory" in body["error"]
@@ -383,7 +379,7 @@ def test_listing_for_staff_is_paginated_and_filtered(staff_client):
 
 @pytest.mark.django_db
 def test_original_input_for_staff_only(post, client, staff_client):
-    data = encode(tone(1.0, 44_100, 2), 44_100, format="FLAC")
+    data = encode(speech_like(1.0, 44_100, 2), 44_100, format="FLAC")
     job_id = post(data, "../../etc/talk.flac", mode="en->ru").json()["id"]
     assert_error(client.get(f"{URL}/{job_id}/input"), 403, "not_authenticated")
 
@@ -422,7 +418,7 @@ async def next_job(communicator: WebsocketCommunicator) -> dict:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
 async def test_job_socket_reports_each_change_then_closes(engines, dispatched):
-    data = encode(tone(1.0, 16_000), 16_000)
+    data = encode(speech_like(1.0, 16_000), 16_000)
     row = await sync_to_async(services.submit_upload)(
         data=data, filename="a.wav", config=parse_control({"mode": "en->ru"})
     )
@@ -448,7 +444,7 @@ async def test_job_socket_reports_each_change_then_closes(engines, dispatched):
 async def test_job_socket_reports_failure(engines, dispatched, settings):
     settings.RUTRANS_TRANSLATOR = "tests.doubles.UnloadableTranslator"
     row = await sync_to_async(services.submit_upload)(
-        data=encode(tone(0.5, 16_000), 16_000), filename="", config=parse_control({})
+        data=encode(speech_like(0.5, 16_000), 16_000), filename="", config=parse_control({})
     )
     watcher = await job_socket(str(row.id))
     assert (await next_job(watcher))["status"] == "queued"

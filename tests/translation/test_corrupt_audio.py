@@ -12,12 +12,13 @@ import soundfile as sf
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.speech import speech_like
 from translation.models import Translation
 
 URL = "/api/translations"
 SR = 16_000
-TONE = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
-PCM = (TONE * 32767).astype("<i2").tobytes()
+SPEECH = speech_like(1.0, SR)  # an upload is refused without speech
+PCM = (SPEECH * 32767).astype("<i2").tobytes()
 
 
 def riff_wav(
@@ -55,9 +56,9 @@ def encoded(audio: np.ndarray, **kwargs) -> bytes:
 
 
 GOOD_WAV = riff_wav()
-NAN_AUDIO = TONE.copy()
+NAN_AUDIO = SPEECH.copy()
 NAN_AUDIO[100:110] = np.nan
-INF_AUDIO = TONE.copy()
+INF_AUDIO = SPEECH.copy()
 INF_AUDIO[5] = np.inf
 
 CORPUS: dict[str, tuple[bytes, str, str]] = {
@@ -89,9 +90,9 @@ CORPUS: dict[str, tuple[bytes, str, str]] = {
         "not a recognised audio format",
     ),
     "json-named-ogg": (b'{"audio": "no"}', "a.ogg", "could not read"),
-    "truncated-flac": (encoded(TONE, format="FLAC")[:60], "a.flac", "could not read"),
+    "truncated-flac": (encoded(SPEECH, format="FLAC")[:60], "a.flac", "could not read"),
     "truncated-ogg-vorbis": (
-        encoded(TONE, format="OGG", subtype="VORBIS")[:100],
+        encoded(SPEECH, format="OGG", subtype="VORBIS")[:100],
         "a.ogg",
         "could not read",
     ),
@@ -141,3 +142,36 @@ def test_recoverable_size_fields_are_read_like_players_do(
     row = Translation.objects.get(pk=response.json()["id"])
     assert row.duration_s == pytest.approx(1.0)
     assert dispatched == [str(row.id)]
+
+
+def white_noise(seconds: float) -> np.ndarray:
+    return (0.3 * np.random.default_rng(11).standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+WITHOUT_SPEECH: dict[str, bytes] = {
+    "10-s-digital-silence": encoded(np.zeros(10 * SR, np.float32), format="WAV", subtype="PCM_16"),
+    "10-s-white-noise": encoded(white_noise(10), format="WAV", subtype="PCM_16"),
+    "5-ms-clip": encoded(SPEECH[: SR * 5 // 1000], format="WAV", subtype="PCM_16"),
+    # The header claims 2^31 bytes of samples; the file holds 5 ms of them.
+    "header-claims-2-gib-holds-5-ms": riff_wav(data=PCM[: 2 * SR * 5 // 1000], data_size=2**31),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(WITHOUT_SPEECH))
+def test_upload_without_speech_is_422_and_reaches_no_model(
+    client, dispatched, django_capture_on_commit_callbacks, name
+):
+    before = stored_files() if settings.MEDIA_ROOT.exists() else []
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            URL, {"audio": SimpleUploadedFile("a.wav", WITHOUT_SPEECH[name]), "mode": "en->ru"}
+        )
+    assert response.status_code == 422, response.content[:300]
+    error = response.json()["error"]
+    assert error["code"] == "no_speech"
+    assert error["message"].startswith("no speech found: the recording holds 0 ms of speech")
+    # Nothing stored, nothing queued: no worker (and no Canary) ever sees it.
+    assert callbacks == [] and dispatched == []
+    assert not Translation.objects.exists()
+    assert (stored_files() if settings.MEDIA_ROOT.exists() else []) == before

@@ -14,6 +14,7 @@ import soundfile as sf
 from django.core.management import CommandError, call_command
 
 from tests.doubles import DOUBLES_ENV
+from tests.speech import speech_like
 
 ROOT = Path(__file__).resolve().parents[2]
 EN_TEXT = "Good evening, the train to the airport leaves in ten minutes."
@@ -42,25 +43,42 @@ def test_translates_a_file_prints_both_texts_and_writes_the_wav(engines, speech_
     out_path = tmp_path / "out.wav"
     stdout, stderr = run_command(str(source), "--mode", "en->ru", "-o", str(out_path))
 
+    # The models hear the speech: the VAD's span, without the file's longer edge silences.
+    from translation.audio import load_audio_16k
+    from translation.vad import require_speech
+
+    heard, _ = require_speech(load_audio_16k(source.read_bytes()), min_speech_ms=250)
+    heard_s = len(heard) / 16_000
+    assert seconds - 0.5 < heard_s <= seconds
     lines = stdout.splitlines()
     assert lines[0] == f"en->ru, {seconds:.1f} s of audio"
-    assert lines[1] == f"[en] en speech {seconds:.2f} s"
-    assert lines[2] == f"[ru] en->ru {seconds:.2f} s"
+    assert lines[1] == f"[en] en speech {heard_s:.2f} s"
+    assert lines[2] == f"[ru] en->ru {heard_s:.2f} s"
     assert "wrote" in lines[3] and "24000 Hz" in lines[3]
     assert "ast_ms" in stderr and "tts_ms" in stderr
     info = sf.info(out_path)
     assert (info.samplerate, info.channels, info.subtype) == (24_000, 1, "PCM_16")
-    assert info.frames == int(24_000 * 0.01 * len(f"en->ru {seconds:.2f} s"))
+    assert info.frames == int(24_000 * 0.01 * len(f"en->ru {heard_s:.2f} s"))
 
 
 def test_reads_the_whole_of_a_long_file(engines, tmp_path):
     source = tmp_path / "long.ogg"
     # In blocks: libsndfile's Vorbis encoder crashes on one very large write.
     with sf.SoundFile(source, "w", 16_000, 1, format="OGG") as out:
-        for _ in range(150):
-            out.write(np.zeros(16_000, dtype=np.float32))
+        for second in np.split(speech_like(150.0), 150):
+            out.write(second)
     stdout, _ = run_command(str(source), "--mode", "ru->en", "-o", str(tmp_path / "o.wav"))
     assert "[en] ru->en 150.00 s" in stdout
+
+
+def test_a_file_without_speech_reaches_no_model(engines, tmp_path, monkeypatch):
+    from workers import runtime
+
+    monkeypatch.setattr(runtime, "get_pipeline", lambda: pytest.fail("a model was called"))
+    source = tmp_path / "silence.wav"
+    sf.write(source, np.zeros(10 * 16_000, dtype=np.float32), 16_000)
+    with pytest.raises(CommandError, match="no speech found"):
+        run_command(str(source), "-o", str(tmp_path / "o.wav"))
 
 
 def test_voice_and_auto_mode(engines, speech_flac, tmp_path):

@@ -160,3 +160,28 @@ def test_nothing_speakable_is_no_pieces():
     )
     spoken = SpokenTranslation.of(pipeline.speak("...", lang="en", voice=None))
     assert spoken.audio is None and "nothing to speak" in spoken.error
+
+
+def test_a_canary_that_hears_only_special_tokens_means_no_speech_and_no_tts(
+    tmp_path, tiny_model_env, identifier, monkeypatch
+):
+    """A model whose whole output is `<|nospeech|>`: a clear status, no TTS, not an error."""
+    from tests.models_fixtures import build_tiny_canary
+    from workers.engines import canary as canary_module
+    from workers.pipeline import NO_SPEECH
+
+    monkeypatch.setattr(canary_module, "_loaded", {})
+    path = build_tiny_canary(tmp_path, filename="nospeech.nemo", favour_token="<|nospeech|>")
+    translator = canary_module.CanaryTranslator.load(str(path), device="cpu")
+
+    class NoSynthesis:
+        def synthesize(self, text, *, lang, voice=None):
+            raise AssertionError("TTS must not run without speech")
+
+    result = TranslationPipeline(
+        translator=translator, synthesizer=NoSynthesis(), identifier=identifier
+    ).run(np.zeros(16000, np.float32), src="en", tgt="ru")
+    assert result.no_speech is True
+    assert (result.text, result.audio, result.tts_failed) == ("", None, False)
+    assert result.tts_error == NO_SPEECH
+    assert result.meta["no_speech"] is True

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from translation.audio import AudioFormatError
+from translation.vad import NoSpeechFound
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,12 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
     default_detail = "the upload is too large"
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "no_speech"
+    default_detail = "no speech found"
 
 
 class Conflict(exceptions.APIException):
@@ -52,6 +59,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DatabaseError):
         logger.exception("database error")
         exc = ServiceUnavailable("the history database failed to answer; try again shortly")
+    elif isinstance(exc, NoSpeechFound):
+        exc = Unprocessable(str(exc))
     elif isinstance(exc, AudioFormatError):
         exc = exceptions.ValidationError({"audio": [str(exc)]}, code="invalid_audio")
     elif isinstance(exc, RequestDataTooBig):

@@ -170,7 +170,9 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         description="Stores the recording and queues its translation: `202` with the job's "
         "id and where to follow it (`status_url`, `ws_url`) and fetch the result "
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
-        "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`).",
+        "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
+        "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
+        "`no_speech`) and never reaches a model.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -178,6 +180,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             403: _error("A logged-in user's request without a valid CSRF token."),
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
+            422: _error("No speech found: silence, noise or a clip too short to translate."),
             503: _error("The database is unavailable."),
         },
     )

@@ -93,13 +93,36 @@ def locate_model_file(model_cls: Any, name: str, setting: str) -> str:
         ) from exc
 
 
-def load_nemo_model(model_cls: Any, name: str, *, device: str, setting: str) -> tuple[Any, float]:
+def model_config(model_cls: Any, path: str, overrides: dict[str, Any]) -> Any:
+    """The config inside the `.nemo` at `path` (only its YAML files are unpacked), with
+    `overrides` set on it: NeMo's `override_config_path` replaces the whole config."""
+    from omegaconf import open_dict
+
+    config = model_cls.restore_from(path, return_config=True)
+    with open_dict(config):
+        for key, value in overrides.items():
+            config[key] = value
+    return config
+
+
+def load_nemo_model(
+    model_cls: Any,
+    name: str,
+    *,
+    device: str,
+    setting: str,
+    config_overrides: dict[str, Any] | None = None,
+) -> tuple[Any, float]:
     """Restore `name` (path or pretrained name) onto `device`, in eval mode; returns the model
-    and the load time in milliseconds."""
+    and the load time in milliseconds. `config_overrides` are set on the model's own config
+    before it is built (e.g. `restore_timestamps_model: False`)."""
     started = time.perf_counter()
     path = locate_model_file(model_cls, name, setting)
     try:
-        model = model_cls.restore_from(path, map_location=torch.device(device))
+        override = model_config(model_cls, path, config_overrides) if config_overrides else None
+        model = model_cls.restore_from(
+            path, map_location=torch.device(device), override_config_path=override
+        )
     except torch.cuda.OutOfMemoryError as exc:
         raise EngineUnavailable(
             f"out of GPU memory while loading {name}: free the GPU (one worker per GPU) "
@@ -121,12 +144,27 @@ def load_nemo_model(model_cls: Any, name: str, *, device: str, setting: str) -> 
     return model, load_ms
 
 
+def autocast_dtype(device: str) -> torch.dtype | None:
+    """The half precision to run on `device`: bf16 only where that GPU computes it natively
+    (Ampere and later), else fp16; None (fp32) on the CPU. `is_bf16_supported()` alone also
+    says yes for pre-Ampere GPUs (T4, V100), where bf16 is emulated and slow."""
+    if not device.startswith("cuda"):
+        return None
+    with torch.cuda.device(torch.device(device)):
+        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.bfloat16 if native_bf16 else torch.float16
+
+
+def describe_dtype(dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+
 @contextlib.contextmanager
-def inference(device: str):
-    """No autograd; on CUDA, half-precision autocast (bf16 where supported)."""
+def inference(device: str, dtype: torch.dtype | None = None):
+    """No autograd; on CUDA, autocast to `dtype` (default: `autocast_dtype(device)`)."""
     with torch.inference_mode():
         if device.startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            dtype = dtype or autocast_dtype(device)
             with torch.autocast("cuda", dtype=dtype):
                 yield
         else:

@@ -27,10 +27,12 @@ class EngineUnavailable(EngineError):
 
 @dataclass(frozen=True)
 class SpeechTranslation:
-    """Canary's answer for one utterance."""
+    """Canary's answer for one utterance. `no_speech`: the model heard nothing to translate
+    (an empty output, or only special tokens such as `<|nospeech|>`); `text` is then empty."""
 
     text: str
     source_text: str | None = None
+    no_speech: bool = False
     meta: dict[str, float] = field(default_factory=dict)  # load_ms, inference_ms, ...
 
 

@@ -8,6 +8,7 @@ Weights licence: CC BY-NC-SA 4.0 (non-commercial).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -37,6 +38,8 @@ class SileroModel:
     url_path: str  # below SILERO_BASE_URL
     voices: tuple[str, ...]
     default_voice: str
+    # apply_tts flags of this model family, passed where the loaded model accepts them.
+    flags: tuple[tuple[str, bool], ...] = ()
 
     def url(self, base_url: str = SILERO_BASE_URL) -> str:
         return f"{base_url.rstrip('/')}/{self.url_path}"
@@ -49,6 +52,13 @@ SILERO_MODELS: dict[str, SileroModel] = {
         url_path="ru/v5_ru.pt",
         voices=("aidar", "baya", "kseniya", "xenia", "eugene"),
         default_voice="baya",
+        # Silero's v5 examples: stress marks and ё, also for homographs.
+        flags=(
+            ("put_accent", True),
+            ("put_yo", True),
+            ("put_stress_homo", True),
+            ("put_yo_homo", True),
+        ),
     ),
     "en": SileroModel(
         lang="en",
@@ -170,6 +180,20 @@ class SileroSynthesizer:
             self._models[lang] = model
             return model
 
+    def _flags(self, lang: Lang, model: Any) -> dict[str, bool]:
+        """The language's `apply_tts` flags that this model's `apply_tts` accepts (v3 English
+        is called with its own defaults)."""
+        try:
+            parameters = inspect.signature(model.apply_tts).parameters
+        except (TypeError, ValueError):  # a compiled method without a signature
+            return {}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        return {
+            name: value
+            for name, value in SILERO_MODELS[lang].flags
+            if takes_any or name in parameters
+        }
+
     def synthesize(self, text: str, *, lang: Lang, voice: str | None = None) -> Speech:
         if lang not in LANGS:
             raise EngineError(f"unsupported TTS language {lang!r}: expected one of {list(LANGS)}")
@@ -181,6 +205,7 @@ class SileroSynthesizer:
         if not chunks:
             raise EngineError("nothing to speak: the text has no words")
         model = self._model(lang)
+        flags = self._flags(lang, model)
         loaded_speakers = getattr(model, "speakers", None)
         if loaded_speakers is not None and speaker not in loaded_speakers:
             raise EngineError(
@@ -197,13 +222,14 @@ class SileroSynthesizer:
             for chunk in chunks:
                 try:
                     wave = model.apply_tts(
-                        text=chunk, speaker=speaker, sample_rate=self.sample_rate
+                        text=chunk, speaker=speaker, sample_rate=self.sample_rate, **flags
                     )
                 except Exception as exc:
                     raise EngineError(f"Silero could not say {chunk[:60]!r}: {exc}") from exc
                 if parts:
                     parts.append(pause)
-                parts.append(np.asarray(wave.detach().float().cpu().numpy(), dtype=np.float32))
+                samples = torch.as_tensor(wave).detach().float().cpu().numpy()
+                parts.append(samples.reshape(-1).astype(np.float32, copy=False))
         audio = np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32, copy=False)
         return Speech(
             audio=audio,

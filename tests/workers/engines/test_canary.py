@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from workers.engines.base import EngineError, EngineUnavailable, SpeechTranslator
 
@@ -165,3 +166,148 @@ def test_split_at_pauses_cuts_in_the_quietest_frames():
     assert sum(len(p) for p in pieces) == len(audio)
     assert all(len(p) <= 30 * 16000 for p in pieces)
     assert len(split_at_pauses(audio[: 16000 * 30])) == 1
+
+
+# --- what the real weights need: aligner, bounded decoding, special tokens, one encoder pass ---
+
+PROMPT_TOKENS = 9  # <|startofcontext|> <|startoftranscript|> emotion src tgt pnc itn ts diarize
+
+
+@pytest.fixture(scope="session")
+def special_models(tmp_path_factory, tiny_model_env):
+    """Tiny Canary `.nemo` files that misbehave like real weights can: one that carries a
+    timestamps aligner, one that loops on a word (and an unbounded decoder config), one that
+    emits only `<|nodiarize|>`, one that says `<|nospeech|>`."""
+    from tests.models_fixtures import add_timestamps_aligner, build_tiny_ambernet, build_tiny_canary
+
+    root = tmp_path_factory.mktemp("special-canary")
+    with_aligner = add_timestamps_aligner(
+        build_tiny_canary(root, filename="with-aligner.nemo"), build_tiny_ambernet(root)
+    )
+    return {
+        "with_aligner": with_aligner,
+        "looping": build_tiny_canary(
+            root,
+            filename="looping.nemo",
+            favour_token="▁the",
+            max_generation_delta=-1,
+            max_sequence_length=256,
+        ),
+        "nodiarize": build_tiny_canary(
+            root, filename="nodiarize.nemo", favour_token="<|nodiarize|>"
+        ),
+        "nospeech": build_tiny_canary(root, filename="nospeech.nemo", favour_token="<|nospeech|>"),
+    }
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    from workers.engines import canary as canary_module
+
+    monkeypatch.setattr(canary_module, "_loaded", {})
+    return canary_module
+
+
+def test_the_timestamps_aligner_inside_the_nemo_is_not_loaded(special_models, fresh_cache):
+    from nemo.collections.asr.models import ASRModel
+
+    path = str(special_models["with_aligner"])
+    as_nemo_loads_it = ASRModel.restore_from(path, map_location="cpu")
+    assert type(as_nemo_loads_it.timestamps_asr_model).__name__ == "EncDecSpeakerLabelModel"
+
+    translator = fresh_cache.CanaryTranslator.load(path, device="cpu")
+    assert translator.model.timestamps_asr_model is None
+    assert translator.model.cfg.restore_timestamps_model is False
+    assert translator.translate(np.zeros(16000, np.float32), src="en", tgt="ru").meta
+
+
+def test_a_looping_model_stops_at_the_bound(special_models, fresh_cache, caplog):
+    import logging
+
+    audio = np.random.default_rng(3).standard_normal(16000 * 2).astype(np.float32) * 0.1
+    encoder_frames = 25  # 2 s: 200 feature frames, 8x subsampling
+
+    with caplog.at_level(logging.INFO, logger="workers.engines.canary"):
+        translator = fresh_cache.CanaryTranslator.load(
+            str(special_models["looping"]), device="cpu", max_generation_delta=10
+        )
+    assert "decoding: greedy, at most encoder frames + 10 tokens (decoder maximum 256)" in (
+        caplog.text
+    )
+    bounded = translator.translate(audio, src="en", tgt="ru", with_source_text=False)
+    assert bounded.text.split() == ["the"] * (encoder_frames + 10 - PROMPT_TOKENS)
+
+    # The same model with NeMo's default (-1) runs to the decoder's maximum length.
+    from omegaconf import open_dict
+
+    config = translator.model.cfg.decoding
+    with open_dict(config):
+        config.greedy.max_generation_delta = -1
+    translator.model.change_decoding_strategy(config)
+    unbounded = translator.translate(audio, src="en", tgt="ru", with_source_text=False)
+    assert len(unbounded.text.split()) == 256 - PROMPT_TOKENS - 1  # up to the last position
+
+
+def test_a_negative_bound_is_refused(special_models, fresh_cache):
+    with pytest.raises(EngineUnavailable, match="CANARY_MAX_GENERATION_DELTA=-1"):
+        fresh_cache.CanaryTranslator.load(
+            str(special_models["nodiarize"]), device="cpu", max_generation_delta=-1
+        )
+
+
+@pytest.mark.parametrize("model_key", ["nodiarize", "nospeech"])
+def test_special_tokens_never_reach_the_text(special_models, fresh_cache, model_key):
+    translator = fresh_cache.CanaryTranslator.load(str(special_models[model_key]), device="cpu")
+    audio = np.zeros(16000, np.float32)
+    raw = translator.decode(audio, [("en", "ru")])[0]
+    assert f"<|{model_key}|>" in raw  # the model does emit them
+
+    result = translator.translate(audio, src="en", tgt="ru")
+    assert result.text == ""
+    assert result.source_text == ""
+    assert result.no_speech is True
+
+
+def test_strip_special_tokens():
+    from workers.engines.canary import strip_special_tokens
+
+    assert strip_special_tokens("<|nodiarize|><|nodiarize|>") == ""
+    assert strip_special_tokens("<|nospeech|>") == ""
+    assert strip_special_tokens(" Hello<|spkchange|> world <|emo:happy|>!") == "Hello world !"
+    assert strip_special_tokens("a < b | c > d") == "a < b | c > d"
+
+
+def test_both_rows_decode_from_one_encoder_pass(canary, english_speech, monkeypatch):
+    encoder_batches: list[int] = []
+    encoder = canary.model.encoder
+    original = encoder.forward
+
+    def counting(*args, **kwargs):
+        encoder_batches.append(int(kwargs["audio_signal"].shape[0]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(encoder, "forward", counting)
+    result = canary.translate(english_speech, src="en", tgt="ru")
+    assert encoder_batches == [1]  # one pass, batch 1, for translation + transcript
+    assert result.source_text is not None
+
+    # The same rows through NeMo's transcribe() give the same texts.
+    from nemo.collections.asr.models.aed_multitask_models import MultiTaskTranscriptionConfig
+
+    tasks = [("en", "ru"), ("en", "en")]
+    signal = torch.tensor(english_speech)
+    prompts = torch.stack([canary.prompt_ids(s, t) for s, t in tasks])
+    batch = (
+        signal.unsqueeze(0).expand(2, -1).contiguous(),
+        torch.full((2,), signal.shape[0], dtype=torch.long),
+        None,
+        None,
+        prompts,
+        torch.full((2,), prompts.shape[1], dtype=torch.long),
+    )
+    config = MultiTaskTranscriptionConfig(batch_size=2, verbose=False, num_workers=0)
+    loader = torch.utils.data.DataLoader([batch], batch_size=None)
+    with torch.inference_mode():
+        reference = [h.text for h in canary.model.transcribe(loader, override_config=config)]
+    assert encoder_batches == [1, 2]
+    assert canary.decode(english_speech, tasks) == reference

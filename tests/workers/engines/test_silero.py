@@ -99,3 +99,30 @@ def test_package_loads_without_the_tests_on_the_path(tiny_model_env, tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == str(round(5 * TINY_TTS_SECONDS_PER_CHAR * 8000))
+
+
+def test_v5_russian_gets_stress_and_yo_flags_and_v3_english_its_own(tmp_path):
+    from tests.models_fixtures import build_recording_silero
+
+    for lang in ("ru", "en"):
+        build_recording_silero(tmp_path, lang)
+    synthesizer = SileroSynthesizer(tmp_path, sample_rate=24000, device="cpu")
+
+    russian = synthesizer.synthesize("Всё хорошо.", lang="ru", voice="xenia")
+    english = synthesizer.synthesize("All is well.", lang="en")
+
+    [ru_call] = synthesizer._model("ru").calls
+    assert ru_call == {
+        "text": ru_call["text"],
+        "speaker": "xenia",
+        "sample_rate": 24000,
+        "put_accent": True,
+        "put_yo": True,
+        "put_stress_homo": True,
+        "put_yo_homo": True,
+    }
+    [en_call] = synthesizer._model("en").calls
+    assert set(en_call) == {"text", "speaker", "sample_rate", "put_accent", "put_yo"}
+    # numpy float64 output converted through torch.as_tensor
+    assert russian.audio.dtype == np.float32 and english.audio.dtype == np.float32
+    assert len(english.audio) == int(len(en_call["text"]) * 0.01 * 24000)

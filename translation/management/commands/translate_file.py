@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from translation.audio import AudioFormatError, load_audio_16k, wav_bytes_from_float32
 from translation.protocol import MODES, VOICES, ProtocolError, parse_control
+from translation.vad import NoSpeechFound, require_speech
 
 MODEL_SAMPLE_RATE = 16_000
 
@@ -57,7 +59,14 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {source}: {exc.strerror or exc}") from exc
         try:
             audio = load_audio_16k(data, max_duration_s=options["max_duration"])
-        except AudioFormatError as exc:
+            seconds = len(audio) / MODEL_SAMPLE_RATE
+            # As for uploads: no model call without speech; long silences left out.
+            audio, _ = require_speech(
+                audio,
+                min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
+                threshold=settings.VAD_THRESHOLD,
+            )
+        except (AudioFormatError, NoSpeechFound) as exc:
             raise CommandError(f"{source}: {exc}") from exc
 
         try:
@@ -69,7 +78,6 @@ class Command(BaseCommand):
         except Exception as exc:  # a model crash: say what, exit non-zero
             raise CommandError(f"translation failed: {type(exc).__name__}: {exc}") from exc
 
-        seconds = len(audio) / MODEL_SAMPLE_RATE
         self.stdout.write(f"{result.src}->{result.tgt}, {seconds:.1f} s of audio")
         self.stdout.write(f"[{result.src}] {result.source_text or ''}")
         self.stdout.write(f"[{result.tgt}] {result.text}")

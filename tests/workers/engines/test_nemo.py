@@ -1,0 +1,43 @@
+"""The shared NeMo loading helpers: the half-precision choice (no GPU needed)."""
+
+import contextlib
+
+import pytest
+import torch
+
+from workers.engines import _nemo
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A CUDA device whose native bf16 support the test chooses; records the calls."""
+    calls = []
+
+    def is_bf16_supported(including_emulation=True):
+        calls.append({"including_emulation": including_emulation})
+        return fake_gpu.native or including_emulation  # emulation: always "supported"
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    monkeypatch.setattr(torch.cuda, "device", lambda device: contextlib.nullcontext())
+    fake_gpu.calls = calls
+    fake_gpu.native = False
+    return fake_gpu
+
+
+def test_pre_ampere_gpu_gets_fp16_not_emulated_bf16(fake_gpu):
+    fake_gpu.native = False  # T4, V100: bf16 only emulated
+    assert _nemo.autocast_dtype("cuda") is torch.float16
+    assert fake_gpu.calls == [{"including_emulation": False}]
+    assert _nemo.describe_dtype(torch.float16) == "fp16"
+
+
+def test_ampere_or_later_gets_bf16(fake_gpu):
+    fake_gpu.native = True
+    assert _nemo.autocast_dtype("cuda:0") is torch.bfloat16
+    assert _nemo.describe_dtype(torch.bfloat16) == "bf16"
+
+
+def test_cpu_runs_fp32(fake_gpu):
+    assert _nemo.autocast_dtype("cpu") is None
+    assert fake_gpu.calls == []
+    assert _nemo.describe_dtype(None) == "fp32"

@@ -1,0 +1,212 @@
+"""What `manage.py doctor` checks: the worker's device and precision, the GPU, the model files,
+their load times and one synthetic round trip through the models.
+
+Each check returns `Check`s (a label, what was found, and whether it is a problem with the
+step to fix it); the command prints them. torch and NeMo are imported inside the checks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workers.engines.base import MODEL_SAMPLE_RATE, EngineError
+
+FETCH = "python manage.py fetch_models"
+CANARY_ENGINE = "workers.engines.canary.CanaryTranslator"
+SILERO_ENGINE = "workers.engines.silero.SileroSynthesizer"
+LID_ENGINE = "workers.engines.langid.AmberNetIdentifier"
+FALLBACK_PHRASE = {"ru": "Проверка связи.", "en": "This is a test."}
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    found: str
+    problem: str = ""  # empty: fine; else what is wrong and what to do
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def device_checks(settings: Any) -> list[Check]:
+    """The device and precision the worker would use, the torch build, the GPU and driver."""
+    import torch
+
+    from workers.engines import _nemo
+
+    checks = [
+        Check(
+            "torch",
+            f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'}), "
+            f"{torch.get_num_threads()} CPU threads",
+        )
+    ]
+    try:
+        device = _nemo.resolve_device(settings.MODEL_DEVICE)
+    except EngineError as exc:
+        return [*checks, Check("device", f"MODEL_DEVICE={settings.MODEL_DEVICE}", str(exc))]
+    dtype = _nemo.describe_dtype(_nemo.autocast_dtype(device))
+    checks.append(Check("device", f"{device} (MODEL_DEVICE={settings.MODEL_DEVICE}), {dtype}"))
+    if not device.startswith("cuda"):
+        visible = "none visible" if not torch.cuda.is_available() else "visible, not used"
+        checks.append(Check("GPU", f"{visible}; driver {nvidia_driver() or 'not found'}"))
+        return checks
+    index = torch.device(device).index or 0
+    props = torch.cuda.get_device_properties(index)
+    free, total = torch.cuda.mem_get_info(index)
+    checks.append(
+        Check(
+            "GPU",
+            f"{props.name}, compute {props.major}.{props.minor}, driver "
+            f"{nvidia_driver() or 'unknown'}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free",
+            ""
+            if free >= 6 * 2**30
+            else "less than 6 GiB of GPU memory free: Canary needs about 5 GiB; stop other "
+            "processes on this GPU (one worker per GPU)",
+        )
+    )
+    return checks
+
+
+def nvidia_driver() -> str:
+    """The NVIDIA driver version from nvidia-smi, or "" when there is none."""
+    if not shutil.which("nvidia-smi"):
+        return ""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+
+
+def model_file_checks(settings: Any) -> list[Check]:
+    """Each model's file: where it is and its size, or that it is missing and how to fetch it."""
+    checks = []
+    if settings.RUTRANS_TRANSLATOR == CANARY_ENGINE:
+        from nemo.collections.asr.models import ASRModel
+
+        checks.append(_nemo_file("Canary", ASRModel, settings.CANARY_MODEL, "CANARY_MODEL"))
+    else:
+        checks.append(
+            Check("Canary", f"not used (RUTRANS_TRANSLATOR={settings.RUTRANS_TRANSLATOR})")
+        )
+    if settings.RUTRANS_LANGUAGE_IDENTIFIER == LID_ENGINE:
+        from nemo.collections.asr.models import EncDecSpeakerLabelModel
+
+        checks.append(
+            _nemo_file("language ID", EncDecSpeakerLabelModel, settings.LID_MODEL, "LID_MODEL")
+        )
+    if settings.RUTRANS_SYNTHESIZER == SILERO_ENGINE:
+        from workers.engines.silero import SILERO_MODELS
+
+        for lang, model in SILERO_MODELS.items():
+            path = Path(settings.SILERO_CACHE_DIR) / model.filename
+            checks.append(_file_check(f"Silero {lang}", path, f"{FETCH} --only silero"))
+    return checks
+
+
+def _nemo_file(label: str, model_cls: Any, name: str, setting: str) -> Check:
+    from workers.engines import _nemo
+
+    if _nemo.is_local_model(name):
+        return _file_check(label, Path(name), f"point {setting} at an existing .nemo file")
+    if "/" not in name:  # a NeMo NGC name
+        try:
+            path = _nemo.nemo_ngc_cache_path(model_cls, name)
+        except EngineError as exc:
+            return Check(label, name, str(exc))
+        return _file_check(label, path, FETCH)
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(name, f"{name.split('/')[-1]}.nemo")
+    if isinstance(cached, str):
+        return _file_check(label, Path(cached), FETCH)
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+    return Check(
+        label,
+        f"{name}: missing from the Hugging Face cache ({cache})",
+        f"run `{FETCH}` with internet access",
+    )
+
+
+def _file_check(label: str, path: Path, fetch: str) -> Check:
+    if not path.is_file():
+        return Check(label, f"missing: {path}", f"run `{fetch}` with internet access")
+    return Check(label, f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def load_checks(get_engine: Callable[[str], Any]) -> tuple[list[Check], dict[str, Any]]:
+    """Load each engine the way the worker does; the load time, or why it failed."""
+    checks, engines = [], {}
+    for role in ("translator", "identifier", "synthesizer"):
+        started = time.perf_counter()
+        try:
+            engines[role] = get_engine(role)
+        except EngineError as exc:
+            checks.append(Check(f"load {role}", "failed", str(exc)))
+            continue
+        load_ms = (time.perf_counter() - started) * 1000.0
+        checks.append(Check(f"load {role}", f"{type(engines[role]).__name__} in {load_ms:.0f} ms"))
+    return checks, engines
+
+
+def synthetic_utterance(seconds: float = 1.0) -> np.ndarray:
+    """A voiced sound (a 120 Hz glottal-like tone with vowel formants, syllable-rate
+    loudness): something every stage can run on. Not speech: Canary may hear none."""
+    t = np.arange(int(seconds * MODEL_SAMPLE_RATE)) / MODEL_SAMPLE_RATE
+    voice = sum(
+        np.sin(2 * np.pi * 120 * k * t) / k * (1.5 if 600 <= 120 * k <= 1200 else 1.0)
+        for k in range(1, 30)
+    )
+    envelope = 0.5 * (1 - np.cos(2 * np.pi * 4 * t))
+    return (0.2 * voice * envelope / np.abs(voice).max()).astype(np.float32)
+
+
+def round_trip_check(engines: dict[str, Any]) -> list[Check]:
+    """1 s of synthetic audio through language ID → Canary → Silero, each stage timed. When
+    Canary hears no speech in it, Silero speaks a fixed phrase instead."""
+    if len(engines) < 3:
+        return [Check("round trip", "skipped", "a model did not load (see above)")]
+    audio = synthetic_utterance()
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        guess = engines["identifier"].identify(audio)
+        timings["lid"] = (time.perf_counter() - started) * 1000.0
+        target = "ru" if guess.lang == "en" else "en"
+        started = time.perf_counter()
+        translation = engines["translator"].translate(audio, src=guess.lang, tgt=target)
+        timings["canary"] = (time.perf_counter() - started) * 1000.0
+        text = translation.text or FALLBACK_PHRASE[target]
+        started = time.perf_counter()
+        speech = engines["synthesizer"].synthesize(text, lang=target)
+        timings["silero"] = (time.perf_counter() - started) * 1000.0
+    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+        stage = ("lid", "canary", "silero")[len(timings)]
+        return [Check("round trip", f"failed at {stage}", f"{type(exc).__name__}: {exc}")]
+    heard = f"{len(translation.text)} characters" if translation.text else "no speech"
+    stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items())
+    spoken_s = speech.meta.get("audio_s", 0.0)
+    return [
+        Check(
+            "round trip",
+            f"1 s of audio, {guess.lang}->{target} ({heard}), {spoken_s:.2f} s spoken; "
+            f"{stages}; total {sum(timings.values()):.0f} ms",
+        )
+    ]
