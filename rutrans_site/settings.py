@@ -293,8 +293,18 @@ UTTERANCE_SILENCE_MS = env_int("UTTERANCE_SILENCE_MS", 900)
 UTTERANCE_MAX_S = env_float("UTTERANCE_MAX_S", 30.0)
 UTTERANCE_MIN_SPEECH_MS = env_int("UTTERANCE_MIN_SPEECH_MS", 250)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
-# Largest binary frame accepted (bytes): 1 s of 96 kHz stereo int16.
+# Largest binary frame accepted (bytes): 1 s of 96 kHz stereo int16. A larger one is answered
+# with a `frame dropped` error and the connection stays open.
 MAX_FRAME_BYTES = env_int("MAX_FRAME_BYTES", 384_000)
+# The web server's own limit on one WebSocket message, both directions (rutrans_site/server.py
+# passes it to Daphne): a message over it is refused with close code 1009 before the consumer
+# sees it. Above MAX_FRAME_BYTES, so that the frames between them get the protocol's error.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 1_048_576)
+if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
+    raise ImproperlyConfigured(
+        f"WEBSOCKET_MAX_MESSAGE_BYTES ({WEBSOCKET_MAX_MESSAGE_BYTES}) must be above "
+        f"MAX_FRAME_BYTES ({MAX_FRAME_BYTES})"
+    )
 # A result that has not come back after this long is answered with an error so that later
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
