@@ -30,14 +30,14 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
             audio, src=row.requested_src, tgt=row.requested_tgt or None, voices=voices
         )
     except (EngineError, AudioFormatError) as exc:
-        row = services.fail_translation(translation_id, str(exc))
+        row = services.fail_translation(translation_id, str(exc), worker=worker)
         if row is not None:
             services.deliver_result(row, wav=None)
         return
     except Exception as exc:
         logger.exception("translation %s failed", translation_id)
         reason = f"translation failed: {type(exc).__name__}: {exc}"
-        row = services.fail_translation(translation_id, reason)
+        row = services.fail_translation(translation_id, reason, worker=worker)
         if row is not None:
             services.deliver_result(row, wav=None)
         return
@@ -57,5 +57,6 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         voice=result.voice or "",
         error=result.tts_error,
     )
-    row = services.finish_translation(translation_id, outcome)
-    services.deliver_result(row, wav=wav)
+    row = services.finish_translation(translation_id, outcome, worker=worker)
+    if row is not None:  # None: recovery gave the row to another run meanwhile
+        services.deliver_result(row, wav=wav)
