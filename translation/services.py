@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import PurePath
@@ -378,10 +378,12 @@ WORKER_LOST_REASON = (
 
 @dataclass(frozen=True)
 class Recovery:
-    """What one recovery pass did: rows re-queued, rows failed after their last attempt."""
+    """What one recovery pass did: rows re-queued, rows failed after their last attempt, and
+    ids of queued rows whose lost task was sent again."""
 
     requeued: list[Translation]
     failed: list[Translation]
+    resent: list[str] = field(default_factory=list)
 
 
 def recover_translations() -> Recovery:
@@ -393,14 +395,10 @@ def recover_translations() -> Recovery:
     finds the row taken or finished (`start_translation`)."""
     running = Translation.objects.filter(status=Translation.Status.RUNNING)
     workers = set(running.values_list("worker", flat=True).distinct())
-    if not workers:
-        return Recovery([], [])
     try:
         dead = workers - liveness.live_workers(workers)
     except liveness.LivenessUnknown as exc:
         logger.warning("recovery skipped: worker heartbeats unreadable: %s", exc)
-        return Recovery([], [])
-    if not dead:
         return Recovery([], [])
     requeued: list[Translation] = []
     failed: list[Translation] = []
@@ -415,6 +413,7 @@ def recover_translations() -> Recovery:
             row.save(update_fields=["status", "meta"])
             transaction.on_commit(partial(enqueue_translation, str(row.id)))
             requeued.append(row)
+    resent = _resend_lost_tasks()
     for row in requeued:
         logger.warning(
             "translation %s: worker %s is gone; re-queued (attempt %d of %d next)",
@@ -428,7 +427,28 @@ def recover_translations() -> Recovery:
             "translation %s: worker %s is gone; failed: %s", row.id, row.worker, row.error
         )
         _tell_waiters(row)
-    return Recovery(requeued, failed)
+    return Recovery(requeued, failed, resent)
+
+
+def _resend_lost_tasks() -> list[str]:
+    """Send the task again for every row `queued` for over WORKER_DEAD_AFTER_S whose message no
+    longer waits in the broker: a worker took it and died before starting it, or the broker
+    lost it. If a live worker does hold it after all, the copy is skipped (`start_translation`).
+    Returns the ids sent again."""
+    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_S)
+    old = Translation.objects.filter(status=Translation.Status.QUEUED, created_at__lt=cutoff)
+    ids = [str(pk) for pk in old.values_list("pk", flat=True)]
+    if not ids:
+        return []
+    try:
+        waiting = liveness.waiting_translations()
+    except liveness.LivenessUnknown:
+        return []
+    lost = [pk for pk in ids if pk not in waiting]
+    for pk in lost:
+        logger.warning("translation %s: queued, but its task is gone; sending it again", pk)
+        enqueue_translation(pk)
+    return lost
 
 
 def _generated_upload_name(filename: str) -> str:

@@ -36,7 +36,7 @@ def sweep_once(older_than_s: float | None = None) -> int:
         stale = fail_stale_translations(older_than_s=threshold)
         if stale:
             logger.warning("stale-job sweep: %d stuck translation(s) marked failed", len(stale))
-        return len(recovery.requeued) + len(recovery.failed) + len(stale)
+        return len(recovery.requeued) + len(recovery.failed) + len(recovery.resent) + len(stale)
     finally:
         close_old_connections()
 

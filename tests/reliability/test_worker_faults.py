@@ -245,6 +245,27 @@ async def test_model_that_cannot_load_errors_per_utterance_then_recovers(fault_s
     await client.close()
 
 
+async def test_a_queued_translation_whose_task_was_taken_and_lost_is_sent_again(fault_stack):
+    fault_stack.stop("worker")
+    client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
+    queued = await send_utterance(client)
+    # A worker took the message off the queue and died before it started the row (or the
+    # broker lost it): the row is `queued` and nothing waits for it in Redis.
+    broker = redis.Redis.from_url(fault_stack.env["REDIS_URL"])
+    taken = broker.lpop("gpu")
+    assert taken and queued["id"].encode() in taken
+    fault_stack.faults["lost_tasks"] += 1
+    lost_at = time.monotonic()
+    restart_worker(fault_stack)
+    results = await client.wait_results(1, RECOVERED_WITHIN_S)
+    assert results[0][0]["id"] == queued["id"] and results[0][1]
+    done = row(fault_stack, queued["id"])
+    assert done["status"] == "done" and done["attempts"] == 1
+    assert client.received.errors == []
+    await client.close()
+    print(f"\nlost queued task: sent again and done {time.monotonic() - lost_at:.1f} s later")
+
+
 async def test_lost_task_is_failed_by_the_sweeper_and_the_session_told(fault_stack):
     fault_stack.stop("worker")
     client = await LiveClient.connect(fault_stack.ws_url, {"mode": "en->ru"})
