@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rutrans_site.settings")
 
@@ -31,10 +31,20 @@ def _preload_models(sender=None, **_kwargs) -> None:
     runtime.preload()
 
 
+@worker_init.connect
+def _start_heartbeat(sender=None, **_kwargs) -> None:
+    """Say this worker process is alive (a Redis key per process with a short TTL, refreshed by
+    a daemon thread) before it consumes anything: recovery re-queues the rows of a worker whose
+    heartbeat is gone (translation/liveness.py)."""
+    from translation.liveness import start_heartbeat
+
+    start_heartbeat(sender.hostname)
+
+
 @worker_ready.connect
 def _start_stale_sweeper(sender=None, **_kwargs) -> None:
-    """Fail translations stuck in queued/running (a worker killed for good, a lost task) every
-    STALE_SWEEP_INTERVAL_S, from a daemon thread (it touches no model, so any pool is fine)."""
+    """Every STALE_SWEEP_INTERVAL_S, from a daemon thread (it touches no model, so any pool is
+    fine): re-queue the rows of dead workers, fail translations stuck too long."""
     from translation.sweeper import start_stale_sweeper
 
     start_stale_sweeper()

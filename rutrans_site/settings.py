@@ -236,8 +236,24 @@ CELERY_TASK_ROUTES = {"translation.translate": {"queue": "gpu"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# With acks_late on Redis an unacknowledged task of a killed worker comes back after this
-# many seconds; it must exceed the longest task (a 15-minute upload on CPU).
+# Recovery from a dead worker (docs/RUNBOOK.md, "Timeouts"). Each worker process refreshes a
+# heartbeat every WORKER_HEARTBEAT_S; one not refreshed for WORKER_DEAD_AFTER_S is dead, and the
+# next recovery sweep (every STALE_SWEEP_INTERVAL_S, in every worker and web process) re-queues
+# its running translations, or fails them once they have had TRANSLATION_MAX_ATTEMPTS runs (an
+# input that kills the worker each time). Worst case from the kill to the re-queue:
+# WORKER_DEAD_AFTER_S + STALE_SWEEP_INTERVAL_S (25 s by default).
+WORKER_HEARTBEAT_S = env_float("WORKER_HEARTBEAT_S", 5.0)
+WORKER_DEAD_AFTER_S = env_float("WORKER_DEAD_AFTER_S", 15.0)
+if WORKER_DEAD_AFTER_S < 2 * WORKER_HEARTBEAT_S:
+    raise ImproperlyConfigured(
+        f"WORKER_DEAD_AFTER_S ({WORKER_DEAD_AFTER_S}) must be at least twice WORKER_HEARTBEAT_S "
+        f"({WORKER_HEARTBEAT_S}): one late heartbeat must not make a live worker look dead"
+    )
+TRANSLATION_MAX_ATTEMPTS = max(1, env_int("TRANSLATION_MAX_ATTEMPTS", 2))
+# With acks_late on Redis an unacknowledged task of a killed worker comes back after this many
+# seconds. Recovery does not wait for it (it re-queues on the heartbeat), and a task delivered
+# again while its first run is alive is skipped (`services.start_translation`), so this only
+# bounds how long a stray copy sits unacknowledged; keep it above the longest task anyway.
 BROKER_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
@@ -247,12 +263,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
-# The stale-job sweeper: rows still `queued`/`running` this long after they were queued or
-# started (a worker killed for good, a lost task) are marked failed and their watchers told.
-# Keep it above CELERY_TASK_TIME_LIMIT_S. It runs every STALE_SWEEP_INTERVAL_S in each worker
-# and web process (0: never; `manage.py sweep_stale` does one pass by hand).
+# The last resort: rows still `queued`/`running` this long after they were queued or started
+# (a task lost by the broker, a worker hung but alive) are marked failed and their watchers
+# told. Keep it above CELERY_TASK_TIME_LIMIT_S. The same sweep (0: never; `manage.py
+# sweep_stale` does one pass by hand) runs recovery.
 STALE_TRANSLATION_S = env_int("STALE_TRANSLATION_S", CELERY_TASK_TIME_LIMIT + 300)
-STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 60.0)
+STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 10.0)
 
 # --- REST API (uploads) -------------------------------------------------------------------------
 
@@ -310,8 +326,18 @@ TURN_MAX_PENDING = env_int("TURN_MAX_PENDING", 2)
 UTTERANCE_MAX_S = env_float("UTTERANCE_MAX_S", 30.0)
 UTTERANCE_MIN_SPEECH_MS = env_int("UTTERANCE_MIN_SPEECH_MS", 250)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
-# Largest binary frame accepted (bytes): 1 s of 96 kHz stereo int16.
+# Largest binary frame accepted (bytes): 1 s of 96 kHz stereo int16. A larger one is answered
+# with a `frame dropped` error and the connection stays open.
 MAX_FRAME_BYTES = env_int("MAX_FRAME_BYTES", 384_000)
+# The web server's own limit on one WebSocket message, both directions (rutrans_site/server.py
+# passes it to Daphne): a message over it is refused with close code 1009 before the consumer
+# sees it. Above MAX_FRAME_BYTES, so that the frames between them get the protocol's error.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 1_048_576)
+if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
+    raise ImproperlyConfigured(
+        f"WEBSOCKET_MAX_MESSAGE_BYTES ({WEBSOCKET_MAX_MESSAGE_BYTES}) must be above "
+        f"MAX_FRAME_BYTES ({MAX_FRAME_BYTES})"
+    )
 # A result that has not come back after this long is answered with an error so that later
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)

@@ -13,4 +13,4 @@ if [ -z "${HF_HUB_OFFLINE:-}" ]; then
   $BIN/python manage.py fetch_models || echo "!! model download failed: translations will report it; see docs/RUNBOOK.md"
 fi
 echo "rutrans on http://$HOST:$PORT/ (admin: http://$HOST:$PORT/admin/, create a user with: $BIN/python manage.py createsuperuser)"
-exec $BIN/daphne -b "$HOST" -p "$PORT" rutrans_site.asgi:application
+exec $BIN/python -m rutrans_site.server -b "$HOST" -p "$PORT"

@@ -142,12 +142,11 @@ def start_stack(
         [
             PYTHON,
             "-m",
-            "daphne",
+            "rutrans_site.server",
             "-b",
             "127.0.0.1",
             "-p",
             str(stack.port),
-            "rutrans_site.asgi:application",
         ],
         cwd=ROOT,
         env=env,

@@ -198,7 +198,7 @@ async def test_invalid_input_keeps_the_session_usable(live_stack):
     errors = [e["error"] for e in client.received.errors]
     assert any("control message" in e for e in errors)
     assert any("invalid JSON" in e for e in errors)
-    assert any("unknown mode 'klingon'" in e for e in errors)
+    assert any('mode must be one of auto, en->ru, ru->en (got "klingon")' in e for e in errors)
     await client.close()
 
 

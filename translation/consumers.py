@@ -44,6 +44,15 @@ except ImportError:  # pragma: no cover - redis is a dependency; the in-memory l
 
 BROKER_LOST = "lost the connection to the message broker (Redis); reconnect in a moment"
 
+# Daphne (autobahn) raises this from a send after the client has closed the socket (a reply
+# still on its way when the client left); the session is over, not broken.
+try:
+    from autobahn.exception import Disconnected as ClientGone
+except ImportError:  # pragma: no cover - another ASGI server
+
+    class ClientGone(Exception):  # type: ignore[no-redef]
+        """Never raised."""
+
 
 class SurvivesChannelLayerLoss:
     """A consumer whose channel layer (Redis) fails is closed with a protocol error message
@@ -52,6 +61,8 @@ class SurvivesChannelLayerLoss:
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)  # type: ignore[misc]
+        except ClientGone:
+            logger.info("%s: the client left while a reply was being sent", type(self).__name__)
         except CHANNEL_LAYER_ERRORS as exc:
             logger.warning("%s: channel layer unavailable: %s", type(self).__name__, exc)
             try:

@@ -45,11 +45,12 @@ def _embedded_executor() -> ThreadPoolExecutor:
 def _run_embedded(translation_id: str) -> None:
     from django.db import close_old_connections
 
+    from translation.liveness import this_worker
     from workers.services import complete_translation
 
     close_old_connections()
     try:
-        complete_translation(translation_id, worker="embedded")
+        complete_translation(translation_id, worker=this_worker())
     except Exception:
         logger.exception("embedded translation %s failed", translation_id)
     finally:

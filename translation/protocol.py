@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 Lang = Literal["en", "ru"]
 SourceLang = Literal["auto", "en", "ru"]
@@ -61,14 +63,8 @@ class SessionConfig:
 
 def _lang(value: Any, field: str, *, allow_auto: bool) -> str:
     allowed = ("auto", *LANGS) if allow_auto else LANGS
-    if value not in allowed:
-        raise ProtocolError(f"{field} must be one of {', '.join(allowed)} (got {value!r})")
-    return value
-
-
-def _int_in(value: Any, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProtocolError(f"{field} must be an integer from {low} to {high} (got {value!r})")
+    if not isinstance(value, str) or value not in allowed:
+        raise ProtocolError(f"{field} must be one of {', '.join(allowed)} (got {_shown(value)})")
     return value
 
 
@@ -79,7 +75,7 @@ def _voices(value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, str):
         matches = [lang for lang, names in VOICES.items() if value in names]
         if not matches:
-            raise ProtocolError(f"unknown voice {value!r}")
+            raise ProtocolError(f"unknown voice {value[:40]!r}")
         return ((matches[0], value),)
     if not isinstance(value, dict):
         raise ProtocolError('voice must be an object like {"ru": "baya", "en": "en_0"}')
@@ -88,37 +84,87 @@ def _voices(value: Any) -> tuple[tuple[str, str], ...]:
         _lang(lang, "voice language", allow_auto=False)
         if name in (None, ""):
             continue
-        if name not in VOICES[lang]:
+        if not isinstance(name, str) or name not in VOICES[lang]:
+            shown = repr(name[:40]) if isinstance(name, str) else _shown(name)
             sample = ", ".join(VOICES[lang][:5])
-            raise ProtocolError(f"unknown {lang} voice {name!r} (e.g. {sample})")
+            raise ProtocolError(f"unknown {lang} voice {shown} (e.g. {sample})")
         pairs.append((lang, name))
     return tuple(sorted(pairs))
 
 
-def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
-    """Validate a control message. `mode` overrides src/tgt; with src set and tgt null the
-    target is the other language; unknown fields are ignored."""
-    if isinstance(raw, (str, bytes)):
-        if len(raw) > MAX_CONTROL_BYTES:
-            raise ProtocolError(f"control message too large (max {MAX_CONTROL_BYTES} bytes)")
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"invalid JSON: {exc}") from None
-    else:
-        payload = raw
-    if not isinstance(payload, dict):
-        raise ProtocolError("control message must be a JSON object")
+class ControlMessage(BaseModel):
+    """The control JSON's schema: every field's type and range, checked strictly (no coercion:
+    "48000" is not 48000, true is not 1). Unknown fields are ignored. A new field is one line
+    here (its `description` completes the error "<field> must be <description>") and one in
+    `SessionConfig`/`parse_control`.
 
-    mode = payload.get("mode")
-    if mode is not None:
-        if mode not in MODES:
-            raise ProtocolError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
-        src, tgt = MODES[mode]
+    JSON is parsed by pydantic-core (jiter), which refuses nesting deeper than 200 levels with
+    a validation error instead of the stdlib parser's RecursionError.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    mode: Literal["auto", "en->ru", "ru->en"] | None = Field(
+        None, description=f"one of {', '.join(MODES)}"
+    )
+    src: SourceLang = Field("auto", description="one of auto, en, ru")
+    tgt: Lang | None = Field(None, description="one of en, ru or null")
+    sample_rate: Annotated[int, Field(ge=MIN_SAMPLE_RATE, le=MAX_SAMPLE_RATE)] = Field(
+        48_000, description=f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}"
+    )
+    channels: Annotated[int, Field(ge=1, le=2)] = Field(2, description="an integer from 1 to 2")
+    voice: Annotated[tuple[tuple[str, str], ...], PlainValidator(_voices)] = Field(
+        (), description='an object like {"ru": "baya", "en": "en_0"}'
+    )
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A client's value as JSON, shortened, for an error message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON, or an int too long to print
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _utf8_size(raw: str | bytes) -> int:
+    return len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
+
+
+def _explain(error: ValidationError) -> str:
+    """The first problem of a control message, in the protocol's words."""
+    first = error.errors(include_url=False)[0]
+    kind, loc = first["type"], first["loc"]
+    if kind == "json_invalid":
+        return f"invalid JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+    if not loc:
+        return "control message must be a JSON object"
+    if kind == "value_error":  # our own validators' ProtocolError
+        return str(first["ctx"]["error"])
+    field = str(loc[0])
+    info = ControlMessage.model_fields.get(field)
+    expected = info.description if info is not None and info.description else first["msg"]
+    return f"{field} must be {expected} (got {_shown(first.get('input'))})"
+
+
+def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
+    """Validate a control message against `ControlMessage`. `mode` overrides src/tgt; with src
+    set and tgt null the target is the other language; unknown fields are ignored. Any input
+    (any JSON, any depth, any size) raises ProtocolError or returns a config, nothing else."""
+    try:
+        if isinstance(raw, (str, bytes)):
+            if len(raw) > MAX_CONTROL_BYTES or _utf8_size(raw) > MAX_CONTROL_BYTES:
+                raise ProtocolError(f"control message too large (max {MAX_CONTROL_BYTES} bytes)")
+            control = ControlMessage.model_validate_json(raw)
+        else:
+            control = ControlMessage.model_validate(raw)
+    except ValidationError as exc:
+        raise ProtocolError(_explain(exc)) from None
+
+    if control.mode is not None:
+        src, tgt = MODES[control.mode]
     else:
-        src = _lang(payload.get("src", "auto"), "src", allow_auto=True)
-        tgt_raw = payload.get("tgt")
-        tgt = None if tgt_raw is None else _lang(tgt_raw, "tgt", allow_auto=False)
+        src, tgt = control.src, control.tgt
         if tgt is None and src != "auto":
             tgt = "ru" if src == "en" else "en"
         if tgt is not None and tgt == src:
@@ -127,11 +173,9 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
     return SessionConfig(
         src=src,  # type: ignore[arg-type]
         tgt=tgt,  # type: ignore[arg-type]
-        sample_rate=_int_in(
-            payload.get("sample_rate", 48_000), "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE
-        ),
-        channels=_int_in(payload.get("channels", 2), "channels", 1, 2),
-        voices=_voices(payload.get("voice")),
+        sample_rate=control.sample_rate,
+        channels=control.channels,
+        voices=control.voice,
     )
 
 

@@ -9,8 +9,9 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import PurePath
 from typing import Any
 
@@ -26,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from translation import liveness
 from translation.audio import (
     decode_audio_file,
     resample_float32,
@@ -175,27 +177,63 @@ def _storage_name(filename: str) -> str:
 
 
 def start_translation(translation_id: str, *, worker: str) -> Translation | None:
-    """Mark a row running. None when it is unknown or already finished (a redelivered task)."""
+    """Mark a row running on `worker` (its identity, `liveness.this_worker`). None when the
+    row is unknown, finished, or running on another live worker: a duplicate or redelivered
+    message (that worker finishes it). A row whose worker died is taken over, or failed once it
+    has had TRANSLATION_MAX_ATTEMPTS runs."""
+    lost: Translation | None = None
     with transaction.atomic():
         row = Translation.objects.select_for_update().filter(pk=translation_id).first()
         if row is None or row.is_terminal:
             return None
-        row.status = Translation.Status.RUNNING
-        row.worker = worker[:200]
-        row.attempts += 1
-        row.started_at = timezone.now()
-        submitted_at = row.meta.get("submitted_at")
-        if submitted_at:
-            row.timings["queue_ms"] = round((time.time() - submitted_at) * 1000.0, 2)
-        row.save(update_fields=["status", "worker", "attempts", "started_at", "timings"])
+        if row.status == Translation.Status.RUNNING and row.worker != worker:
+            try:
+                alive = row.worker in liveness.live_workers([row.worker])
+            except liveness.LivenessUnknown:
+                alive = True  # cannot tell: leave it to its worker or to recovery
+            if alive:
+                logger.info("translation %s runs on %s; skipping a duplicate", row.id, row.worker)
+                return None
+            if row.attempts >= settings.TRANSLATION_MAX_ATTEMPTS:
+                lost = _mark_failed(row, WORKER_LOST_REASON.format(attempts=row.attempts))
+        if lost is None:
+            row.status = Translation.Status.RUNNING
+            row.worker = worker[:200]
+            row.attempts += 1
+            row.started_at = timezone.now()
+            submitted_at = row.meta.get("submitted_at")
+            if submitted_at:
+                row.timings["queue_ms"] = round((time.time() - submitted_at) * 1000.0, 2)
+            row.save(update_fields=["status", "worker", "attempts", "started_at", "timings"])
+    if lost is not None:
+        _tell_waiters(lost)
+        return None
     notify_job_status(row)
     return row
 
 
-def finish_translation(translation_id: str, outcome: Outcome) -> Translation:
-    """Record a finished translation (text, audio, timings) as done."""
+def _owned_by(row: Translation, worker: str | None) -> bool:
+    """May `worker` record the end of this row? Yes while the run it started is the current one,
+    or when recovery re-queued the row and nobody has started it again (the re-queued message
+    then finds it finished). No once it is finished or another worker has started it."""
+    if worker is None:  # a caller outside a worker's run (tests, tools): as before
+        return True
+    if row.status == Translation.Status.QUEUED:
+        return True
+    return row.status == Translation.Status.RUNNING and row.worker == worker
+
+
+def finish_translation(
+    translation_id: str, outcome: Outcome, *, worker: str | None = None
+) -> Translation | None:
+    """Record a finished translation (text, audio, timings) as done. With `worker`, only while
+    that worker's run is the row's current one (`_owned_by`); None otherwise: the outcome of a
+    run that was superseded is dropped, so no translation ever produces two results."""
     with transaction.atomic():
         row = Translation.objects.select_for_update().get(pk=translation_id)
+        if not _owned_by(row, worker):
+            logger.info("translation %s: dropping the outcome of %s (%s)", row.id, worker, row)
+            return None
         row.status = Translation.Status.DONE
         row.src_lang, row.tgt_lang = outcome.src, outcome.tgt
         row.text = outcome.text
@@ -213,18 +251,32 @@ def finish_translation(translation_id: str, outcome: Outcome) -> Translation:
     return row
 
 
-def fail_translation(translation_id: str, error: str) -> Translation | None:
-    """Record that a translation failed, with a reason a person can act on."""
+def fail_translation(
+    translation_id: str, error: str, *, worker: str | None = None
+) -> Translation | None:
+    """Record that a translation failed, with a reason a person can act on. With `worker`,
+    only while that worker's run is the row's current one; None when unknown or not."""
     with transaction.atomic():
         row = Translation.objects.select_for_update().filter(pk=translation_id).first()
-        if row is None:
+        if row is None or (worker is not None and not _owned_by(row, worker)):
             return None
-        row.status = Translation.Status.FAILED
-        row.error = error
-        row.finished_at = timezone.now()
-        row.save(update_fields=["status", "error", "finished_at"])
+        _mark_failed(row, error)
     notify_job_status(row)
     return row
+
+
+def _mark_failed(row: Translation, error: str) -> Translation:
+    row.status = Translation.Status.FAILED
+    row.error = error
+    row.finished_at = timezone.now()
+    row.save(update_fields=["status", "error", "finished_at"])
+    return row
+
+
+def _tell_waiters(row: Translation) -> None:
+    """A row that failed outside its own run: its upload watchers and live session learn it."""
+    notify_job_status(row)
+    deliver_result(row, wav=None)
 
 
 def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
@@ -414,6 +466,88 @@ def fail_stale_translations(*, older_than_s: float) -> list[Translation]:
         notify_job_status(row)
         deliver_result(row, wav=None)
     return failed
+
+
+WORKER_LOST_REASON = (
+    "the worker translating this stopped (it was killed or lost its connection) on each of "
+    "{attempts} attempts; it was not tried again: send it again, or check the worker logs if "
+    "it keeps happening"
+)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What one recovery pass did: rows re-queued, rows failed after their last attempt, and
+    ids of queued rows whose lost task was sent again."""
+
+    requeued: list[Translation]
+    failed: list[Translation]
+    resent: list[str] = field(default_factory=list)
+
+
+def recover_translations() -> Recovery:
+    """Re-queue every `running` row whose worker is dead (its heartbeat expired, see
+    `translation.liveness`), or fail it with a clear error once it has had
+    TRANSLATION_MAX_ATTEMPTS runs; tell the failed rows' waiters. Nothing happens while the
+    heartbeats cannot be read. Rows locked by someone else are skipped (several processes
+    recover at once), and a re-queued row's old message, should the broker deliver it again,
+    finds the row taken or finished (`start_translation`)."""
+    running = Translation.objects.filter(status=Translation.Status.RUNNING)
+    workers = set(running.values_list("worker", flat=True).distinct())
+    try:
+        dead = workers - liveness.live_workers(workers)
+    except liveness.LivenessUnknown as exc:
+        logger.warning("recovery skipped: worker heartbeats unreadable: %s", exc)
+        return Recovery([], [])
+    requeued: list[Translation] = []
+    failed: list[Translation] = []
+    with transaction.atomic():
+        rows = running.select_for_update(skip_locked=True).filter(worker__in=dead)
+        for row in rows:
+            if row.attempts >= settings.TRANSLATION_MAX_ATTEMPTS:
+                failed.append(_mark_failed(row, WORKER_LOST_REASON.format(attempts=row.attempts)))
+                continue
+            row.meta = {**row.meta, "recovered": [*row.meta.get("recovered", []), row.worker]}
+            row.status = Translation.Status.QUEUED
+            row.save(update_fields=["status", "meta"])
+            transaction.on_commit(partial(enqueue_translation, str(row.id)))
+            requeued.append(row)
+    resent = _resend_lost_tasks()
+    for row in requeued:
+        logger.warning(
+            "translation %s: worker %s is gone; re-queued (attempt %d of %d next)",
+            row.id,
+            row.worker,
+            row.attempts + 1,
+            settings.TRANSLATION_MAX_ATTEMPTS,
+        )
+    for row in failed:
+        logger.warning(
+            "translation %s: worker %s is gone; failed: %s", row.id, row.worker, row.error
+        )
+        _tell_waiters(row)
+    return Recovery(requeued, failed, resent)
+
+
+def _resend_lost_tasks() -> list[str]:
+    """Send the task again for every row `queued` for over WORKER_DEAD_AFTER_S whose message no
+    longer waits in the broker: a worker took it and died before starting it, or the broker
+    lost it. If a live worker does hold it after all, the copy is skipped (`start_translation`).
+    Returns the ids sent again."""
+    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_S)
+    old = Translation.objects.filter(status=Translation.Status.QUEUED, created_at__lt=cutoff)
+    ids = [str(pk) for pk in old.values_list("pk", flat=True)]
+    if not ids:
+        return []
+    try:
+        waiting = liveness.waiting_translations()
+    except liveness.LivenessUnknown:
+        return []
+    lost = [pk for pk in ids if pk not in waiting]
+    for pk in lost:
+        logger.warning("translation %s: queued, but its task is gone; sending it again", pk)
+        enqueue_translation(pk)
+    return lost
 
 
 def _generated_upload_name(filename: str) -> str:

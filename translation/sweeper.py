@@ -1,5 +1,6 @@
-"""The stale-job sweeper: a daemon thread that periodically fails translations stuck in
-`queued`/`running` (see `services.fail_stale_translations`).
+"""The recovery sweeper: a daemon thread that, every STALE_SWEEP_INTERVAL_S, re-queues (or fails)
+the translations of dead workers (`services.recover_translations`) and fails translations stuck
+in `queued`/`running` for STALE_TRANSLATION_S (`services.fail_stale_translations`).
 
 Every Celery worker starts one on `worker_ready` (rutrans_site/celery.py) and so does the web
 process (rutrans_site/asgi.py); in the embedded default each pass runs on the embedded worker
@@ -22,15 +23,20 @@ _start_lock = threading.Lock()
 
 
 def sweep_once(older_than_s: float | None = None) -> int:
-    """One pass: fail the stale rows, tell their watchers; returns how many it failed."""
+    """One pass: recover the dead workers' rows, fail the stale ones (telling their waiters);
+    returns how many rows it re-queued or failed."""
     from django.db import close_old_connections
 
-    from translation.services import fail_stale_translations
+    from translation.services import fail_stale_translations, recover_translations
 
     close_old_connections()
     try:
+        recovery = recover_translations()
         threshold = settings.STALE_TRANSLATION_S if older_than_s is None else older_than_s
-        return len(fail_stale_translations(older_than_s=threshold))
+        stale = fail_stale_translations(older_than_s=threshold)
+        if stale:
+            logger.warning("stale-job sweep: %d stuck translation(s) marked failed", len(stale))
+        return len(recovery.requeued) + len(recovery.failed) + len(recovery.resent) + len(stale)
     finally:
         close_old_connections()
 
@@ -60,11 +66,8 @@ def _sweep_forever(interval: float, executor: Executor | None) -> None:
     while not stop.wait(interval):
         try:
             if executor is not None:
-                failed = executor.submit(sweep_once).result()
+                executor.submit(sweep_once).result()
             else:
-                failed = sweep_once()
+                sweep_once()
         except Exception as exc:  # noqa: BLE001 - database down etc.: try again next time
-            logger.warning("stale-job sweep failed: %s: %s", type(exc).__name__, exc)
-            continue
-        if failed:
-            logger.warning("stale-job sweep: %d stuck translation(s) marked failed", failed)
+            logger.warning("recovery sweep failed: %s: %s", type(exc).__name__, exc)

@@ -38,18 +38,18 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
             voices=row.meta.get("voices") or {},
         )
     except (EngineError, AudioFormatError) as exc:
-        _fail(translation_id, str(exc))
+        _fail(translation_id, str(exc), worker=worker)
         return
     except Exception as exc:
         logger.exception("translation %s failed", translation_id)
-        _fail(translation_id, f"translation failed: {type(exc).__name__}: {exc}")
+        _fail(translation_id, f"translation failed: {type(exc).__name__}: {exc}", worker=worker)
         return
 
     if text.no_speech:  # a clear status, not an error: no speech, so nothing to speak
         outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
         services.deliver_text(row, outcome)
         try:
-            services.finish_translation(translation_id, outcome)
+            services.finish_translation(translation_id, outcome, worker=worker)
         finally:
             services.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
         return
@@ -83,8 +83,9 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         meta={"tts": {**spoken.meta, "pieces": spoken.pieces}} if spoken.pieces else {},
         error=spoken.error,
     )
-    try:
-        services.finish_translation(translation_id, outcome)
+    try:  # None: recovery gave the row to another run meanwhile (its events carry a newer
+        # attempt number, so the session keeps only one run's result)
+        services.finish_translation(translation_id, outcome, worker=worker)
     finally:  # even if the row cannot be written now (the task is retried): end this run
         services.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
 
@@ -112,8 +113,8 @@ def _outcome(
     )
 
 
-def _fail(translation_id: str, reason: str) -> None:
-    row = services.fail_translation(translation_id, reason)
+def _fail(translation_id: str, reason: str, *, worker: str) -> None:
+    row = services.fail_translation(translation_id, reason, worker=worker)
     if row is not None:
         services.deliver_result(row, wav=None)
 

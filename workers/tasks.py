@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from translation.liveness import this_worker
 from workers.services import complete_translation
 
 
@@ -22,4 +23,4 @@ from workers.services import complete_translation
     max_retries=8,
 )
 def translate(self, translation_id: str) -> None:
-    complete_translation(translation_id, worker=self.request.hostname or "celery")
+    complete_translation(translation_id, worker=this_worker(self.request.hostname or "celery"))

@@ -235,7 +235,7 @@ def test_web_migrates_then_serves_daphne(rendered):
     assert command[:2] == ["sh", "-c"]
     steps = [argv(step.strip()) for step in command[2].split("&&")]
     assert steps[0] == ["python", "manage.py", "migrate", "--noinput"]
-    assert steps[-1] == ["exec", *"daphne -b 0.0.0.0 -p 8000 rutrans_site.asgi:application".split()]
+    assert steps[-1] == ["exec", *"python -m rutrans_site.server -b 0.0.0.0 -p 8000".split()]
     cmd = next(args for kw, args in dockerfile_instructions(WEB_DOCKERFILE) if kw == "CMD")
     assert json.loads(cmd) == steps[-1][1:]
 

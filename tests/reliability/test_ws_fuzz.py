@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 
 import pytest
 import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.sync.client import connect as connect_sync
 
 from benchmarks.soak import rss_mb
 from tests.doubles import DOUBLES_ENV
 from tests.speech import speech_16k
 from tests.stack import start_stack
+from tests.translation.test_protocol import JSON_VALUES, controls, deeply_nested
 from tests.wsclient import to_pcm16
 from translation.protocol import FLUSH, ProtocolError, parse_control
 
@@ -38,6 +42,7 @@ SEED = 20260808
 CONNECTIONS = 8
 MESSAGES_PER_CONNECTION = 1_300  # 10,400 in all
 MAX_FRAME_BYTES = 64_000
+SERVER_MAX_MESSAGE_BYTES = 1_048_576  # WEBSOCKET_MAX_MESSAGE_BYTES's default
 RSS_GROWTH_LIMIT_MB = 60.0
 
 BAD_CONTROLS = [
@@ -334,3 +339,109 @@ async def test_ten_thousand_malformed_messages(fuzz_stack, record_property):
     print(f"\nws fuzz: {figures}")
     assert sent >= 10_000
     assert rss_after - rss_before < RSS_GROWTH_LIMIT_MB, figures
+
+
+# --- the control message's schema, fuzzed over one live socket (issue 16) ------------------------
+
+ISSUE_16_CONTROLS = [
+    "[" * 999 + "]" * 999,  # RecursionError in the stdlib parser: once a 1011
+    '{"mode": {"a": 1}}',  # TypeError: unhashable type: once a 1011
+    '{"mode": ["en->ru"]}',
+    '{"sample_rate": ' + "9" * 4000 + "}",
+    '{"voice": {"ru": ["baya"]}}',
+]
+SOCKET_CONTROLS = st.one_of(
+    controls().map(lambda c: json.dumps(c, ensure_ascii=False)),
+    JSON_VALUES.map(json.dumps),
+    st.builds(deeply_nested, st.integers(1, 10_000), st.sampled_from(["[", "{"])),
+    st.text(max_size=200).filter(lambda t: t != FLUSH),
+)
+
+
+@pytest.fixture(scope="module")
+def control_socket(fuzz_stack):
+    """One session that every fuzzed control goes through, in turn."""
+    url = fuzz_stack.ws_url + "/ws/translate"
+    with connect_sync(url, origin=fuzz_stack.http_url, max_size=2**24) as ws:
+        assert json.loads(ws.recv(timeout=10))["state"] == "ready"
+        ws.tally = {"error": 0, "configured": 0}
+        yield ws
+
+
+def answer_to_control(ws, raw: str) -> None:
+    """One control, one reply: `configured` exactly when the schema accepts it, else `error`."""
+    try:
+        parse_control(raw)
+        expected = "configured"
+    except ProtocolError:
+        expected = "error"
+    ws.send(raw)
+    reply = json.loads(ws.recv(timeout=10))
+    got = "error" if reply["type"] == "error" else reply.get("state")
+    assert got == expected, (raw[:200], reply)
+    ws.tally[expected] += 1
+
+
+@pytest.mark.parametrize("raw", ISSUE_16_CONTROLS)
+def test_issue_16_controls_get_an_error(control_socket, raw):
+    answer_to_control(control_socket, raw)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(raw=SOCKET_CONTROLS)
+def test_any_control_gets_its_answer_on_the_same_socket(control_socket, raw):
+    answer_to_control(control_socket, raw)
+
+
+def translate_sync(ws, speech) -> tuple[dict, bytes]:
+    """A correct control, speech, flush on a synchronous socket: the result and its WAV."""
+    ws.send(json.dumps({"mode": "en->ru", "sample_rate": 48_000, "channels": 2}))
+    pcm = to_pcm16(speech, 16_000)
+    for offset in range(0, len(pcm), 3840):
+        ws.send(pcm[offset : offset + 3840])
+    ws.send(FLUSH)
+    deadline = time.monotonic() + 30
+    result = None
+    while time.monotonic() < deadline:
+        message = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+        if isinstance(message, bytes):
+            assert result is not None
+            return result, message
+        parsed = json.loads(message)
+        assert parsed["type"] != "error", parsed
+        if parsed["type"] == "result":
+            result = parsed
+    raise AssertionError("no result")
+
+
+def test_the_fuzzed_socket_still_translates(control_socket, fuzz_stack):
+    assert control_socket.tally["error"] >= 200 and control_socket.tally["configured"] >= 10
+    result, wav = translate_sync(control_socket, speech_16k("Thank you very much.", "en"))
+    assert result["text"].startswith("en->ru") and wav[:4] == b"RIFF"
+    log = fuzz_stack.log_text("daphne")
+    assert "Traceback" not in log and "Exception inside application" not in log, log[-3000:]
+    print(f"\nschema fuzz over one socket: {control_socket.tally}")
+
+
+async def test_oversized_frames_get_the_protocol_error_then_a_1009_close(fuzz_stack):
+    conn = await open_connection(fuzz_stack)
+    await conn.ws.send(json.dumps({"mode": "en->ru", "channels": 1}))
+    await conn.wait(lambda m: m.get("state") == "configured", 1, 10)
+    # Over MAX_FRAME_BYTES, within the server's limit: the protocol's error, the session goes on.
+    await conn.ws.send(bytes(MAX_FRAME_BYTES + 2))
+    await conn.wait(lambda m: "frame dropped" in m.get("error", ""), 1, 10)
+    await conn.ws.send(json.dumps({"mode": "ru->en", "channels": 1}))
+    await conn.wait(lambda m: m.get("state") == "configured", 2, 10)
+    # Over the server's limit: refused by Daphne with a close frame, 1009 and its reason
+    # (it once dropped the TCP connection: 1006, no reason).
+    await conn.ws.send(bytes(SERVER_MAX_MESSAGE_BYTES + 2))
+    await asyncio.wait_for(conn.reader, 10)
+    close = conn.closed.rcvd
+    assert close is not None and close.code == 1009, conn.closed
+    assert "exceeds payload limit of 1048576" in close.reason
+    assert fuzz_stack.procs["daphne"].poll() is None
+    assert "Traceback" not in fuzz_stack.log_text("daphne")

@@ -1,0 +1,72 @@
+"""The web server: Daphne serving rutrans, with the project's WebSocket limits. The one home of
+its command line (scripts/run-local.sh, docker/, tests/stack.py and the docs all use it):
+
+    python -m rutrans_site.server -b 127.0.0.1 -p 8000 [any other daphne option]
+
+Two things differ from a bare `daphne rutrans_site.asgi:application`:
+
+- Daphne's message and frame limits (`--websocket-max-message-size`/`--websocket-max-frame-size`,
+  which autobahn applies to incoming *and* outgoing messages) come from the setting
+  WEBSOCKET_MAX_MESSAGE_BYTES, kept above MAX_FRAME_BYTES: a binary frame over MAX_FRAME_BYTES
+  but within the server limit reaches the consumer and gets the protocol's `frame dropped`
+  error, the connection stays open.
+- A message over the server limit is refused with a close frame, code 1009 ("message too big")
+  and autobahn's reason, instead of Daphne's default of dropping the TCP connection (the
+  client saw 1006 and no reason).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+
+APPLICATION = "rutrans_site.asgi:application"
+
+
+class RutransServer(Server):
+    """Daphne, with oversized WebSocket messages refused by a 1009 close, not a dropped socket."""
+
+    def run(self) -> None:
+        from twisted.internet import reactor  # daphne.server installed the asyncio reactor
+
+        # Daphne makes its WebSocket factory in run() and then starts the reactor; startup
+        # callbacks run before the first connection is accepted, and each connection copies
+        # its options from the factory.
+        reactor.callWhenRunning(self._refuse_oversized_messages_with_a_close_frame)
+        super().run()
+
+    def _refuse_oversized_messages_with_a_close_frame(self) -> None:
+        self.ws_factory.setProtocolOptions(failByDrop=False)
+
+
+class RutransCommandLine(CommandLineInterface):
+    description = "rutrans web server (Daphne: HTTP, WebSockets, admin, REST API)"
+    server_class = RutransServer
+
+
+def daphne_arguments(argv: list[str]) -> list[str]:
+    """Daphne's arguments: the project's limits first (an explicit option given later wins),
+    the caller's options, then the application."""
+    from django.conf import settings
+
+    limit = str(settings.WEBSOCKET_MAX_MESSAGE_BYTES)
+    return [
+        "--websocket-max-message-size",
+        limit,
+        "--websocket-max-frame-size",
+        limit,
+        *argv,
+        APPLICATION,
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rutrans_site.settings")
+    RutransCommandLine().run(daphne_arguments(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
