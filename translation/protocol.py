@@ -44,6 +44,7 @@ class SessionConfig:
     sample_rate: int = 48_000
     channels: int = 2
     voices: tuple[tuple[str, str], ...] = ()  # (target language, voice) pairs
+    captions: bool | None = None  # live captions: None follows the server (LIVE_CAPTIONS)
 
     @property
     def mode(self) -> str:
@@ -128,7 +129,14 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
         ),
         channels=_int_in(payload.get("channels", 2), "channels", 1, 2),
         voices=_voices(payload.get("voice")),
+        captions=_flag(payload.get("captions"), "captions"),
     )
+
+
+def _flag(value: Any, field: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ProtocolError(f"{field} must be true or false (got {value!r})")
+    return value
 
 
 def error_message(error: str, *, seq: int | None = None) -> str:

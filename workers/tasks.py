@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from workers.captions import caption_partial
 from workers.services import complete_translation
 
 
@@ -23,3 +24,9 @@ from workers.services import complete_translation
 )
 def translate(self, translation_id: str) -> None:
     complete_translation(translation_id, worker=self.request.hostname or "celery")
+
+
+# A live caption: stale within seconds, so never redelivered (no acks_late) nor retried.
+@shared_task(name="translation.caption", ignore_result=True, acks_late=False)
+def caption(request: dict) -> None:
+    caption_partial(request)
