@@ -1,4 +1,5 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
+import { announceFinal, settleEntry, showPartial } from "./captions.js";
 import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
 import { PlaybackQueue } from "./playback.js";
@@ -20,6 +21,7 @@ const els = {
   voiceEn: $("voice-en"),
   mute: $("mute"),
   pauseWhilePlaying: $("pause-while-playing"),
+  captions: $("captions"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -43,6 +45,7 @@ function saveSettings() {
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     mute: els.mute.checked,
     pauseWhilePlaying: els.pauseWhilePlaying.checked,
+    captions: els.captions.checked,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -61,6 +64,7 @@ fillVoiceSelect(els.voiceRu, "ru", saved.voice?.ru ?? DEFAULT_VOICES.ru);
 fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
 if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
 if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
+if (typeof saved.captions === "boolean") els.captions.checked = saved.captions;
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -91,6 +95,7 @@ function currentControl() {
     sample_rate: capture.sampleRate,
     channels: capture.channels,
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
+    captions: els.captions.checked,
   };
 }
 
@@ -210,7 +215,13 @@ socket.addEventListener("state", ({ detail }) => {
 });
 
 socket.addEventListener("status", ({ detail }) => {
-  emit("status", { state: detail.state, seq: detail.seq, mode: detail.mode, voice: detail.voice });
+  emit("status", {
+    state: detail.state,
+    seq: detail.seq,
+    mode: detail.mode,
+    voice: detail.voice,
+    captions: detail.captions,
+  });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);
   } else if (detail.state === "flushed" && !running) {
@@ -218,10 +229,26 @@ socket.addEventListener("status", ({ detail }) => {
   }
 });
 
+// Live captions: provisional text while the utterance is still spoken (static/js/captions.js).
+socket.addEventListener("partial", ({ detail }) => {
+  const shown = showPartial(entryFor(detail.session, detail.seq), detail);
+  emit("partial", {
+    seq: detail.seq,
+    session: detail.session,
+    part: detail.part,
+    text: detail.text,
+    source_text: detail.source_text,
+    shown,
+    timings: detail.timings,
+  });
+});
+
 socket.addEventListener("result", ({ detail }) => {
   const { result, wav, session } = detail;
   const entry = entryFor(session, result.seq, result.id);
+  settleEntry(entry);
   fillResult(entry, result, wav);
+  announceFinal(result);
   emit("result", {
     seq: result.seq,
     session,
@@ -295,7 +322,7 @@ els.pauseWhilePlaying.addEventListener("change", () => {
   }
   saveSettings();
 });
-for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
+for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (socket.connected) socket.sendControl(); // applies from the next utterance
@@ -424,6 +451,7 @@ function describeTimings(t) {
 }
 
 function setEntryError(entry, message) {
+  settleEntry(entry);
   entry.el.dataset.state = "error";
   entry.targetText.textContent = "Not translated";
   entry.targetText.classList.remove("pending");
@@ -442,7 +470,7 @@ function showEntryProblem(entry, message, kind) {
 
 function markLostEntries() {
   for (const entry of entries.values()) {
-    if (entry.el.dataset.state === "pending") {
+    if (entry.el.dataset.state === "pending" || entry.el.dataset.state === "partial") {
       setEntryError(entry, "The connection was lost before this translation arrived.");
     }
   }

@@ -5,6 +5,7 @@
 //   "state"  {state, attempt?, delayMs?}   idle | connecting | configuring | live | retrying | closed
 //   "status" the server's status message   (ready, configured, queued, flushed)
 //   "result" {result, wav: ArrayBuffer|null, session}
+//   "partial" a live caption {seq, part, text, source_text, ..., session} (no WAV follows)
 //   "error"  {error, seq?, session}
 //   "notice" {message}                     client-side trouble worth showing (frames dropped)
 
@@ -175,6 +176,10 @@ export class LiveSocket extends EventTarget {
       } else {
         this._pending = message;
       }
+      return;
+    }
+    if (message.type === "partial") {
+      this._emit("partial", { ...message, session: this.sessionIndex });
       return;
     }
     if (message.type === "error") {
