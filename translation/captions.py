@@ -4,7 +4,9 @@ worker replies; `translation/caption_dispatch.py` sends the requests.
 
 Rules, per session:
 - a partial is due after `interval_s` of speech in the open utterance, then after each further
-  `interval_s` (stream time, so a stalled stream asks for nothing);
+  `interval_s` of speech (the VAD's speech seconds: the silence that ends an utterance asks for
+  nothing; a stalled stream neither). `poll`, on every frame, only compares stream times;
+  the speech seconds, which cost a copy of the audio, are read when `poll` says so;
 - at most one partial is out at a time: a due tick while one is out is *skipped* (the workers
   are busy), as is one the dispatcher or worker turned down; a partial never answered (it
   expired in the queue) frees the slot after `expires_s` plus a grace period;
@@ -20,6 +22,8 @@ from typing import Any
 ANSWER_GRACE_S = 0.5
 """How long past its expiry a partial may still be answered (a worker that started it just
 before the expiry): until then its slot stays taken."""
+RECHECK_S = 0.2
+"""Stream time until speech is looked at again when too little of it was new."""
 
 MAX_TRACKED = 64
 """Utterances whose newest shown partial is remembered (finals forget theirs sooner)."""
@@ -38,8 +42,8 @@ class PartialRequest:
 class UtteranceCaptions:
     """Caption bookkeeping of one utterance (one seq)."""
 
-    onset_s: float  # stream time when its speech was first seen
-    next_due_s: float  # speech seconds at which the next partial is due
+    next_look_s: float  # stream time at which to look at its speech again
+    last_speech_s: float = 0.0  # speech seconds at the last due partial
     due: int = 0
     sent: int = 0
     skipped: int = 0
@@ -51,8 +55,9 @@ class UtteranceCaptions:
 
 @dataclass
 class CaptionState:
-    """One session's captions. `poll` on every frame, `sent`/`declined` after a dispatch
-    attempt, `accept` for each reply from a worker."""
+    """One session's captions. `poll` on every frame; when it says so, `request` with the
+    open utterance's speech seconds; `sent`/`declined` after a dispatch attempt; `accept` for
+    each reply from a worker."""
 
     interval_s: float
     expires_s: float
@@ -66,25 +71,35 @@ class CaptionState:
         if self.interval_s <= 0 or self.expires_s <= 0:
             raise ValueError("caption interval and expiry must be positive")
 
-    def poll(
-        self, *, seq: int, has_speech: bool, stream_s: float, now: float
-    ) -> PartialRequest | None:
-        """The open utterance is `seq` (the number its final will get); `has_speech`: the
-        segmenter has heard speech in it; `stream_s`: the session's stream time. Returns the
-        partial to send now, if any."""
+    def poll(self, *, seq: int, has_speech: bool, stream_s: float) -> bool:
+        """Cheap, on every frame. The open utterance is `seq` (the number its final will get);
+        `has_speech`: the segmenter heard speech in it; `stream_s`: the session's stream time.
+        True when its speech seconds should be looked at (`request`)."""
         self._close_before(seq)
         if not has_speech:
-            return None
+            return False
         captions = self.open.get(seq)
         if captions is None:
-            captions = UtteranceCaptions(onset_s=stream_s, next_due_s=self.interval_s)
+            # Speech began at the latest now: at least interval_s of it takes that long.
+            captions = UtteranceCaptions(next_look_s=stream_s + self.interval_s)
             self.open[seq] = captions
-        speech_s = stream_s - captions.onset_s
-        if speech_s < captions.next_due_s:
+        return stream_s >= captions.next_look_s
+
+    def request(
+        self, *, seq: int, speech_s: float, stream_s: float, now: float
+    ) -> PartialRequest | None:
+        """After `poll` said so: the partial to send now, given `speech_s` seconds of speech in
+        the open utterance, or None (too little new speech, or one still out: skipped)."""
+        captions = self.open.get(seq)
+        if captions is None:
+            return None
+        new_speech = speech_s - captions.last_speech_s
+        if new_speech < self.interval_s:
+            captions.next_look_s = stream_s + min(RECHECK_S, self.interval_s - new_speech)
             return None
         captions.due += 1
-        # Every further interval of speech from now: a late tick does not bunch the next.
-        captions.next_due_s = speech_s + self.interval_s
+        captions.last_speech_s = speech_s
+        captions.next_look_s = stream_s + self.interval_s
         if self.out is not None and now - self.out[2] < self.expires_s + ANSWER_GRACE_S:
             captions.skipped += 1
             return None

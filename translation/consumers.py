@@ -245,18 +245,19 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         live, captions = self.live, self.captions
         assert live is not None and captions is not None and live.config is not None
         segmenter = live.segmenter
-        request = captions.poll(
-            seq=live.next_seq,
-            has_speech=segmenter.has_speech,
-            stream_s=segmenter.stream_time_s,
-            now=time.monotonic(),
-        )
-        for seq, counts in captions.take_ended():
-            await self.send(text_data=status_message("captions", seq=seq, **counts))
-        opened = segmenter.open_utterance_audio() if request is not None else None
-        if request is None or opened is None:
+        seq, stream_s = live.next_seq, segmenter.stream_time_s
+        look = captions.poll(seq=seq, has_speech=segmenter.has_speech, stream_s=stream_s)
+        for ended, counts in captions.take_ended():
+            await self.send(text_data=status_message("captions", seq=ended, **counts))
+        opened = segmenter.open_utterance_audio() if look else None
+        if opened is None:
             return
         audio, speech_s = opened
+        request = captions.request(
+            seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic()
+        )
+        if request is None:
+            return
         job = caption_dispatch.PartialJob(
             reply_channel=self.channel_name,
             seq=request.seq,
@@ -264,7 +265,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             src=request.src or live.config.src,
             tgt=live.config.tgt,
             audio=audio,
-            start_s=segmenter.stream_time_s - audio.size / MODEL_SAMPLE_RATE,
+            start_s=stream_s - audio.size / MODEL_SAMPLE_RATE,
             speech_s=speech_s,
         )
         captions.sent(request, time.monotonic())

@@ -32,52 +32,71 @@ def reply(seq: int, part: int, **extra) -> dict:
     return event
 
 
-# --- the rules -----------------------------------------------------------------------------------
+# --- the rules ----------------------------------------------------------------------------------
 
 
-def test_first_partial_after_one_interval_of_speech_then_each_interval():
+def tick(captions, *, seq=0, stream_s, speech_s, now=None, has_speech=True):
+    """One frame: poll, and when it says so, the request with the speech seconds."""
+    if not captions.poll(seq=seq, has_speech=has_speech, stream_s=stream_s):
+        return None
+    now = stream_s if now is None else now
+    return captions.request(seq=seq, speech_s=speech_s, stream_s=stream_s, now=now)
+
+
+def test_first_partial_after_one_interval_of_speech_then_each_interval_of_new_speech():
     captions = state()
-    assert captions.poll(seq=0, has_speech=False, stream_s=0.5, now=0.0) is None
-    assert captions.poll(seq=0, has_speech=True, stream_s=2.0, now=0.0) is None  # onset 2.0
-    assert captions.poll(seq=0, has_speech=True, stream_s=2.98, now=0.0) is None
-    first = captions.poll(seq=0, has_speech=True, stream_s=3.0, now=1.0)
+    assert tick(captions, stream_s=0.5, speech_s=0.0, has_speech=False) is None
+    assert tick(captions, stream_s=2.0, speech_s=0.1) is None  # speech seen from 2.0
+    assert tick(captions, stream_s=2.98, speech_s=0.9) is None  # not looked at yet
+    assert tick(captions, stream_s=3.0, speech_s=0.95) is None  # looked at: too little
+    assert tick(captions, stream_s=3.1, speech_s=0.99) is None  # within the recheck
+    first = tick(captions, stream_s=3.2, speech_s=1.1)
     assert first == PartialRequest(seq=0, part=1, src=None)
-    captions.sent(first, now=1.0)
+    captions.sent(first, now=3.2)
     assert captions.accept(reply(0, 1), final_arrived=False)["text"] == "p1"
-    assert captions.poll(seq=0, has_speech=True, stream_s=3.98, now=1.9) is None
-    second = captions.poll(seq=0, has_speech=True, stream_s=4.0, now=2.0)
-    assert second == PartialRequest(seq=0, part=2, src=None)
+    assert tick(captions, stream_s=4.1, speech_s=2.0) is None
+    assert tick(captions, stream_s=4.2, speech_s=2.1) == PartialRequest(seq=0, part=2, src=None)
+
+
+def test_the_silence_that_ends_an_utterance_asks_for_no_partial():
+    captions = state()
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    first = tick(captions, stream_s=1.0, speech_s=1.0)
+    captions.sent(first, now=1.0)
+    captions.accept(reply(0, 1), final_arrived=False)
+    # Speech stopped at 1.3 s; the stream goes on in silence until the cut.
+    for step in range(1, 10):
+        assert tick(captions, stream_s=2.0 + step / 10, speech_s=1.3) is None
+    assert captions.open[0].summary() == {"due": 1, "sent": 1, "skipped": 0}
 
 
 def test_a_tick_while_one_partial_is_out_is_skipped_until_it_answers_or_expires():
     captions = state(expires_s=2.0)
-    captions.poll(seq=0, has_speech=True, stream_s=0.0, now=0.0)
-    first = captions.poll(seq=0, has_speech=True, stream_s=1.0, now=1.0)
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
-    assert captions.poll(seq=0, has_speech=True, stream_s=2.0, now=2.0) is None  # still out
-    assert captions.poll(seq=0, has_speech=True, stream_s=3.0, now=3.0) is None
+    assert tick(captions, stream_s=2.0, speech_s=2.0) is None  # still out
+    assert tick(captions, stream_s=3.0, speech_s=3.0) is None
     # Never answered (expired in the queue): the slot frees after expiry + grace.
-    later = captions.poll(seq=0, has_speech=True, stream_s=4.0, now=1.0 + 2.0 + ANSWER_GRACE_S)
+    later = tick(captions, stream_s=4.0, speech_s=4.0, now=1.0 + 2.0 + ANSWER_GRACE_S)
     assert later == PartialRequest(seq=0, part=4, src=None)
     assert captions.open[0].summary() == {"due": 4, "sent": 1, "skipped": 2}
 
 
 def test_a_worker_skip_frees_the_slot_and_counts_as_skipped():
     captions = state()
-    captions.poll(seq=0, has_speech=True, stream_s=0.0, now=0.0)
-    first = captions.poll(seq=0, has_speech=True, stream_s=1.0, now=1.0)
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
     assert captions.accept(reply(0, 1, skipped="finals waiting"), final_arrived=False) is None
-    assert captions.poll(seq=0, has_speech=True, stream_s=2.0, now=1.1) == PartialRequest(
-        0, 2, None
-    )
+    assert tick(captions, stream_s=2.0, speech_s=2.0, now=1.1) == PartialRequest(0, 2, None)
     assert captions.open[0].skipped == 1
 
 
 def test_a_declined_dispatch_frees_the_slot():
     captions = state()
-    captions.poll(seq=0, has_speech=True, stream_s=0.0, now=0.0)
-    first = captions.poll(seq=0, has_speech=True, stream_s=1.0, now=1.0)
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
     captions.declined(first)
     assert captions.out is None
@@ -86,7 +105,7 @@ def test_a_declined_dispatch_frees_the_slot():
 
 def test_partials_after_their_final_or_older_than_the_shown_one_are_dropped():
     captions = state()
-    captions.poll(seq=3, has_speech=True, stream_s=0.0, now=0.0)
+    tick(captions, seq=3, stream_s=0.0, speech_s=0.0)
     assert captions.accept(reply(3, 2), final_arrived=False)["part"] == 2
     assert captions.accept(reply(3, 1), final_arrived=False) is None  # overtaken
     assert captions.accept(reply(3, 2), final_arrived=False) is None  # duplicate
@@ -97,29 +116,27 @@ def test_partials_after_their_final_or_older_than_the_shown_one_are_dropped():
 
 def test_a_cut_ends_the_utterance_and_reports_its_counters_once():
     captions = state()
-    captions.poll(seq=0, has_speech=True, stream_s=0.0, now=0.0)
-    request = captions.poll(seq=0, has_speech=True, stream_s=1.0, now=1.0)
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    request = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(request, now=1.0)
     captions.accept(reply(0, 1, src="ru"), final_arrived=False)
-    # The segmenter cut seq 0; speech goes on in seq 1, whose clock starts afresh.
-    assert captions.poll(seq=1, has_speech=True, stream_s=1.5, now=1.5) is None
+    # The segmenter cut seq 0; speech goes on in seq 1, whose count starts afresh.
+    assert tick(captions, seq=1, stream_s=1.5, speech_s=0.2) is None
     assert captions.take_ended() == [(0, {"due": 1, "sent": 1, "skipped": 0})]
     assert captions.take_ended() == []
-    assert captions.poll(seq=1, has_speech=True, stream_s=2.4, now=2.4) is None
-    assert captions.poll(seq=1, has_speech=True, stream_s=2.5, now=2.5) == PartialRequest(
-        1, 1, None
-    )
+    assert tick(captions, seq=1, stream_s=2.4, speech_s=0.9) is None
+    assert tick(captions, seq=1, stream_s=2.5, speech_s=1.0) == PartialRequest(1, 1, None)
     # A partial of seq 0 still out after the cut is shown while its final is not there.
     assert captions.accept(reply(0, 2), final_arrived=False)["part"] == 2
 
 
 def test_auto_mode_reuses_the_language_of_the_utterances_first_partial():
     captions = state()
-    captions.poll(seq=0, has_speech=True, stream_s=0.0, now=0.0)
-    first = captions.poll(seq=0, has_speech=True, stream_s=1.0, now=1.0)
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
     captions.accept(reply(0, 1, src="ru"), final_arrived=False)
-    assert captions.poll(seq=0, has_speech=True, stream_s=2.0, now=2.0).src == "ru"
+    assert tick(captions, stream_s=2.0, speech_s=2.0).src == "ru"
 
 
 def test_interval_and_expiry_must_be_positive():
