@@ -195,6 +195,7 @@ async def run_load(ws_url: str, n: int, clips, utterances: int, warmup: int, cap
         "counts": counts,
         "end_to_end_ms": columns["end_to_end"],
         "queue_ms": columns["queue"],
+        "columns": {name: summarise(values) for name, values in columns.items()},
         "caption_counts": caption_counts(traces) if captions else None,
     }
 

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "translation.caption"
 QUEUE = "captions"
-MAX_QUEUED = 8
+MAX_QUEUED = 4
 """More partials than this waiting in the `captions` queue: the workers are behind; skip."""
 AUDIO_KEY_PREFIX = "rutrans:caption-audio:"
 AUDIO_KEY_SLACK_S = 3

@@ -10,6 +10,9 @@ Rules, per session:
 - at most one partial is out at a time: a due tick while one is out is *skipped* (the workers
   are busy), as is one the dispatcher or worker turned down; a partial never answered (it
   expired in the queue) frees the slot after `expires_s` plus a grace period;
+- a due tick is also skipped while the caller says the system is busy: the session's previous
+  final has not come back yet, or the web tier's event loop runs late (LOOP_LAG_LIMIT_MS);
+  finals and the audio ingest matter more than captions;
 - a partial is shown only while its utterance has no final, and only if it is newer than the
   last partial shown for that utterance (replies can overtake each other across workers).
 """
@@ -22,6 +25,8 @@ from typing import Any
 ANSWER_GRACE_S = 0.5
 """How long past its expiry a partial may still be answered (a worker that started it just
 before the expiry): until then its slot stays taken."""
+LOOP_LAG_LIMIT_MS = 250.0
+"""An event loop running later than this (the web tier saturated): no partials."""
 RECHECK_S = 0.2
 """Stream time until speech is looked at again when too little of it was new."""
 
@@ -86,10 +91,11 @@ class CaptionState:
         return stream_s >= captions.next_look_s
 
     def request(
-        self, *, seq: int, speech_s: float, stream_s: float, now: float
+        self, *, seq: int, speech_s: float, stream_s: float, now: float, busy: bool = False
     ) -> PartialRequest | None:
         """After `poll` said so: the partial to send now, given `speech_s` seconds of speech in
-        the open utterance, or None (too little new speech, or one still out: skipped)."""
+        the open utterance, or None (too little new speech; or skipped: `busy`, or one still
+        out)."""
         captions = self.open.get(seq)
         if captions is None:
             return None
@@ -100,7 +106,7 @@ class CaptionState:
         captions.due += 1
         captions.last_speech_s = speech_s
         captions.next_look_s = stream_s + self.interval_s
-        if self.out is not None and now - self.out[2] < self.expires_s + ANSWER_GRACE_S:
+        if busy or (self.out is not None and now - self.out[2] < self.expires_s + ANSWER_GRACE_S):
             captions.skipped += 1
             return None
         self.out = None

@@ -17,7 +17,7 @@ from django.db import DatabaseError
 
 from translation import caption_dispatch, selectors, services
 from translation.audio import MODEL_SAMPLE_RATE, AudioFormatError
-from translation.captions import CaptionState, PartialRequest
+from translation.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 from translation.dispatch import remember_event_loop
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 from translation.protocol import (
@@ -253,8 +253,10 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         if opened is None:
             return
         audio, speech_s = opened
+        # Busy: this session's last final is still out, or frames wait for the event loop.
+        busy = live.in_flight > 0 or live.max_loop_lag_ms > LOOP_LAG_LIMIT_MS
         request = captions.request(
-            seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic()
+            seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic(), busy=busy
         )
         if request is None:
             return

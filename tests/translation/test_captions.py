@@ -11,6 +11,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from rutrans_site.asgi import application
+from translation import consumers
 from translation.captions import ANSWER_GRACE_S, CaptionState, PartialRequest, partial_payload
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -210,8 +211,10 @@ pytestmark_db = pytest.mark.django_db(transaction=True)
 
 @pytestmark_db
 @pytest.mark.timeout(60)
-async def test_partials_come_before_the_final_and_grow(engines, speech):
+async def test_partials_come_before_the_final_and_grow(engines, speech, monkeypatch):
     engines.LIVE_CAPTIONS = True
+    # Frames go in as fast as they can here: a busy test machine's loop lag must not shed them.
+    monkeypatch.setattr(consumers, "LOOP_LAG_LIMIT_MS", float("inf"))
     comm = await connect(CONTROL)
     configured = await comm.receive_json_from()
     assert configured["state"] == "configured" and configured["captions"] is True
@@ -263,3 +266,13 @@ async def test_server_setting_off_means_no_captions_whatever_the_client_asks(eng
     error = await comm.receive_json_from()
     assert error == {"type": "error", "error": "captions must be true or false (got 'yes')"}
     await comm.disconnect()
+
+
+def test_a_busy_system_skips_the_due_partial():
+    captions = state()
+    tick(captions, stream_s=0.0, speech_s=0.0)
+    assert captions.poll(seq=0, has_speech=True, stream_s=1.0)
+    assert captions.request(seq=0, speech_s=1.0, stream_s=1.0, now=1.0, busy=True) is None
+    assert captions.open[0].summary() == {"due": 1, "sent": 0, "skipped": 1}
+    # The next interval of new speech, no longer busy: asked for.
+    assert tick(captions, stream_s=2.0, speech_s=2.0) == PartialRequest(0, 2, None)
