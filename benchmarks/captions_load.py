@@ -211,6 +211,7 @@ def combine(runs: list[dict]) -> dict:
         "out_of_order": sum(r["counts"]["out_of_order"] for r in runs),
         "end_to_end_ms": summarise(ends),
         "queue_ms": summarise(queue),
+        "columns_per_run": [r["columns"] for r in runs],
     }
     if runs[0]["caption_counts"] is not None:
         due = sum(r["caption_counts"]["due"] for r in runs)

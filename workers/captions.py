@@ -58,6 +58,8 @@ def caption_partial(request: dict[str, Any]) -> None:
 def _reason_to_skip(queue_ms: float) -> str | None:
     if queue_ms > settings.CAPTION_EXPIRES_S * 1000.0:
         return "expired"
+    if queue_ms > settings.CAPTION_INTERVAL_S * 1000.0:
+        return "behind"  # waited longer than the cadence: the workers are behind; the next is due
     if caption_dispatch.finals_waiting():
         return "finals waiting"
     return None

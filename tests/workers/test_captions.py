@@ -102,6 +102,12 @@ def test_a_stale_partial_is_skipped_unrun(engines, pushed, settings):
     assert pushed[0][1]["skipped"] == "expired" and "partial" not in pushed[0][1]
 
 
+def test_a_partial_that_waited_longer_than_the_cadence_is_skipped(engines, pushed, settings):
+    settings.CAPTION_INTERVAL_S, settings.CAPTION_EXPIRES_S = 1.0, 2.0
+    worker_captions.caption_partial(request_of(job(), sent_at=time.time() - 1.2))
+    assert pushed[0][1]["skipped"] == "behind"
+
+
 def test_a_partial_steps_aside_for_a_waiting_final(engines, pushed, monkeypatch):
     monkeypatch.setattr(dispatch, "_embedded_finals_waiting", 1)
     worker_captions.caption_partial(request_of(job()))
