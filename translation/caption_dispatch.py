@@ -9,16 +9,21 @@ Partials must never delay finals, so they travel apart from them:
 - embedded: the same code on the one in-process worker thread, never while a final waits there
   (and the partial steps aside again when it comes up behind a final).
 
-Everything here blocks (Redis, Celery): call it off the event loop.
+Everything here blocks (Redis, Celery): the consumer calls `submit_partial` through
+`send_in_background`, on one thread of its own per web process, so caption sends never take the
+threads that store finals (Channels' `database_sync_to_async` uses the loop's default
+executor), and a send still in progress means the next partial is skipped, not queued.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +45,8 @@ AUDIO_KEY_SLACK_S = 3
 
 _redis_client: Any = None
 _redis_lock = threading.Lock()
+_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-captions")
+_sending = 0  # sends submitted to _sender and not finished (event loop only)
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,19 @@ def submit_partial(job: PartialJob) -> str | None:
         expires=settings.CAPTION_EXPIRES_S,
     )
     return None
+
+
+async def send_in_background(job: PartialJob) -> str | None:
+    """`submit_partial` on the captions thread; a send already in progress (the broker is
+    slow or the web process busy) makes this one a skip."""
+    global _sending
+    if _sending:
+        return "web tier busy"
+    _sending += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_sender, submit_partial, job)
+    finally:
+        _sending -= 1
 
 
 def finals_waiting() -> int:

@@ -277,7 +277,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self, captions: CaptionState, request: PartialRequest, job: caption_dispatch.PartialJob
     ) -> None:
         try:
-            reason = await asyncio.to_thread(caption_dispatch.submit_partial, job)
+            reason = await caption_dispatch.send_in_background(job)
         except Exception as exc:  # noqa: BLE001 - a caption is best effort; finals go on
             logger.warning("session %s: partial not sent: %s", self.session_id, exc)
             reason = "error"
