@@ -42,7 +42,7 @@ run: install
 
 # A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL).
 worker: install
-	$(BIN)/celery -A rutrans_site worker -Q gpu --pool solo --loglevel INFO
+	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool solo --loglevel INFO
 
 test: install system-deps $(TURN_MODEL)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
-"""The Celery app. Workers: `celery -A rutrans_site worker -Q gpu --pool solo` (one per GPU;
-never fork after CUDA is initialised)."""
+"""The Celery app. Workers: `celery -A rutrans_site worker -Q gpu,captions --pool solo` (one
+per GPU; never fork after CUDA is initialised)."""
 
 from __future__ import annotations
 

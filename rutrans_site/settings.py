@@ -232,7 +232,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "gpu"
-CELERY_TASK_ROUTES = {"translation.translate": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "translation.translate": {"queue": "gpu"},
+    "translation.caption": {"queue": "captions"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -341,6 +344,19 @@ if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
 # A result that has not come back after this long is answered with an error so that later
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
+
+# --- Live captions (partial translations while the speaker still talks) -------------------------
+
+# Re-translate the open utterance while it is spoken and show the text provisionally (no voice,
+# nothing stored). Off by default: worth it when the workers have a GPU (Canary re-translates a
+# growing sentence in tens of ms there); on a CPU each partial costs about as much as a final.
+# Workers must consume the `captions` queue too (`-Q gpu,captions`). A client turns its own
+# captions off with `"captions": false` in the control message.
+LIVE_CAPTIONS = env_bool("LIVE_CAPTIONS", False)
+# A partial after this much speech, then again after each further this much (seconds).
+CAPTION_INTERVAL_S = env_float("CAPTION_INTERVAL_S", 1.0)
+# A partial not started by a worker within this many seconds is discarded, never run.
+CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
 
 # --- Models -------------------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class Stack:
                 "rutrans_site",
                 "worker",
                 "-Q",
-                "gpu",
+                "gpu,captions",
                 "--pool",
                 "solo",
                 "-n",

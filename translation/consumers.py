@@ -14,13 +14,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from translation import selectors, services
-from translation.audio import AudioFormatError
+from translation import caption_dispatch, selectors, services
+from translation.audio import MODEL_SAMPLE_RATE, AudioFormatError
+from translation.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 from translation.dispatch import remember_event_loop
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 from translation.protocol import (
     FLUSH,
     ProtocolError,
+    SessionConfig,
     audio_end_message,
     bounded_json,
     error_message,
@@ -82,6 +84,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.session_id = uuid.uuid4().hex
         self.live: LiveSession | None = None
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
+        self.captions: CaptionState | None = None
+        self.partial_sender: asyncio.Task | None = None
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()
         # The VAD model load (ONNX) stays off the event loop.
@@ -99,6 +103,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         "translation.result": "translation_result",
         "translation.audio": "translation_result",
         "translation.audio_end": "translation_result",
+        "translation.partial": "translation_partial",
     }
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -133,6 +138,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             except AudioFormatError as exc:
                 logger.info("session %s: dropped frame: %s", self.session_id, exc)
                 await self.send(text_data=error_message(f"frame dropped: {exc}"))
+                return
+            if self.captions is not None:
+                await self._schedule_partial()
             return
         if text_data is None:
             return
@@ -148,6 +156,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             await self.send(text_data=error_message(str(exc)))
             return
         self._queue(ended)
+        self._configure_captions(config)
         await self.send(
             text_data=status_message(
                 "configured",
@@ -157,6 +166,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 sample_rate=config.sample_rate,
                 channels=config.channels,
                 voice=dict(config.voices),
+                captions=self.captions is not None,
             )
         )
 
@@ -231,6 +241,77 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                     await self._deliver(live.expire(now))
         except asyncio.CancelledError:
             pass
+
+    # --- live captions (translation/captions.py holds the rules) ---------------------------------
+
+    def _configure_captions(self, config: SessionConfig) -> None:
+        """Captions when the server offers them and the client did not turn them off."""
+        if settings.LIVE_CAPTIONS and config.captions is not False:
+            if self.captions is None:
+                self.captions = CaptionState(
+                    interval_s=settings.CAPTION_INTERVAL_S, expires_s=settings.CAPTION_EXPIRES_S
+                )
+        else:
+            self.captions = None
+
+    async def _schedule_partial(self) -> None:
+        """After a frame: send a partial of the open utterance when one is due (off the loop)."""
+        live, captions = self.live, self.captions
+        assert live is not None and captions is not None and live.config is not None
+        segmenter = live.segmenter
+        seq, stream_s = live.next_seq, segmenter.stream_time_s
+        look = captions.poll(seq=seq, has_speech=segmenter.has_speech, stream_s=stream_s)
+        for ended, counts in captions.take_ended():
+            await self.send(text_data=status_message("captions", seq=ended, **counts))
+        opened = segmenter.open_utterance_audio() if look else None
+        if opened is None:
+            return
+        audio, speech_s = opened
+        # Busy: this session's last final is still out, or frames wait for the event loop.
+        busy = live.in_flight > 0 or live.max_loop_lag_ms > LOOP_LAG_LIMIT_MS
+        request = captions.request(
+            seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic(), busy=busy
+        )
+        if request is None:
+            return
+        job = caption_dispatch.PartialJob(
+            reply_channel=self.channel_name,
+            seq=request.seq,
+            part=request.part,
+            src=request.src or live.config.src,
+            tgt=live.config.tgt,
+            audio=audio,
+            start_s=stream_s - audio.size / MODEL_SAMPLE_RATE,
+            speech_s=speech_s,
+        )
+        captions.sent(request, time.monotonic())
+        self.partial_sender = asyncio.create_task(self._submit_partial(captions, request, job))
+
+    async def _submit_partial(
+        self, captions: CaptionState, request: PartialRequest, job: caption_dispatch.PartialJob
+    ) -> None:
+        try:
+            reason = await caption_dispatch.send_in_background(job)
+        except Exception as exc:  # noqa: BLE001 - a caption is best effort; finals go on
+            logger.warning("session %s: partial not sent: %s", self.session_id, exc)
+            reason = "error"
+        if reason is not None:
+            captions.declined(request)
+
+    async def translation_partial(self, event: dict[str, Any]) -> None:
+        """A worker's partial (or its note that it skipped one), from the channel layer."""
+        live, captions = self.live, self.captions
+        if live is None or captions is None:
+            return
+        seq = event.get("seq")
+        final_arrived = isinstance(seq, int) and (seq < live.next_to_send or seq in live.headed)
+        message = captions.accept(event, final_arrived=final_arrived)
+        if message is None:
+            return
+        sent_at = event.get("sent_at")
+        if sent_at:
+            message["timings"]["push_ms"] = round((time.time() - sent_at) * 1000.0, 2)
+        await self.send(text_data=bounded_json(message, text_fields=("text", "source_text")))
 
     # --- server → client -----------------------------------------------------------------------
 

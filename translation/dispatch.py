@@ -22,11 +22,13 @@ QUEUE = "gpu"
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _event_loop: asyncio.AbstractEventLoop | None = None
+_embedded_finals_waiting = 0  # submitted to the embedded worker thread, not yet started
 
 
 def enqueue_translation(translation_id: str) -> Future | None:
     """Queue the translation task for a history row (call after the row is committed)."""
     if settings.EMBEDDED:
+        _count_embedded_final(+1)
         return _embedded_executor().submit(_run_embedded, str(translation_id))
     from rutrans_site.celery import app
 
@@ -48,6 +50,7 @@ def _run_embedded(translation_id: str) -> None:
     from translation.liveness import this_worker
     from workers.services import complete_translation
 
+    _count_embedded_final(-1)
     close_old_connections()
     try:
         complete_translation(translation_id, worker=this_worker())
@@ -55,6 +58,18 @@ def _run_embedded(translation_id: str) -> None:
         logger.exception("embedded translation %s failed", translation_id)
     finally:
         close_old_connections()
+
+
+def _count_embedded_final(delta: int) -> None:
+    global _embedded_finals_waiting
+    with _executor_lock:
+        _embedded_finals_waiting += delta
+
+
+def embedded_finals_waiting() -> int:
+    """Embedded: translations queued on the worker thread and not started yet (live captions
+    step aside for them)."""
+    return _embedded_finals_waiting
 
 
 def warm_up_embedded_worker() -> None:

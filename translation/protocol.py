@@ -50,6 +50,7 @@ class SessionConfig:
     sample_rate: int = 48_000
     channels: int = 2
     voices: tuple[tuple[str, str], ...] = ()  # (target language, voice) pairs
+    captions: bool | None = None  # live captions: None follows the server (LIVE_CAPTIONS)
 
     @property
     def mode(self) -> str:
@@ -116,6 +117,7 @@ class ControlMessage(BaseModel):
     voice: Annotated[tuple[tuple[str, str], ...], PlainValidator(_voices)] = Field(
         (), description='an object like {"ru": "baya", "en": "en_0"}'
     )
+    captions: bool | None = Field(None, description="true or false (live captions)")
 
 
 def _shown(value: Any, limit: int = 40) -> str:
@@ -176,6 +178,7 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
         sample_rate=control.sample_rate,
         channels=control.channels,
         voices=control.voice,
+        captions=control.captions,
     )
 
 

@@ -413,6 +413,16 @@ class UtteranceSegmenter:
                 self._last_speech = window_start + self.window
                 self._speech_samples += self.window
 
+    # -- read-only views (live captions) ------------------------------------------------------
+
+    def open_utterance_audio(self) -> tuple[np.ndarray, float] | None:
+        """A copy of the utterance being collected (preroll included, up to the last sample
+        fed) and its seconds of speech; None while no speech has been heard."""
+        if self._speech_start is None:
+            return None
+        start = self._utterance_start() - self._buf_start
+        return self._buffer.view()[start:].copy(), self._speech_samples / SAMPLE_RATE
+
 
 def _samples(seconds: float) -> int:
     return round(seconds * SAMPLE_RATE)

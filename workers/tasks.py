@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from translation.liveness import this_worker
+from workers.captions import caption_partial
 from workers.services import complete_translation
 
 
@@ -24,3 +25,9 @@ from workers.services import complete_translation
 )
 def translate(self, translation_id: str) -> None:
     complete_translation(translation_id, worker=this_worker(self.request.hostname or "celery"))
+
+
+# A live caption: stale within seconds, so never redelivered (no acks_late) nor retried.
+@shared_task(name="translation.caption", ignore_result=True, acks_late=False)
+def caption(request: dict) -> None:
+    caption_partial(request)

@@ -1,4 +1,5 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
+import { announceFinal, settleEntry, showPartial } from "./captions.js";
 import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
 import { renderDetection } from "./detection.js";
@@ -26,6 +27,7 @@ const els = {
   pauseWhilePlaying: $("pause-while-playing"),
   catchUp: $("catch-up"),
   lag: $("playback-lag"),
+  captions: $("captions"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -56,6 +58,7 @@ function saveSettings() {
     pauseWhilePlaying: els.pauseWhilePlaying.checked,
     pushToTalk: els.pushToTalk.checked,
     catchUp: els.catchUp.value,
+    captions: els.captions.checked,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -76,6 +79,7 @@ if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
 if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
 if (typeof saved.pushToTalk === "boolean") els.pushToTalk.checked = saved.pushToTalk;
 if (CATCH_UP_MODES.includes(saved.catchUp)) els.catchUp.value = saved.catchUp;
+if (typeof saved.captions === "boolean") els.captions.checked = saved.captions;
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -111,6 +115,7 @@ function currentControl() {
     sample_rate: capture.sampleRate,
     channels: capture.channels,
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
+    captions: els.captions.checked,
   };
 }
 
@@ -244,6 +249,7 @@ socket.addEventListener("status", ({ detail }) => {
     voice: detail.voice,
     start_s: detail.start_s,
     end_s: detail.end_s,
+    captions: detail.captions,
   });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);
@@ -253,11 +259,27 @@ socket.addEventListener("status", ({ detail }) => {
   }
 });
 
+// Live captions: provisional text while the utterance is still spoken (static/js/captions.js).
+socket.addEventListener("partial", ({ detail }) => {
+  const shown = showPartial(entryFor(detail.session, detail.seq), detail);
+  emit("partial", {
+    seq: detail.seq,
+    session: detail.session,
+    part: detail.part,
+    text: detail.text,
+    source_text: detail.source_text,
+    shown,
+    timings: detail.timings,
+  });
+});
+
 socket.addEventListener("result", ({ detail }) => {
   // The text comes first; its audio follows in pieces ("audio"), then "audio-end".
   const { result, session } = detail;
   const entry = entryFor(session, result.seq, result.id);
+  settleEntry(entry);
   fillResult(entry, result);
+  announceFinal(result);
   emit("text", { seq: result.seq, session, text: result.text });
 });
 
@@ -370,7 +392,7 @@ els.pauseWhilePlaying.addEventListener("change", () => {
   }
   saveSettings();
 });
-for (const control of [els.mode, els.voiceRu, els.voiceEn]) {
+for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (socket.connected) socket.sendControl(); // applies from the next utterance
@@ -570,6 +592,7 @@ function describeTimings(t) {
 }
 
 function setEntryError(entry, message) {
+  settleEntry(entry);
   entry.el.dataset.state = "error";
   entry.targetText.textContent = "Not translated";
   entry.targetText.classList.remove("pending");
@@ -588,7 +611,7 @@ function showEntryProblem(entry, message, kind) {
 
 function markLostEntries() {
   for (const entry of entries.values()) {
-    if (entry.el.dataset.state === "pending") {
+    if (entry.el.dataset.state === "pending" || entry.el.dataset.state === "partial") {
       setEntryError(entry, "The connection was lost before this translation arrived.");
     }
   }

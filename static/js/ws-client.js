@@ -11,6 +11,7 @@
 //                                            not all of it came; also on a lost connection)
 //   "error"     {error, seq?, session}
 //   "notice"    {message}                    client-side trouble worth showing (frames dropped)
+//   "partial"   a live caption {seq, part, text, source_text, ..., session} (no WAV follows)
 
 const FLUSH = "__flush__";
 const MAX_OUTBOX_FRAMES = 150; // ~3 s of 20 ms frames kept while (re)connecting
@@ -185,6 +186,10 @@ export class LiveSocket extends EventTarget {
       if (this._open && this._open.seq === message.seq) this._open = null;
       const { seq, pieces, error, timings } = message;
       this._emit("audio-end", { seq, pieces, error, timings, session: this.sessionIndex });
+      return;
+    }
+    if (message.type === "partial") {
+      this._emit("partial", { ...message, session: this.sessionIndex });
       return;
     }
     if (message.type === "error") {

@@ -275,15 +275,17 @@ def test_celery_app_module_exposes_the_app(rendered):
 
 
 def test_workers_consume_the_queue_the_task_is_routed_to(rendered, settings):
-    from translation import dispatch
+    from translation import caption_dispatch, dispatch
 
     route = settings.CELERY_TASK_ROUTES[dispatch.TASK_NAME]["queue"]
     assert route == dispatch.QUEUE == "gpu"
+    caption_route = settings.CELERY_TASK_ROUTES[caption_dispatch.TASK_NAME]["queue"]
+    assert caption_route == caption_dispatch.QUEUE == "captions"
     cmd = next(args for kw, args in dockerfile_instructions(WORKER_DOCKERFILE) if kw == "CMD")
     for name in WORKERS:
         args = argv(rendered["services"][name]["command"])
         assert args[:4] == ["celery", "-A", "rutrans_site", "worker"]
-        assert option(args, "-Q", "--queues").split(",") == [route]
+        assert option(args, "-Q", "--queues").split(",") == [route, caption_route]
         assert option(args, "-P", "--pool") == "solo"  # never fork after CUDA init
     assert argv(rendered["services"]["worker"]["command"]) == json.loads(cmd)
 

@@ -407,3 +407,16 @@ def test_chunking_never_changes_the_cuts(segments, chunks):
     ]
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(a.audio, b.audio)
+
+
+def test_open_utterance_audio_is_a_copy_of_what_a_flush_would_give(speech, segmenter):
+    """Live captions read the utterance still being spoken without disturbing it."""
+    assert segmenter.open_utterance_audio() is None
+    talk = speech.speech_16k(SENTENCES["en"], "en")
+    feed_chunks(segmenter, np.concatenate([silence(0.5), talk[: talk.size // 2]]))
+    audio, speech_s = segmenter.open_utterance_audio()
+    assert 0.5 * talk.size / SR - 0.3 < speech_s <= audio.size / SR
+    audio[:] = 1.0  # a copy: the segmenter's own audio is untouched
+    utterance = segmenter.flush()
+    assert utterance.audio.size == audio.size and utterance.audio.max() < 1.0
+    assert segmenter.open_utterance_audio() is None
