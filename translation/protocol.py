@@ -117,7 +117,7 @@ class ControlMessage(BaseModel):
     voice: Annotated[tuple[tuple[str, str], ...], PlainValidator(_voices)] = Field(
         (), description='an object like {"ru": "baya", "en": "en_0"}'
     )
-    captions: bool | None = Field(None, description="true or false (live captions)")
+    captions: bool | None = Field(None, description="true or false")
 
 
 def _shown(value: Any, limit: int = 40) -> str:

@@ -264,7 +264,7 @@ async def test_server_setting_off_means_no_captions_whatever_the_client_asks(eng
     assert (await comm.receive_json_from())["captions"] is False
     await comm.send_to(text_data=json.dumps({**CONTROL, "captions": "yes"}))
     error = await comm.receive_json_from()
-    assert error == {"type": "error", "error": "captions must be true or false (got 'yes')"}
+    assert error == {"type": "error", "error": 'captions must be true or false (got "yes")'}
     await comm.disconnect()
 
 

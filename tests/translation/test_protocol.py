@@ -135,6 +135,7 @@ VALID_FIELDS = {
     "sample_rate": st.integers(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
     "channels": st.sampled_from([1, 2]),
     "voice": st.sampled_from([None, "baya", "en_3", {"ru": "xenia"}, {"en": "en_7", "ru": None}]),
+    "captions": st.sampled_from([True, False, None]),
 }
 assert set(VALID_FIELDS) == set(ControlMessage.model_fields), "fuzz every field of the schema"
 
