@@ -44,10 +44,12 @@ run: install
 worker: install
 	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool solo --loglevel INFO
 
-test: install system-deps $(TURN_MODEL)
-	$(BIN)/ruff check .
+test: install system-deps $(TURN_MODEL) lint
 	node --test tests/js/
 	$(BIN)/python -m pytest
 
+# Style and types: ruff (lint + format) and mypy (Django and DRF plugins; see pyproject.toml).
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

@@ -13,12 +13,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from translation.dispatch import (  # noqa: E402
-    embedded_worker_executor,
-    warm_up_embedded_worker,
-)
+from translation.dispatch import embedded_worker_executor  # noqa: E402
 from translation.routing import websocket_urlpatterns  # noqa: E402
 from translation.sweeper import start_stale_sweeper  # noqa: E402
+from workers import embedded  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -29,7 +27,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-warm_up_embedded_worker()
+embedded.warm_up()
 # Stuck translations are failed by the workers' sweepers; the web process sweeps as well, so
 # they are failed even with no worker left (embedded: the only one there is).
 start_stale_sweeper(executor=embedded_worker_executor())

@@ -15,6 +15,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from translation.constants import (
+    CAPTION_TASK,
+    CAPTIONS_QUEUE,
+    DEFAULT_VOICES,
+    FINALS_QUEUE,
+    TRANSLATE_TASK,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -144,7 +152,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "rutrans.sqlite3",
+            "NAME": str(DATA_DIR / "rutrans.sqlite3"),
             # The embedded worker thread writes while the web threads read and write. IMMEDIATE
             # transactions take the write lock up front and wait for it (`timeout`): a deferred
             # one that reads, then writes, fails at once with "database is locked" when another
@@ -231,10 +239,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "gpu"
+CELERY_TASK_DEFAULT_QUEUE = FINALS_QUEUE
 CELERY_TASK_ROUTES = {
-    "translation.translate": {"queue": "gpu"},
-    "translation.caption": {"queue": "captions"},
+    TRANSLATE_TASK: {"queue": FINALS_QUEUE},
+    CAPTION_TASK: {"queue": CAPTIONS_QUEUE},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -383,8 +391,8 @@ SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "s
 # Where `manage.py fetch_models` downloads the Silero packages from (tests point it at localhost).
 SILERO_BASE_URL = env_str("SILERO_BASE_URL", "https://models.silero.ai/models/tts")
 TTS_SAMPLE_RATE = env_int("TTS_SAMPLE_RATE", 24_000)
-TTS_VOICE_RU = env_str("TTS_VOICE_RU", "baya")
-TTS_VOICE_EN = env_str("TTS_VOICE_EN", "en_0")
+TTS_VOICE_RU = env_str("TTS_VOICE_RU", DEFAULT_VOICES["ru"])
+TTS_VOICE_EN = env_str("TTS_VOICE_EN", DEFAULT_VOICES["en"])
 # Load the models when the worker starts rather than on its first task.
 PRELOAD_MODELS = env_bool("PRELOAD_MODELS", True)
 

@@ -13,11 +13,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-MODEL_SAMPLE_RATE = 16000
-"""The rate Canary, the language ID and the VAD expect."""
+from translation.constants import MAX_STREAM_RATE, MIN_STREAM_RATE, MODEL_SAMPLE_RATE
 
-MIN_STREAM_RATE = 8000
-MAX_STREAM_RATE = 96000
 MIN_FILE_RATE = 4000
 MAX_FILE_RATE = 192000
 MAX_FILE_CHANNELS = 8

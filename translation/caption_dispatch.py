@@ -31,12 +31,10 @@ import numpy as np
 from django.conf import settings
 
 from translation import dispatch
-from translation.audio import MODEL_SAMPLE_RATE
+from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE, MODEL_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-TASK_NAME = "translation.caption"
-QUEUE = "captions"
 MAX_QUEUED = 4
 """More partials than this waiting in the `captions` queue: the workers are behind; skip."""
 AUDIO_KEY_PREFIX = "rutrans:caption-audio:"
@@ -84,14 +82,12 @@ def submit_partial(job: PartialJob) -> str | None:
     if settings.EMBEDDED:
         if dispatch.embedded_finals_waiting():
             return "finals waiting"
-        executor = dispatch.embedded_worker_executor()
-        assert executor is not None
-        executor.submit(_run_embedded, {**request, "pcm": pcm})
+        dispatch.run_embedded(CAPTION_TASK, {**request, "pcm": pcm})
         return None
     client = broker_redis()
     with client.pipeline(transaction=False) as pipe:
-        pipe.llen(dispatch.QUEUE)
-        pipe.llen(QUEUE)
+        pipe.llen(FINALS_QUEUE)
+        pipe.llen(CAPTIONS_QUEUE)
         finals, partials = pipe.execute()
     if finals:
         return "finals waiting"
@@ -99,12 +95,10 @@ def submit_partial(job: PartialJob) -> str | None:
         return "captions queue full"
     key = AUDIO_KEY_PREFIX + uuid.uuid4().hex
     client.set(key, pcm, ex=math.ceil(settings.CAPTION_EXPIRES_S) + AUDIO_KEY_SLACK_S)
-    from rutrans_site.celery import app
-
-    app.send_task(
-        TASK_NAME,
+    dispatch.send_task(
+        CAPTION_TASK,
         args=[{**request, "audio_key": key}],
-        queue=QUEUE,
+        queue=CAPTIONS_QUEUE,
         expires=settings.CAPTION_EXPIRES_S,
     )
     return None
@@ -127,7 +121,7 @@ def finals_waiting() -> int:
     """Finals waiting for a worker: partials step aside while there are any."""
     if settings.EMBEDDED:
         return dispatch.embedded_finals_waiting()
-    return int(broker_redis().llen(dispatch.QUEUE))
+    return int(broker_redis().llen(FINALS_QUEUE))
 
 
 def take_partial_audio(request: dict[str, Any]) -> np.ndarray | None:
@@ -156,12 +150,3 @@ def broker_redis() -> Any:
                 settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
             )
         return _redis_client
-
-
-def _run_embedded(request: dict[str, Any]) -> None:
-    from workers.captions import caption_partial
-
-    try:
-        caption_partial(request)
-    except Exception:
-        logger.exception("embedded partial %s/%s failed", request["seq"], request["part"])

@@ -14,10 +14,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from translation import caption_dispatch, selectors, services
-from translation.audio import MODEL_SAMPLE_RATE, AudioFormatError
+from translation import caption_dispatch, delivery, selectors, services
+from translation.audio import AudioFormatError
 from translation.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
-from translation.dispatch import remember_event_loop
+from translation.constants import MODEL_SAMPLE_RATE
+from translation.delivery import remember_event_loop
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 from translation.protocol import (
     FLUSH,
@@ -359,7 +360,7 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
-        self.group = services.job_group(self.job_id)
+        self.group = delivery.job_group(self.job_id)
         self.rank = -1
         remember_event_loop(asyncio.get_running_loop())
         # Subscribe first, then read: a change made in between arrives as an event too.
@@ -376,7 +377,7 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             await self.send(text_data=error_message(f"no such job {self.job_id}"))
             await self.close(code=JOB_NOT_FOUND_CLOSE_CODE)
             return
-        await self._report(services.job_state(row))
+        await self._report(selectors.job_state(row))
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -1,42 +1,60 @@
-"""Hands a queued translation to whoever runs the task code.
+"""Hands queued work to whoever runs the task code.
 
-Real stack (REDIS_URL set): a Celery message by task *name* on queue `gpu`, so the web tier
-never imports the model code. Embedded default: the same task code on one in-process worker
-thread (like `--pool solo`: one utterance at a time, in order), off the event loop.
+Real stack (REDIS_URL set): a Celery message by task *name* through the current Celery app
+(`rutrans_site.celery`), so the web tier never imports the model code. Embedded default: the
+same task code on one in-process worker thread (like `--pool solo`: one task at a time, in
+order), off the event loop. The task bodies are registered here by the worker side
+(`workers/apps.py`): this layer knows task names, never the code behind them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
+from celery import current_app
 from django.conf import settings
+
+from translation.constants import FINALS_QUEUE, TRANSLATE_TASK
 
 logger = logging.getLogger(__name__)
 
-TASK_NAME = "translation.translate"
-QUEUE = "gpu"
-
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
-_event_loop: asyncio.AbstractEventLoop | None = None
+_embedded_tasks: dict[str, Callable[..., None]] = {}
 _embedded_finals_waiting = 0  # submitted to the embedded worker thread, not yet started
+
+
+def register_embedded_task(name: str, body: Callable[..., None]) -> None:
+    """The code the embedded worker thread runs for the task `name` (the worker side calls
+    this at start-up)."""
+    _embedded_tasks[name] = body
+
+
+def send_task(name: str, *, args: list[Any], queue: str, expires: float | None = None) -> None:
+    """A Celery message for the task `name` on `queue` (the real stack)."""
+    current_app.send_task(name, args=args, queue=queue, expires=expires)
+
+
+def run_embedded(name: str, *args: Any) -> Future:
+    """Run the task `name` on the embedded worker thread, after what is queued there."""
+    return embedded_executor().submit(_run_embedded, name, args)
 
 
 def enqueue_translation(translation_id: str) -> Future | None:
     """Queue the translation task for a history row (call after the row is committed)."""
     if settings.EMBEDDED:
         _count_embedded_final(+1)
-        return _embedded_executor().submit(_run_embedded, str(translation_id))
-    from rutrans_site.celery import app
-
-    app.send_task(TASK_NAME, args=[str(translation_id)], queue=QUEUE)
+        return run_embedded(TRANSLATE_TASK, str(translation_id))
+    send_task(TRANSLATE_TASK, args=[str(translation_id)], queue=FINALS_QUEUE)
     return None
 
 
-def _embedded_executor() -> ThreadPoolExecutor:
+def embedded_executor() -> ThreadPoolExecutor:
+    """The embedded worker thread (one, so tasks run one at a time, in order)."""
     global _executor
     with _executor_lock:
         if _executor is None:
@@ -44,18 +62,25 @@ def _embedded_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-def _run_embedded(translation_id: str) -> None:
+def embedded_worker_executor() -> ThreadPoolExecutor | None:
+    """The embedded worker thread (None on the real stack): work that must not race the
+    in-process translation for the database runs there."""
+    return embedded_executor() if settings.EMBEDDED else None
+
+
+def _run_embedded(name: str, args: tuple[Any, ...]) -> None:
     from django.db import close_old_connections
 
-    from translation.liveness import this_worker
-    from workers.services import complete_translation
-
-    _count_embedded_final(-1)
+    if name == TRANSLATE_TASK:
+        _count_embedded_final(-1)
+    body = _embedded_tasks.get(name)
     close_old_connections()
     try:
-        complete_translation(translation_id, worker=this_worker())
+        if body is None:
+            raise LookupError(f"no embedded code registered for the task {name!r}")
+        body(*args)
     except Exception:
-        logger.exception("embedded translation %s failed", translation_id)
+        logger.exception("embedded task %s%r failed", name, args[:1])
     finally:
         close_old_connections()
 
@@ -70,54 +95,3 @@ def embedded_finals_waiting() -> int:
     """Embedded: translations queued on the worker thread and not started yet (live captions
     step aside for them)."""
     return _embedded_finals_waiting
-
-
-def warm_up_embedded_worker() -> None:
-    """Embedded mode: load the models on the worker thread at start-up, in the background,
-    so the first utterance does not wait for them (it queues behind the load if it comes
-    early). The real stack's workers do this on `worker_ready` instead."""
-    if settings.EMBEDDED and settings.PRELOAD_MODELS:
-        from workers import runtime
-
-        _embedded_executor().submit(runtime.preload)
-
-
-def remember_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """The embedded server's loop: the in-memory channel layer may only be used from it."""
-    global _event_loop
-    _event_loop = loop
-
-
-def embedded_event_loop() -> asyncio.AbstractEventLoop | None:
-    loop = _event_loop
-    return loop if settings.EMBEDDED and loop is not None and loop.is_running() else None
-
-
-_layer_loop: asyncio.AbstractEventLoop | None = None
-_layer_loop_lock = threading.Lock()
-
-
-def channel_layer_loop() -> asyncio.AbstractEventLoop:
-    """The event loop on which sync code (a Celery worker, a view) talks to the channel layer.
-
-    Embedded: the server's own loop (the in-memory layer lives there). Otherwise one private
-    loop on a daemon thread for the whole process, so channels_redis keeps its connection pool
-    between pushes instead of `async_to_sync` building a loop and a connection per push.
-    """
-    loop = embedded_event_loop()
-    if loop is not None:
-        return loop
-    global _layer_loop
-    with _layer_loop_lock:
-        if _layer_loop is None or _layer_loop.is_closed():
-            _layer_loop = asyncio.new_event_loop()
-            threading.Thread(
-                target=_layer_loop.run_forever, name="rutrans-channel-layer", daemon=True
-            ).start()
-        return _layer_loop
-
-
-def embedded_worker_executor() -> ThreadPoolExecutor | None:
-    """The embedded worker thread (None on the real stack): work that must not race the
-    in-process translation for the database runs there."""
-    return _embedded_executor() if settings.EMBEDDED else None

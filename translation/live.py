@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from translation.audio import AudioFormatError, PcmStream, validate_frame
+from translation.audio import AudioFormatError, PcmStream
 from translation.protocol import ProtocolError, SessionConfig, parse_control
 from translation.segmenter import Utterance, UtteranceSegmenter
 from translation.turn import shared_judge
@@ -59,11 +59,21 @@ class LiveSession:
         settings, so a mode change never splits a sentence between two directions."""
         config = parse_control(raw)
         ended = self.flush("control") if self.config is not None else []
-        if self.stream is None or (self.config.sample_rate, self.config.channels) != (
-            config.sample_rate,
-            config.channels,
+        if (
+            self.stream is None
+            or self.config is None
+            or (
+                self.config.sample_rate,
+                self.config.channels,
+            )
+            != (
+                config.sample_rate,
+                config.channels,
+            )
         ):
-            self.stream = PcmStream(config.sample_rate, config.channels)
+            self.stream = PcmStream(
+                config.sample_rate, config.channels, max_frame_bytes=settings.MAX_FRAME_BYTES
+            )
         self.config = config
         self.warned_no_control = False
         return config, ended
@@ -72,9 +82,8 @@ class LiveSession:
         """One binary frame. Raises ProtocolError/AudioFormatError for a frame to drop."""
         if self.config is None or self.stream is None:
             raise ProtocolError("send a control message (JSON) before audio frames")
-        validate_frame(frame, channels=self.config.channels, max_bytes=settings.MAX_FRAME_BYTES)
+        audio = self.stream.feed(frame)  # validates the frame against MAX_FRAME_BYTES
         self.last_frame_at = time.monotonic()
-        audio = self.stream.feed(frame)
         return [self._pending(u) for u in self.segmenter.feed(audio)]
 
     def flush(self, reason: str = "flush") -> list[PendingUtterance]:

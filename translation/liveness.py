@@ -22,6 +22,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from translation.constants import FINALS_QUEUE
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "rutrans:worker-alive:"
@@ -115,9 +117,10 @@ def waiting_translations() -> set[str]:
     told: in the embedded default (no broker), or with Redis unreachable."""
     if settings.EMBEDDED:
         raise LivenessUnknown("no broker: the embedded worker's queue is in-process")
-    from translation.dispatch import QUEUE
-
-    keys = [QUEUE, *(f"{QUEUE}\x06\x16{priority}" for priority in range(1, 10))]
+    keys = [
+        FINALS_QUEUE,
+        *(f"{FINALS_QUEUE}\x06\x16{priority}" for priority in range(1, 10)),
+    ]
     try:
         pipe = _redis().pipeline(transaction=False)
         for key in keys:

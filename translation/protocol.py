@@ -14,27 +14,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
-Lang = Literal["en", "ru"]
-SourceLang = Literal["auto", "en", "ru"]
-LANGS: tuple[str, ...] = ("en", "ru")
+from translation.constants import (
+    LANGS,
+    MAX_STREAM_RATE,
+    MIN_STREAM_RATE,
+    VOICES,
+    Lang,
+    SourceLang,
+)
+
 FLUSH = "__flush__"
 MODES: dict[str, tuple[str, str | None]] = {
     "auto": ("auto", None),
     "en->ru": ("en", "ru"),
     "ru->en": ("ru", "en"),
 }
-MIN_SAMPLE_RATE = 8_000
-MAX_SAMPLE_RATE = 96_000
 MAX_CONTROL_BYTES = 4_096
 # No server message is larger than this (Daphne closes the socket above 1 MiB; smaller messages
 # also keep a slow client's first audio from waiting behind one huge frame).
 MAX_MESSAGE_BYTES = 256 * 1024
-
-# Silero voices by target language (ru: v5_ru family; en: v3_en).
-VOICES: dict[str, tuple[str, ...]] = {
-    "ru": ("aidar", "baya", "kseniya", "xenia", "eugene"),
-    "en": tuple(f"en_{i}" for i in range(118)),
-}
 
 
 class ProtocolError(ValueError):
@@ -110,8 +108,8 @@ class ControlMessage(BaseModel):
     )
     src: SourceLang = Field("auto", description="one of auto, en, ru")
     tgt: Lang | None = Field(None, description="one of en, ru or null")
-    sample_rate: Annotated[int, Field(ge=MIN_SAMPLE_RATE, le=MAX_SAMPLE_RATE)] = Field(
-        48_000, description=f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}"
+    sample_rate: Annotated[int, Field(ge=MIN_STREAM_RATE, le=MAX_STREAM_RATE)] = Field(
+        48_000, description=f"an integer from {MIN_STREAM_RATE} to {MAX_STREAM_RATE}"
     )
     channels: Annotated[int, Field(ge=1, le=2)] = Field(2, description="an integer from 1 to 2")
     voice: Annotated[tuple[tuple[str, str], ...], PlainValidator(_voices)] = Field(

@@ -21,7 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from translation.audio import MODEL_SAMPLE_RATE, BoundedAudioBuffer
+from translation.audio import BoundedAudioBuffer
+from translation.constants import MODEL_SAMPLE_RATE
 
 SAMPLE_RATE = MODEL_SAMPLE_RATE
 HYSTERESIS = 0.15
@@ -96,7 +97,8 @@ class SileroVad:
             )
         # The native call needs writable float32 memory: one window, shared with ctypes once.
         self._window = np.zeros(self.window_samples, dtype=np.float32)
-        self._window_c = (ctypes.c_float * self.window_samples).from_buffer(self._window)
+        window_type = ctypes.c_float * self.window_samples
+        self._window_c = window_type.from_buffer(self._window)  # type: ignore[arg-type]
 
     def probability(self, window: np.ndarray) -> float:
         self._window[:] = window

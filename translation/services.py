@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -16,8 +13,6 @@ from pathlib import PurePath
 from typing import Any
 
 import numpy as np
-import soundfile as sf
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -32,24 +27,19 @@ from translation.audio import (
     decode_audio_file,
     resample_float32,
     wav_bytes_from_float32,
-    wav_frames,
 )
-from translation.dispatch import channel_layer_loop, enqueue_translation
+from translation.constants import MODEL_SAMPLE_RATE
+from translation.delivery import deliver_result, notify_job_status
+from translation.dispatch import enqueue_translation
 from translation.models import Translation
-from translation.protocol import MAX_MESSAGE_BYTES, SessionConfig, result_payload
+from translation.protocol import SessionConfig
 from translation.vad import require_speech
 
 logger = logging.getLogger(__name__)
 
-MODEL_SAMPLE_RATE = 16_000
+
 # Channel-layer events to a live session, all handled by TranslateConsumer.translation_result:
 # per utterance one result (or error), then audio frames, then an audio end.
-RESULT_EVENT = "translation.result"
-AUDIO_EVENT = "translation.audio"
-AUDIO_END_EVENT = "translation.audio_end"
-JOB_EVENT = "job.status"  # handled by JobStatusConsumer.job_status
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What the worker produced for one row (the pipeline's result, Django-free)."""
@@ -158,7 +148,7 @@ def submit_upload(
             stored.append(original)
             row.meta["upload"]["stored_as"] = original
             row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
-            stored.append(row.input_audio.name)
+            stored.append(str(row.input_audio.name))
             row.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_translation(str(row_id)))
     except BaseException:
@@ -279,159 +269,6 @@ def _tell_waiters(row: Translation) -> None:
     deliver_result(row, wav=None)
 
 
-def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
-    """Push a finished row to its live session at once: its result, then its WAV in pieces,
-    then the audio end (or, for a failed row, its error). A session that has gone away is not
-    an error: the row is already complete; the push is simply dropped."""
-    if not row.reply_channel:
-        return False
-    if row.status == Translation.Status.FAILED:
-        event = {"type": RESULT_EVENT, "seq": row.seq, "error": row.error, "sent_at": time.time()}
-        return send_to_channel(row.reply_channel, event)
-    outcome = Outcome(
-        src=row.src_lang,
-        tgt=row.tgt_lang,
-        text=row.text,
-        source_text=row.source_text or None,
-        wav=None,
-        tts_failed=row.tts_failed,
-        timings={},
-        meta=row.meta,
-        error=row.error,
-    )
-    if not deliver_text(row, outcome):
-        return False
-    frames = wav_frames_of(wav) if wav and not row.tts_failed else []
-    sent = sum(deliver_audio(row, wav=frame) for frame in frames)
-    error = row.error if row.tts_failed else ""
-    return deliver_audio_end(row, pieces=sent, error=error)
-
-
-def deliver_text(row: Translation, outcome: Outcome) -> bool:
-    """Push a live row's `result` (the text) before its speech exists: `outcome` holds what
-    the translator said; the row gives the ids, stream times and timings so far."""
-    if not row.reply_channel:
-        return False
-    event = {
-        "type": RESULT_EVENT,
-        "seq": row.seq,
-        "result": result_payload(
-            seq=row.seq or 0,
-            translation_id=str(row.id),
-            src=outcome.src,
-            tgt=outcome.tgt,
-            text=outcome.text,
-            source_text=outcome.source_text,
-            tts_failed=outcome.tts_failed,
-            timings={**row.timings, **outcome.timings},
-            error=outcome.error,
-            start_s=row.stream_start_s,
-            end_s=row.stream_end_s,
-            lid=outcome.meta.get("lid") or row.meta.get("lid"),
-        ),
-        "attempt": row.attempts,
-        "sent_at": time.time(),
-    }
-    return send_to_channel(row.reply_channel, event)
-
-
-def deliver_audio(row: Translation, *, wav: bytes) -> bool:
-    """Push one WAV frame (at most MAX_MESSAGE_BYTES: see `wav_frames_of`) of a live row."""
-    if not row.reply_channel:
-        return False
-    if len(wav) > MAX_MESSAGE_BYTES:
-        raise ValueError(f"a WAV frame of {len(wav)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    event = {"type": AUDIO_EVENT, "seq": row.seq, "attempt": row.attempts, "wav": wav}
-    return send_to_channel(row.reply_channel, event)
-
-
-def deliver_audio_end(
-    row: Translation, *, pieces: int, error: str = "", timings: dict[str, float] | None = None
-) -> bool:
-    """Tell a live row's session that its audio is complete: `pieces` frames were sent."""
-    if not row.reply_channel:
-        return False
-    event: dict[str, Any] = {
-        "type": AUDIO_END_EVENT,
-        "seq": row.seq,
-        "attempt": row.attempts,
-        "pieces": pieces,
-    }
-    if error:
-        event["error"] = error
-    if timings:
-        event["timings"] = timings
-    return send_to_channel(row.reply_channel, event)
-
-
-def wav_frames_of(audio: bytes | np.ndarray, sample_rate: int | None = None) -> list[bytes]:
-    """Audio (a WAV, or mono float samples with their rate) as WAV frames that each fit in
-    one WebSocket message."""
-    if isinstance(audio, bytes):
-        samples, sample_rate = sf.read(io.BytesIO(audio), dtype="float32", always_2d=False)
-    else:
-        samples = audio
-    if sample_rate is None:
-        raise ValueError("float samples need their sample rate")
-    return wav_frames(samples, sample_rate, max_bytes=MAX_MESSAGE_BYTES)
-
-
-def job_group(translation_id: str | uuid.UUID) -> str:
-    """The channel-layer group a job's status watchers (`/ws/jobs/<id>`) listen on."""
-    return f"job.{translation_id}"
-
-
-def job_state(row: Translation) -> dict[str, Any]:
-    """A job's state as the API and `/ws/jobs/<id>` report it (one shape for both)."""
-    return {
-        "id": str(row.id),
-        "status": row.status,
-        "source": row.source,
-        "src": row.src_lang or row.requested_src,
-        "tgt": row.tgt_lang or row.requested_tgt or None,
-        "voice": row.voice or None,
-        "source_text": row.source_text,
-        "text": row.text,
-        "tts_failed": row.tts_failed,
-        "error": row.error,
-        "timings": dict(row.timings),
-        "duration_s": row.duration_s,
-        "has_audio": bool(row.output_audio) and row.status == Translation.Status.DONE,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-    }
-
-
-def notify_job_status(row: Translation) -> bool:
-    """Tell an upload's status watchers (`/ws/jobs/<id>`) about its current state (call after
-    the commit). Nobody watching is the normal case and costs one channel-layer call."""
-    if row.source != Translation.Source.UPLOAD:
-        return False  # live results go to their session; keep the hot path to one push
-    group = job_group(row.id)
-    event = {"type": JOB_EVENT, "job": job_state(row)}
-    return _on_channel_layer(group, lambda layer: layer.group_send(group, event))
-
-
-def send_to_channel(channel: str, event: dict[str, Any]) -> bool:
-    return _on_channel_layer(channel, lambda layer: layer.send(channel, event))
-
-
-def _on_channel_layer(target: str, call: Callable[[Any], Awaitable[None]]) -> bool:
-    """Run one channel-layer call from sync code (a worker, a view) on the loop that owns the
-    layer's connections (see `dispatch.channel_layer_loop`). Failures are logged, never raised."""
-    layer = get_channel_layer()
-
-    async def push() -> None:
-        await call(layer)
-
-    try:
-        asyncio.run_coroutine_threadsafe(push(), channel_layer_loop()).result(timeout=10)
-    except Exception as exc:  # noqa: BLE001 - ChannelFull, Redis down, loop gone: log, go on
-        logger.warning("could not push to %s: %s: %s", target, type(exc).__name__, exc)
-        return False
-    return True
-
-
 STALE_REASON = (
     "no worker finished this translation in time (the worker may have died or the task been "
     "lost); it was marked failed after {age:.0f} s: send it again"
@@ -456,6 +293,7 @@ def fail_stale_translations(*, older_than_s: float) -> list[Translation]:
         rows = Translation.objects.select_for_update(skip_locked=True).filter(stuck)
         for row in rows:
             since = row.started_at if row.status == Translation.Status.RUNNING else row.created_at
+            since = since or row.created_at  # a running row always has started_at
             row.error = STALE_REASON.format(age=(now - since).total_seconds())
             row.status = Translation.Status.FAILED
             row.finished_at = now

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from translation.audio import MODEL_SAMPLE_RATE
+from translation.constants import MODEL_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MODEL_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f
 # --- Whisper log-mel features ---------------------------------------------------------------------
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (librosa's default, Whisper's): linear below 1 kHz, log above."""
     hz = np.asarray(hz, dtype=np.float64)
     linear = hz * 3.0 / 200.0

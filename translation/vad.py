@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from translation.audio import MODEL_SAMPLE_RATE
+from translation.constants import MODEL_SAMPLE_RATE
 from translation.segmenter import HYSTERESIS, SileroVad, VoiceActivityDetector
 
 PAD_MS = 200

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from translation import caption_dispatch, services
+from translation import caption_dispatch, delivery
 from translation.captions import partial_payload
 from workers import runtime
 from workers.engines.base import EngineError
@@ -73,4 +73,4 @@ def _reply(request: dict[str, Any], **fields: Any) -> None:
         "sent_at": time.time(),
         **fields,
     }
-    services.send_to_channel(request["reply_channel"], event)
+    delivery.send_to_channel(request["reply_channel"], event)

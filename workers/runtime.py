@@ -9,12 +9,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import cast
 
+import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from workers.engines.base import EngineUnavailable
+from workers.engines.base import (
+    EngineUnavailable,
+    LanguageGuess,
+    LanguageIdentifier,
+    SpeechSynthesizer,
+    SpeechTranslator,
+)
 from workers.pipeline import TranslationPipeline
 
 logger = logging.getLogger(__name__)
@@ -22,17 +29,44 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 10.0
 
 _lock = threading.Lock()
-_engines: dict[str, Any] = {}
+Engine = SpeechTranslator | SpeechSynthesizer | LanguageIdentifier
+
+_engines: dict[str, Engine] = {}
 _failures: dict[str, tuple[float, str]] = {}
 
+# Each role: the setting naming its class (a dotted path with `from_settings`), and the
+# Protocol (workers/engines/base.py) the loaded engine must implement.
 ENGINE_SETTINGS = {
     "translator": "RUTRANS_TRANSLATOR",
     "synthesizer": "RUTRANS_SYNTHESIZER",
     "identifier": "RUTRANS_LANGUAGE_IDENTIFIER",
 }
+ENGINE_PROTOCOLS: dict[str, type] = {
+    "translator": SpeechTranslator,
+    "synthesizer": SpeechSynthesizer,
+    "identifier": LanguageIdentifier,
+}
 
 
-def get_engine(role: str) -> Any:
+def translator() -> SpeechTranslator:
+    engine = get_engine("translator")
+    assert isinstance(engine, SpeechTranslator)  # checked at load
+    return engine
+
+
+def synthesizer() -> SpeechSynthesizer:
+    engine = get_engine("synthesizer")
+    assert isinstance(engine, SpeechSynthesizer)  # checked at load
+    return engine
+
+
+def identifier() -> LanguageIdentifier:
+    engine = get_engine("identifier")
+    assert isinstance(engine, LanguageIdentifier)  # checked at load
+    return engine
+
+
+def get_engine(role: str) -> Engine:
     """The loaded engine for a role ("translator", "synthesizer", "identifier")."""
     with _lock:
         if role in _engines:
@@ -44,7 +78,12 @@ def get_engine(role: str) -> Any:
         _limit_torch_threads()
         started = time.perf_counter()
         try:
-            engine = import_string(dotted).from_settings(settings)
+            loaded = import_string(dotted).from_settings(settings)
+            if not isinstance(loaded, ENGINE_PROTOCOLS[role]):
+                raise EngineUnavailable(
+                    f"{dotted} is not a {role}: it lacks the methods of "
+                    f"{ENGINE_PROTOCOLS[role].__name__} (workers/engines/base.py)"
+                )
         except EngineUnavailable as exc:
             _failures[role] = (time.monotonic(), str(exc))
             logger.error("could not load %s %s: %s", role, dotted, exc)
@@ -54,6 +93,7 @@ def get_engine(role: str) -> Any:
             _failures[role] = (time.monotonic(), message)
             logger.exception("could not load %s %s", role, dotted)
             raise EngineUnavailable(message) from exc
+        engine = cast(Engine, loaded)  # its role's Protocol, checked above
         _failures.pop(role, None)
         _engines[role] = engine
         logger.info("loaded %s %s in %.0f ms", role, dotted, (time.perf_counter() - started) * 1e3)
@@ -74,14 +114,14 @@ def _limit_torch_threads() -> None:
 class _LazyIdentifier:
     """Loads language ID only when an utterance asks for `auto`."""
 
-    def identify(self, audio):
-        return get_engine("identifier").identify(audio)
+    def identify(self, audio: np.ndarray) -> LanguageGuess:
+        return identifier().identify(audio)
 
 
 def get_pipeline() -> TranslationPipeline:
     return TranslationPipeline(
-        translator=get_engine("translator"),
-        synthesizer=get_engine("synthesizer"),
+        translator=translator(),
+        synthesizer=synthesizer(),
         identifier=_LazyIdentifier(),
         with_source_text=settings.SOURCE_TRANSCRIPT,
     )

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from translation import selectors, services
+from translation import delivery, selectors, services
 from translation.audio import AudioFormatError, wav_bytes_from_float32
 from workers import runtime
 from workers.engines.base import EngineError
@@ -47,15 +47,15 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
 
     if text.no_speech:  # a clear status, not an error: no speech, so nothing to speak
         outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
-        services.deliver_text(row, outcome)
+        delivery.deliver_text(row, outcome)
         try:
             services.finish_translation(translation_id, outcome, worker=worker)
         finally:
-            services.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
+            delivery.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
         return
 
     nothing_to_say = not speech_pieces_of(text.text)
-    services.deliver_text(row, _outcome(text, tts_failed=nothing_to_say))
+    delivery.deliver_text(row, _outcome(text, tts_failed=nothing_to_say))
     spoken = SpokenTranslation()
     frames_sent = 0
     first_audio_ms: float | None = None
@@ -64,8 +64,8 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         spoken.add(piece)
         if piece.audio is None or piece.sample_rate is None or not row.reply_channel:
             continue
-        for frame in services.wav_frames_of(piece.audio, piece.sample_rate):
-            frames_sent += services.deliver_audio(row, wav=frame)
+        for frame in delivery.wav_frames_of(piece.audio, piece.sample_rate):
+            frames_sent += delivery.deliver_audio(row, wav=frame)
         if first_audio_ms is None:
             first_audio_ms = _ms(started)
     spoken.finish()
@@ -87,7 +87,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         # attempt number, so the session keeps only one run's result)
         services.finish_translation(translation_id, outcome, worker=worker)
     finally:  # even if the row cannot be written now (the task is retried): end this run
-        services.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
+        delivery.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
 
 
 def _outcome(
@@ -116,7 +116,7 @@ def _outcome(
 def _fail(translation_id: str, reason: str, *, worker: str) -> None:
     row = services.fail_translation(translation_id, reason, worker=worker)
     if row is not None:
-        services.deliver_result(row, wav=None)
+        delivery.deliver_result(row, wav=None)
 
 
 def _ms(start: float) -> float:

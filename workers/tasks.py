@@ -5,19 +5,18 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from translation.constants import CAPTION_TASK, TRANSLATE_TASK
 from translation.liveness import this_worker
 from workers.captions import caption_partial
 from workers.services import complete_translation
 
 
-# A database that is briefly unreachable (restart, failover) retries the whole task; model and
+# acks_late, reject_on_worker_lost and no result come from the settings (CELERY_TASK_*). A
+# database that is briefly unreachable (restart, failover) retries the whole task; model and
 # audio errors are recorded on the row by the service and never reach here.
 @shared_task(
-    name="translation.translate",
+    name=TRANSLATE_TASK,
     bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
     autoretry_for=(DatabaseError,),
     retry_backoff=1,
     retry_backoff_max=30,
@@ -28,6 +27,6 @@ def translate(self, translation_id: str) -> None:
 
 
 # A live caption: stale within seconds, so never redelivered (no acks_late) nor retried.
-@shared_task(name="translation.caption", ignore_result=True, acks_late=False)
+@shared_task(name=CAPTION_TASK, acks_late=False)
 def caption(request: dict) -> None:
     caption_partial(request)

@@ -1,13 +1,11 @@
-// Silero voices by target language; mirrors VOICES in translation/protocol.py
-// (tests/browser/test_voices_sync.py keeps the two equal).
-export const VOICES = {
-  ru: ["aidar", "baya", "kseniya", "xenia", "eugene"],
-  en: Array.from({ length: 118 }, (_, i) => `en_${i}`),
-};
+// The voices the server offers, by target language, its default voices and the languages'
+// names: rendered into the page from translation/constants.py (`json_script` "voice-catalogue"),
+// so there is one list, kept by the server.
+const catalogue = JSON.parse(document.getElementById("voice-catalogue")?.textContent || "{}");
 
-export const DEFAULT_VOICES = { ru: "baya", en: "en_0" };
-
-export const LANG_NAMES = { en: "English", ru: "Russian", auto: "Auto" };
+export const VOICES = catalogue.voices || { ru: [], en: [] };
+export const DEFAULT_VOICES = catalogue.defaults || { ru: "", en: "" };
+export const LANG_NAMES = catalogue.names || {};
 
 /** Fill a <select> with the voices of `lang`, selecting `chosen` when it is one of them. */
 export function fillVoiceSelect(select, lang, chosen) {

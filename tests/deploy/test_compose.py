@@ -275,12 +275,12 @@ def test_celery_app_module_exposes_the_app(rendered):
 
 
 def test_workers_consume_the_queue_the_task_is_routed_to(rendered, settings):
-    from translation import caption_dispatch, dispatch
+    from translation import constants
 
-    route = settings.CELERY_TASK_ROUTES[dispatch.TASK_NAME]["queue"]
-    assert route == dispatch.QUEUE == "gpu"
-    caption_route = settings.CELERY_TASK_ROUTES[caption_dispatch.TASK_NAME]["queue"]
-    assert caption_route == caption_dispatch.QUEUE == "captions"
+    route = settings.CELERY_TASK_ROUTES[constants.TRANSLATE_TASK]["queue"]
+    assert route == constants.FINALS_QUEUE == "gpu"
+    caption_route = settings.CELERY_TASK_ROUTES[constants.CAPTION_TASK]["queue"]
+    assert caption_route == constants.CAPTIONS_QUEUE == "captions"
     cmd = next(args for kw, args in dockerfile_instructions(WORKER_DOCKERFILE) if kw == "CMD")
     for name in WORKERS:
         args = argv(rendered["services"][name]["command"])

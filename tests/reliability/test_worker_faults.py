@@ -320,8 +320,8 @@ def test_sweep_stale_fails_only_old_unfinished_rows_and_tells_watchers(capsys):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
+    from translation.delivery import job_group
     from translation.models import Translation
-    from translation.services import job_group
 
     old_queued = make_row(status="queued", age_s=600)
     old_running = make_row(status="running", age_s=600, source="live")
@@ -379,9 +379,10 @@ def test_recovery_requeues_dead_workers_rows_and_fails_them_after_the_last_attem
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
+    from translation.delivery import job_group
     from translation.liveness import this_worker
     from translation.models import Translation
-    from translation.services import job_group, recover_translations
+    from translation.services import recover_translations
 
     settings.TRANSLATION_MAX_ATTEMPTS = 2
     first_run = make_row(status="running", age_s=5, worker="gpu@a#dead1", attempts=1)

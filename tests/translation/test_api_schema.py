@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from translation import services
+from translation import selectors
 from translation.api.serializers import JobSerializer
 from translation.models import Translation
 
@@ -124,8 +124,8 @@ def test_docs_page_is_served_with_local_assets(client):
 def test_job_fields_are_the_pushed_fields(db):
     """GET /api/translations/<id> and /ws/jobs/<id> share one shape."""
     row = Translation.objects.create(source="upload")
-    assert set(JobSerializer().fields) == set(services.job_state(row))
-    assert JobSerializer(row).data == services.job_state(row)
+    assert set(JobSerializer().fields) == set(selectors.job_state(row))
+    assert JobSerializer(row).data == selectors.job_state(row)
 
 
 @schema.parametrize()

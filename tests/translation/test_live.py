@@ -29,9 +29,12 @@ def test_audio_before_control_is_refused():
 def test_malformed_frames_are_refused(session, settings):
     with pytest.raises(AudioFormatError):
         session.ingest(b"\x00\x00\x00")
-    settings.MAX_FRAME_BYTES = 1000
-    with pytest.raises(AudioFormatError):
-        session.ingest(b"\x00" * 1002)
+    settings.MAX_FRAME_BYTES = 1000  # taken when the stream is set up (validated once, there)
+    limited = LiveSession()
+    limited.configure(json.dumps({"mode": "en->ru", "sample_rate": 16_000, "channels": 1}))
+    assert limited.ingest(b"\x00" * 1000) == []
+    with pytest.raises(AudioFormatError, match="larger than 1000 bytes"):
+        limited.ingest(b"\x00" * 1002)
 
 
 def test_speech_cut_at_silence_gets_consecutive_seqs(session, speech):

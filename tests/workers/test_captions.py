@@ -10,7 +10,8 @@ import pytest
 
 from tests.doubles import ScriptedTranslator
 from tests.services import fresh_redis_database
-from translation import caption_dispatch, dispatch, services
+from translation import caption_dispatch, delivery, dispatch
+from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE
 from workers import captions as worker_captions
 from workers.pipeline import TranslationPipeline
 
@@ -45,7 +46,7 @@ def job(seconds: float = 2.0, **overrides) -> caption_dispatch.PartialJob:
 @pytest.fixture
 def pushed(monkeypatch) -> list[tuple[str, dict]]:
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(services, "send_to_channel", lambda ch, ev: sent.append((ch, ev)) or True)
+    monkeypatch.setattr(delivery, "send_to_channel", lambda ch, ev: sent.append((ch, ev)) or True)
     return sent
 
 
@@ -179,11 +180,11 @@ def test_redis_dispatch_sends_by_name_with_expiry_and_the_audio_in_a_short_lived
 
 def test_redis_dispatch_skips_while_finals_wait_or_the_captions_queue_is_full(broker):
     client, sent = broker
-    client.rpush(dispatch.QUEUE, b"a final")
+    client.rpush(FINALS_QUEUE, b"a final")
     assert caption_dispatch.finals_waiting() == 1
     assert caption_dispatch.submit_partial(job()) == "finals waiting"
-    client.delete(dispatch.QUEUE)
-    client.rpush(caption_dispatch.QUEUE, *[b"p"] * caption_dispatch.MAX_QUEUED)
+    client.delete(FINALS_QUEUE)
+    client.rpush(CAPTIONS_QUEUE, *[b"p"] * caption_dispatch.MAX_QUEUED)
     assert caption_dispatch.submit_partial(job()) == "captions queue full"
     assert sent == []
     assert client.keys(caption_dispatch.AUDIO_KEY_PREFIX + "*") == []
@@ -192,6 +193,6 @@ def test_redis_dispatch_skips_while_finals_wait_or_the_captions_queue_is_full(br
 def test_the_caption_task_is_routed_to_its_own_queue_and_never_redelivered(settings):
     from workers.tasks import caption
 
-    assert caption.name == caption_dispatch.TASK_NAME
-    assert settings.CELERY_TASK_ROUTES[caption.name] == {"queue": caption_dispatch.QUEUE}
+    assert caption.name == CAPTION_TASK
+    assert settings.CELERY_TASK_ROUTES[caption.name] == {"queue": CAPTIONS_QUEUE}
     assert caption.acks_late is False and caption.ignore_result is True

@@ -7,9 +7,10 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from translation import services
+from translation import selectors
+from translation.constants import VOICES
 from translation.models import Translation
-from translation.protocol import MODES, VOICES, ProtocolError, parse_control
+from translation.protocol import MODES, ProtocolError, parse_control
 
 ALL_VOICES = tuple(voice for names in VOICES.values() for voice in names)
 
@@ -45,7 +46,9 @@ class UploadSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        control = {key: attrs[key] for key in ("mode", "src", "tgt", "voice") if key in attrs}
+        control: dict[str, Any] = {
+            key: attrs[key] for key in ("mode", "src", "tgt", "voice") if key in attrs
+        }
         try:
             attrs["config"] = parse_control(control)
         except ProtocolError as exc:
@@ -68,7 +71,8 @@ class JobSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Translation.Status.choices)
-    source = serializers.ChoiceField(choices=Translation.Source.choices)
+    # A field named like DRF's `Field.source` attribute: fine at run time, a clash for mypy.
+    source = serializers.ChoiceField(choices=Translation.Source.choices)  # type: ignore[assignment]
     src = serializers.CharField(help_text="The detected language once known, else as requested.")
     tgt = serializers.CharField(allow_null=True)
     voice = serializers.CharField(allow_null=True)
@@ -83,7 +87,7 @@ class JobSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, instance: Translation) -> dict[str, Any]:
-        return services.job_state(instance)
+        return selectors.job_state(instance)
 
 
 class SessionSerializer(serializers.Serializer):
@@ -106,7 +110,7 @@ class SessionSerializer(serializers.Serializer):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 

@@ -156,6 +156,8 @@ def autocast_dtype(device: str) -> torch.dtype | None:
 
 
 def describe_dtype(dtype: torch.dtype | None) -> str:
+    if dtype is None:
+        return "fp32"
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 

@@ -8,13 +8,14 @@ imports (torch, NeMo) live inside each engine module, never here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-Lang = Literal["en", "ru"]
-LANGS: tuple[Lang, ...] = ("en", "ru")
-MODEL_SAMPLE_RATE = 16_000
+# Shared with the web tier (a Django-free module), re-exported for the engines.
+from translation.constants import LANGS as LANGS
+from translation.constants import MODEL_SAMPLE_RATE as MODEL_SAMPLE_RATE
+from translation.constants import Lang as Lang
 
 
 class EngineError(RuntimeError):

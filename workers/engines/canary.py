@@ -52,7 +52,7 @@ SPECIAL_TOKEN = re.compile(r"<\|[^<>|]*\|>")
 CONFIG_OVERRIDES = {"restore_timestamps_model": False}
 
 _cache_lock = threading.Lock()
-_loaded: dict[tuple[str, str], CanaryTranslator] = {}
+_loaded: dict[tuple[str, str, int], CanaryTranslator] = {}
 
 
 def split_at_pauses(
@@ -90,7 +90,7 @@ def strip_special_tokens(text: str) -> str:
 def bound_decoding(model: Any, max_generation_delta: int) -> str:
     """Set `max_generation_delta` on the model's greedy and beam decoding (NeMo's default of -1
     runs to the decoder's maximum length); returns a description of the strategy for the log."""
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import DictConfig, OmegaConf, open_dict
 
     if max_generation_delta < 0:
         raise EngineUnavailable(
@@ -98,6 +98,7 @@ def bound_decoding(model: Any, max_generation_delta: int) -> str:
             "(a negative value leaves decoding unbounded)"
         )
     config = OmegaConf.create(OmegaConf.to_container(model.cfg.decoding))
+    assert isinstance(config, DictConfig)
     with open_dict(config):
         for strategy in ("greedy", "beam"):
             if strategy not in config or config[strategy] is None:
@@ -116,7 +117,7 @@ def bound_decoding(model: Any, max_generation_delta: int) -> str:
 def _check_lang(value: str, name: str) -> Lang:
     if value not in LANGS:
         raise EngineError(f"unsupported {name} language {value!r}: expected one of {list(LANGS)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 class CanaryTranslator:

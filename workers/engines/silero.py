@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from translation.constants import DEFAULT_VOICES, VOICES
 from workers.engines.base import LANGS, EngineError, EngineUnavailable, Lang, Speech
 from workers.engines.textnorm import normalize_for_speech, split_sentences
 
@@ -36,8 +37,6 @@ class SileroModel:
     lang: Lang
     filename: str
     url_path: str  # below SILERO_BASE_URL
-    voices: tuple[str, ...]
-    default_voice: str
     # apply_tts flags of this model family, passed where the loaded model accepts them.
     flags: tuple[tuple[str, bool], ...] = ()
 
@@ -50,8 +49,6 @@ SILERO_MODELS: dict[str, SileroModel] = {
         lang="ru",
         filename="v5_ru.pt",
         url_path="ru/v5_ru.pt",
-        voices=("aidar", "baya", "kseniya", "xenia", "eugene"),
-        default_voice="baya",
         # Silero's v5 examples: stress marks and ё, also for homographs.
         flags=(
             ("put_accent", True),
@@ -64,10 +61,25 @@ SILERO_MODELS: dict[str, SileroModel] = {
         lang="en",
         filename="v3_en.pt",
         url_path="en/v3_en.pt",
-        voices=tuple(f"en_{i}" for i in range(118)),
-        default_voice="en_0",
     ),
 }
+
+
+def check_voices(lang: Lang, speakers: list[str] | None, source: str) -> list[str]:
+    """Compare a loaded model's speakers with the voices the product offers
+    (`translation.constants.VOICES`, which the UI and the API list): each difference is logged
+    as an error at load and returned (for `manage.py doctor`)."""
+    if speakers is None:
+        return []
+    offered, installed = set(VOICES[lang]), set(speakers) - {"random"}
+    problems = []
+    if missing := sorted(offered - installed):
+        problems.append(f"{source} lacks the {lang} voices {', '.join(missing)} that are offered")
+    if extra := sorted(installed - offered):
+        problems.append(f"{source} has {lang} voices not offered: {', '.join(extra)}")
+    for problem in problems:
+        logger.error("Silero voice list mismatch: %s (translation/constants.py VOICES)", problem)
+    return problems
 
 
 def _describe_voices(voices: tuple[str, ...]) -> str:
@@ -95,12 +107,13 @@ class SileroSynthesizer:
             )
         self.cache_dir = Path(cache_dir)
         self.sample_rate = sample_rate
-        self.default_voices = {lang: SILERO_MODELS[lang].default_voice for lang in LANGS}
-        for lang, voice in (default_voices or {}).items():
+        self.default_voices: dict[Lang, str] = dict(DEFAULT_VOICES)
+        for lang in LANGS:
+            voice = (default_voices or {}).get(lang)
             if not voice:
                 continue
             try:
-                self.default_voices[lang] = self._check_voice(lang, voice)  # type: ignore[arg-type]
+                self.default_voices[lang] = self._check_voice(lang, voice)
             except EngineError as exc:
                 raise EngineUnavailable(f"TTS_VOICE_{lang.upper()}: {exc}") from exc
         self.device_setting = device
@@ -136,7 +149,7 @@ class SileroSynthesizer:
                 )
 
     def _check_voice(self, lang: Lang, voice: str) -> str:
-        voices = SILERO_MODELS[lang].voices
+        voices = VOICES[lang]
         if voice not in voices:
             raise EngineError(
                 f"unknown {lang} voice {voice!r}: choose one of {_describe_voices(voices)}"
@@ -177,6 +190,7 @@ class SileroSynthesizer:
                 ) from exc
             self._load_ms[lang] = (time.perf_counter() - started) * 1000.0
             logger.info("loaded Silero %s in %.0f ms", path.name, self._load_ms[lang])
+            check_voices(lang, getattr(model, "speakers", None), path.name)
             self._models[lang] = model
             return model
 

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from translation.audio import AudioFormatError, load_audio_16k, wav_bytes_from_float32
-from translation.protocol import MODES, VOICES, ProtocolError, parse_control
+from translation.constants import MODEL_SAMPLE_RATE, VOICES
+from translation.protocol import MODES, ProtocolError, parse_control
 from translation.vad import NoSpeechFound, require_speech
-
-MODEL_SAMPLE_RATE = 16_000
 
 
 class Command(BaseCommand):

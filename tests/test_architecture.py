@@ -1,0 +1,91 @@
+"""The layering rule, checked on the import graph (grimp): `rutrans_site` → `workers` →
+`translation`, nothing points back up, engines know nothing of Django, and no module is part
+of an import cycle (lazy imports inside functions count: they are dependencies too)."""
+
+from __future__ import annotations
+
+import grimp
+import pytest
+
+PACKAGES = ("rutrans_site", "translation", "workers")
+LAYERS = ("rutrans_site", "workers", "translation")  # each may import only those after it
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph(*PACKAGES, cache_dir=None, exclude_type_checking_imports=True)
+
+
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    modules = sorted(graph.modules)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in modules:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+def test_no_import_cycles(graph):
+    assert _cycles(graph) == []
+
+
+def test_layers_point_down_only(graph):
+    illegal = graph.find_illegal_dependencies_for_layers(layers=LAYERS, containers=set())
+    routes = sorted(
+        f"{head} -> {' -> '.join(route.middle)} -> {tail}".replace(" ->  -> ", " -> ")
+        for dependency in illegal
+        for route in dependency.routes
+        for head in route.heads
+        for tail in route.tails
+    )
+    assert routes == []
+
+
+@pytest.mark.parametrize("forbidden", ["django", "rutrans_site", "translation.models"])
+def test_engines_know_nothing_of_django(forbidden):
+    engines = grimp.build_graph("workers", "django", "rutrans_site", "translation", cache_dir=None)
+    for module in engines.find_descendants("workers.engines") | {"workers.engines"}:
+        imported = engines.find_modules_directly_imported_by(module)
+        assert not {m for m in imported if m == forbidden or m.startswith(forbidden + ".")}, (
+            f"{module} imports {forbidden}"
+        )
