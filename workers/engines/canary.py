@@ -283,9 +283,3 @@ class CanaryTranslator:
                 "chunks": float(len(pieces)),
             },
         )
-
-
-def forget_loaded_models() -> None:
-    """Drop the per-process model cache (tests)."""
-    with _cache_lock:
-        _loaded.clear()

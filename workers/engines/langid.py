@@ -99,8 +99,3 @@ class AmberNetIdentifier:
                 "p_ru": round(float(probs[1]), 4),
             },
         )
-
-
-def forget_loaded_models() -> None:
-    with _cache_lock:
-        _loaded.clear()
