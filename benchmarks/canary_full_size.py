@@ -60,7 +60,7 @@ def two_pass_decode(translator, audio: np.ndarray, tasks=TASKS) -> list[str]:
     import torch
     from nemo.collections.asr.models.aed_multitask_models import MultiTaskTranscriptionConfig
 
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
     rows = len(tasks)
     signal = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
@@ -77,7 +77,7 @@ def two_pass_decode(translator, audio: np.ndarray, tasks=TASKS) -> list[str]:
         batch_size=rows, enable_chunking=False, verbose=False, num_workers=0
     )
     loader = torch.utils.data.DataLoader([batch], batch_size=None)
-    with _nemo.inference(translator.device, translator.dtype):
+    with nemo_loading.inference(translator.device, translator.dtype):
         hypotheses = translator.model.transcribe(loader, override_config=config)
     return [h.text for h in hypotheses]
 
@@ -85,12 +85,12 @@ def two_pass_decode(translator, audio: np.ndarray, tasks=TASKS) -> list[str]:
 def time_encoder(translator, audio: np.ndarray, rows: int) -> float:
     import torch
 
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
     device = torch.device(translator.device)
     signal = torch.tensor(audio, device=device).unsqueeze(0).repeat(rows, 1)
     lengths = torch.full((rows,), signal.shape[1], device=device)
-    with _nemo.inference(translator.device, translator.dtype):
+    with nemo_loading.inference(translator.device, translator.dtype):
         synchronize(translator.device)
         started = time.perf_counter()
         translator.model.forward(input_signal=signal, input_signal_length=lengths)

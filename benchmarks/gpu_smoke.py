@@ -41,14 +41,14 @@ def decode_batch(translator, audio: np.ndarray, batch: int) -> tuple[float, floa
     encoder pass. Returns (encoder ms, total ms)."""
     import torch
 
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
     device = torch.device(translator.device)
     rows = len(TASKS)
     signal = torch.tensor(audio, device=device).unsqueeze(0).repeat(batch, 1)
     lengths = torch.full((batch,), signal.shape[1], device=device)
     prompts = torch.stack([translator.prompt_ids(s, t) for s, t in TASKS]).to(device)
-    with _nemo.inference(translator.device, translator.dtype):
+    with nemo_loading.inference(translator.device, translator.dtype):
         synchronize(translator.device)
         started = time.perf_counter()
         _, _, encoded, mask = translator.model.forward(
@@ -131,7 +131,7 @@ def main() -> None:
 
     import torch
 
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -149,7 +149,7 @@ def main() -> None:
         f"on {args.device}; {args.seconds:g} s utterances ({len(audio) / SAMPLE_RATE:g} s), "
         f"translation + transcript, {args.tokens} tokens per row, median of {args.repeats}"
     )
-    half = _nemo.autocast_dtype(args.device)
+    half = nemo_loading.autocast_dtype(args.device)
     dtypes = [None] + ([half] if half is not None else [])
     header = (
         f"{'dtype':>5} {'batch':>5} {'encoder ms':>10} {'ms/token':>9} {'total ms':>9} "
@@ -162,7 +162,8 @@ def main() -> None:
         for batch in batches:
             row = measure(translator, audio, batch, args.tokens, args.repeats)
             print(
-                f"{_nemo.describe_dtype(dtype):>5} {row['batch']:>5} {row['encoder_ms']:>10.1f} "
+                f"{nemo_loading.describe_dtype(dtype):>5} {row['batch']:>5} "
+                f"{row['encoder_ms']:>10.1f} "
                 f"{row['per_token_ms']:>9.2f} {row['total_ms']:>9.1f} "
                 f"{row['utterances_per_s']:>7.2f} {row['peak_mib']:>9.0f}"
             )

@@ -442,7 +442,7 @@ def install_in_nemo_cache(nemo_path: Path | str, nemo_cache_dir: Path | str, nam
     """Lay `nemo_path` out where NeMo keeps an NGC model `name` (e.g. `langid_ambernet`)."""
     from nemo.collections.asr.models import EncDecSpeakerLabelModel
 
-    from workers.engines._nemo import nemo_ngc_cache_path
+    from workers.engines.nemo_loading import nemo_ngc_cache_path
 
     target = nemo_ngc_cache_path(EncDecSpeakerLabelModel, name, cache_root=Path(nemo_cache_dir))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -135,13 +135,6 @@ def resample_float32(audio: np.ndarray, in_sr: int, out_sr: int = MODEL_SAMPLE_R
     return np.concatenate((head, resampler.finish()))
 
 
-def to_mono16k_float32(pcm_bytes: bytes, in_sr: int = 48000, channels: int = 2) -> np.ndarray:
-    """A whole PCM recording as the models' input: downmix, then resample to 16 kHz."""
-    _check_stream_format(in_sr, channels)
-    validate_frame(pcm_bytes, channels=channels, max_bytes=len(pcm_bytes) or 1)
-    return resample_float32(pcm16_to_mono_float32(pcm_bytes, channels), in_sr)
-
-
 class PcmStream:
     """One live session's ingest: PCM frames in, 16 kHz mono float32 out.
 

@@ -56,9 +56,6 @@ class SessionConfig:
             return "auto" if self.tgt is None else f"auto->{self.tgt}"
         return f"{self.src}->{self.tgt}"
 
-    def voice_for(self, lang: str) -> str | None:
-        return dict(self.voices).get(lang)
-
 
 def _lang(value: Any, field: str, *, allow_auto: bool) -> str:
     allowed = ("auto", *LANGS) if allow_auto else LANGS

@@ -207,11 +207,6 @@ class UtteranceSegmenter:
         return self._speech_start is not None
 
     @property
-    def buffered_s(self) -> float:
-        """Seconds of audio held for the utterance being collected (bounded by max_s)."""
-        return len(self._buffer) / SAMPLE_RATE
-
-    @property
     def stream_time_s(self) -> float:
         """Seconds of audio fed since the segmenter was created or reset."""
         return (self._time_base + self._fed) / SAMPLE_RATE

@@ -29,10 +29,6 @@ def list_translations(*, status: str | None = None, source: str | None = None) -
     return rows
 
 
-def session_translations(session_id: str) -> QuerySet:
-    return Translation.objects.filter(session_id=session_id).order_by("seq")
-
-
 def normalize_session_id(session_id: str) -> str | None:
     """A live session's id as the consumer stores it (uuid4 hex), or None if it is not one."""
     try:

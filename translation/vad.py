@@ -34,7 +34,6 @@ class SpeechMap:
 
     spans: tuple[tuple[int, int], ...]  # sample ranges [start, end), padded and merged
     speech_samples: int  # in windows the VAD scored as speech (unpadded)
-    total_samples: int
 
     @property
     def speech_ms(self) -> float:
@@ -74,7 +73,7 @@ def find_speech(
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
-    return SpeechMap(spans=tuple(spans), speech_samples=speech_samples, total_samples=len(audio))
+    return SpeechMap(spans=tuple(spans), speech_samples=speech_samples)
 
 
 def keep_speech(audio: np.ndarray, speech: SpeechMap) -> np.ndarray:

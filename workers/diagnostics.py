@@ -42,7 +42,7 @@ def device_checks(settings: Any) -> list[Check]:
     """The device and precision the worker would use, the torch build, the GPU and driver."""
     import torch
 
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
     checks = [
         Check(
@@ -52,10 +52,10 @@ def device_checks(settings: Any) -> list[Check]:
         )
     ]
     try:
-        device = _nemo.resolve_device(settings.MODEL_DEVICE)
+        device = nemo_loading.resolve_device(settings.MODEL_DEVICE)
     except EngineError as exc:
         return [*checks, Check("device", f"MODEL_DEVICE={settings.MODEL_DEVICE}", str(exc))]
-    dtype = _nemo.describe_dtype(_nemo.autocast_dtype(device))
+    dtype = nemo_loading.describe_dtype(nemo_loading.autocast_dtype(device))
     checks.append(Check("device", f"{device} (MODEL_DEVICE={settings.MODEL_DEVICE}), {dtype}"))
     if not device.startswith("cuda"):
         visible = "none visible" if not torch.cuda.is_available() else "visible, not used"
@@ -122,13 +122,13 @@ def model_file_checks(settings: Any) -> list[Check]:
 
 
 def _nemo_file(label: str, model_cls: Any, name: str, setting: str) -> Check:
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
-    if _nemo.is_local_model(name):
+    if nemo_loading.is_local_model(name):
         return _file_check(label, Path(name), f"point {setting} at an existing .nemo file")
     if "/" not in name:  # a NeMo NGC name
         try:
-            path = _nemo.nemo_ngc_cache_path(model_cls, name)
+            path = nemo_loading.nemo_ngc_cache_path(model_cls, name)
         except EngineError as exc:
             return Check(label, name, str(exc))
         return _file_check(label, path, FETCH)

@@ -85,9 +85,9 @@ def fetch_silero(
 
 def fetch_nemo_model(kind: str, name: str, *, progress: bool = True, report: Report = logger.info):
     """Put the NeMo model `name` where the worker's `from_pretrained` finds it offline."""
-    from workers.engines import _nemo
+    from workers.engines import nemo_loading
 
-    if _nemo.is_local_model(name):
+    if nemo_loading.is_local_model(name):
         report(f"{kind}: {name} is a local file; nothing to download")
         return Path(name)
     if kind == "canary":
@@ -95,8 +95,8 @@ def fetch_nemo_model(kind: str, name: str, *, progress: bool = True, report: Rep
     else:
         from nemo.collections.asr.models import EncDecSpeakerLabelModel as model_cls
     if "/" not in name:  # an NGC name: stream it into NeMo's cache ourselves (atomic, progress)
-        dest = _nemo.nemo_ngc_cache_path(model_cls, name)
-        url = _nemo.ngc_download_url(model_cls, name)
+        dest = nemo_loading.nemo_ngc_cache_path(model_cls, name)
+        url = nemo_loading.ngc_download_url(model_cls, name)
         if download_file(url, dest, progress=progress):
             report(f"{kind}: downloaded {url} → {dest}")
         else:

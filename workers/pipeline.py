@@ -54,7 +54,6 @@ class SpeechPiece:
     text: str
     audio: np.ndarray | None
     sample_rate: int | None
-    synth_ms: float
     error: str = ""
     meta: dict[str, float] = field(default_factory=dict)
 
@@ -168,14 +167,11 @@ class TranslationPipeline:
         engine that cannot load ends the speech there."""
         spoken_before = False
         for index, piece_text in enumerate(speech_pieces_of(text)):
-            t0 = time.perf_counter()
             try:
                 speech = self.synthesizer.synthesize(piece_text, lang=lang, voice=voice)
             except Exception as exc:
                 logger.exception("TTS failed for %d characters of %s", len(piece_text), lang)
-                yield SpeechPiece(
-                    index, piece_text, None, None, _ms(t0), f"speech synthesis failed: {exc}"
-                )
+                yield SpeechPiece(index, piece_text, None, None, f"speech synthesis failed: {exc}")
                 if isinstance(exc, EngineUnavailable):
                     return
                 continue
@@ -184,9 +180,7 @@ class TranslationPipeline:
                 pause = np.zeros(int(PAUSE_S * speech.sample_rate), dtype=np.float32)
                 audio = np.concatenate([pause, audio])
             spoken_before = True
-            yield SpeechPiece(
-                index, piece_text, audio, speech.sample_rate, _ms(t0), meta=dict(speech.meta)
-            )
+            yield SpeechPiece(index, piece_text, audio, speech.sample_rate, meta=dict(speech.meta))
 
     def run(
         self,

@@ -222,7 +222,7 @@ def test_models_service_runs_fetch_models(rendered):
     script = (ROOT / source).read_text()
     assert "manage.py fetch_models" in script
     assert "HF_HUB_OFFLINE=0" in script
-    assert (ROOT / "translation" / "management" / "commands" / "fetch_models.py").is_file()
+    assert (ROOT / "workers" / "management" / "commands" / "fetch_models.py").is_file()
     for name in ("HF_HOME", "NEMO_CACHE_DIR", "SILERO_CACHE_DIR"):
         assert name in script
 

@@ -19,10 +19,14 @@ from translation.audio import (
     load_audio_16k,
     pcm16_to_mono_float32,
     resample_float32,
-    to_mono16k_float32,
     validate_frame,
     wav_bytes_from_float32,
 )
+
+
+def mono16k(pcm, rate, channels):
+    """A whole PCM recording as the models' input, one shot: downmix, then resample."""
+    return resample_float32(pcm16_to_mono_float32(pcm, channels), rate)
 
 
 def tone(freq, sr, seconds, amplitude=0.5):
@@ -49,7 +53,7 @@ def rms(audio):
 
 
 def test_tone_keeps_frequency_and_amplitude_at_16k():
-    out = to_mono16k_float32(stereo_pcm(tone(1000, 48000, 1.0)), 48000, 2)
+    out = mono16k(stereo_pcm(tone(1000, 48000, 1.0)), 48000, 2)
 
     assert out.dtype == np.float32
     assert out.size == 16000
@@ -61,7 +65,7 @@ def test_tone_keeps_frequency_and_amplitude_at_16k():
 
 def test_tone_above_new_nyquist_is_attenuated_90_db():
     source = tone(12000, 48000, 1.0)
-    out = to_mono16k_float32(stereo_pcm(source), 48000, 2)
+    out = mono16k(stereo_pcm(source), 48000, 2)
 
     attenuation_db = 20 * math.log10(rms(out[200:-200]) / rms(source))
     assert attenuation_db <= -90
@@ -106,8 +110,6 @@ def test_pcm_stream_rejects_a_bad_frame_and_keeps_going():
 @pytest.mark.parametrize(("rate", "channels"), [(7999, 2), (96001, 1), (48000, 3), (48000, 0)])
 def test_unsupported_stream_formats_are_rejected(rate, channels):
     with pytest.raises(AudioFormatError):
-        to_mono16k_float32(b"\0" * 12, rate, channels)
-    with pytest.raises(AudioFormatError):
         PcmStream(rate, channels)
 
 
@@ -117,7 +119,7 @@ def test_unsupported_stream_formats_are_rejected(rate, channels):
 @pytest.mark.parametrize("rate", [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000])
 def test_output_length_is_ceil_of_the_ratio(rate):
     n_in = rate + 37
-    out = to_mono16k_float32(b"\0\0" * n_in, rate, 1)
+    out = mono16k(b"\0\0" * n_in, rate, 1)
     assert out.size == math.ceil(n_in * 16000 / rate)
 
 
@@ -178,7 +180,7 @@ def test_chunked_stream_equals_one_shot(case):
     parts = [stream.feed(pcm[a * block : b * block]) for a, b in itertools.pairwise(bounds)]
     chunked = np.concatenate([*parts, stream.finish()])
 
-    whole = to_mono16k_float32(pcm, rate, channels)
+    whole = mono16k(pcm, rate, channels)
     assert chunked.shape == whole.shape
     np.testing.assert_allclose(chunked, whole, atol=1e-6)
 

@@ -49,8 +49,8 @@ def test_audio_format_and_voices():
         }
     )
     assert (config.sample_rate, config.channels) == (44_100, 1)
-    assert config.voice_for("ru") == "xenia" and config.voice_for("en") == "en_5"
-    assert parse_control({"voice": "aidar"}).voice_for("ru") == "aidar"
+    assert dict(config.voices) == {"ru": "xenia", "en": "en_5"}
+    assert parse_control({"voice": "aidar"}).voices == (("ru", "aidar"),)
     assert parse_control('{"voice": {"ru": null, "en": ""}}').voices == ()
 
 

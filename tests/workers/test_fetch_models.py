@@ -117,13 +117,13 @@ def test_downloaded_models_load_offline(settings, server, tmp_path, monkeypatch)
     """Silero and the NGC language-ID model, fetched from the local server, then loaded by
     the production engines with downloads off."""
     from tests.models_fixtures import build_tiny_ambernet, build_tiny_silero
-    from workers.engines import _nemo, langid
+    from workers.engines import langid, nemo_loading
     from workers.engines.silero import SileroSynthesizer
 
     build_tiny_silero(server.root / "tts" / "ru", "ru")
     build_tiny_ambernet(server.root / "ngc")
     monkeypatch.setattr(
-        _nemo, "ngc_download_url", lambda cls, name: server.url + "/ngc/tiny-ambernet.nemo"
+        nemo_loading, "ngc_download_url", lambda cls, name: server.url + "/ngc/tiny-ambernet.nemo"
     )
     monkeypatch.setenv("NEMO_CACHE_DIR", str(tmp_path / "nemo"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

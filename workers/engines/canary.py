@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workers.engines import _nemo
+from workers.engines import nemo_loading
 from workers.engines.base import (
     LANGS,
     MODEL_SAMPLE_RATE,
@@ -126,7 +126,7 @@ class CanaryTranslator:
     def __init__(self, model: Any, *, device: str, model_name: str, load_ms: float) -> None:
         self.model = model
         self.device = device
-        self.dtype = _nemo.autocast_dtype(device)
+        self.dtype = nemo_loading.autocast_dtype(device)
         self.model_name = model_name
         self.load_ms = load_ms
         self.warmup_ms = 0.0
@@ -151,13 +151,13 @@ class CanaryTranslator:
         max_generation_delta: int = DEFAULT_MAX_GENERATION_DELTA,
     ) -> CanaryTranslator:
         """The model `model_name` (HF repo id or local .nemo), loaded once per process."""
-        resolved = _nemo.resolve_device(device)
+        resolved = nemo_loading.resolve_device(device)
         with _cache_lock:
             key = (model_name, resolved, max_generation_delta)
             if key not in _loaded:
                 from nemo.collections.asr.models import ASRModel
 
-                model, load_ms = _nemo.load_nemo_model(
+                model, load_ms = nemo_loading.load_nemo_model(
                     ASRModel,
                     model_name,
                     device=resolved,
@@ -175,7 +175,7 @@ class CanaryTranslator:
                     "Canary %s on %s, %s; decoding: %s",
                     model_name,
                     resolved,
-                    _nemo.describe_dtype(translator.dtype),
+                    nemo_loading.describe_dtype(translator.dtype),
                     strategy,
                 )
                 translator.warm_up()
@@ -219,7 +219,7 @@ class CanaryTranslator:
         device = torch.device(self.device)
         signal = torch.tensor(audio, dtype=torch.float32, device=device)
         prompts = torch.stack([self.prompt_ids(src, tgt) for src, tgt in tasks]).to(device)
-        with self._lock, _nemo.inference(self.device, self.dtype):
+        with self._lock, nemo_loading.inference(self.device, self.dtype):
             _, _, encoded, mask = self.model.forward(
                 input_signal=signal.unsqueeze(0),
                 input_signal_length=torch.tensor([signal.shape[0]], device=device),
@@ -284,9 +284,3 @@ class CanaryTranslator:
                 "chunks": float(len(pieces)),
             },
         )
-
-
-def forget_loaded_models() -> None:
-    """Drop the per-process model cache (tests)."""
-    with _cache_lock:
-        _loaded.clear()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workers.engines import _nemo
+from workers.engines import nemo_loading
 from workers.engines.base import (
     LANGS,
     MODEL_SAMPLE_RATE,
@@ -62,13 +62,13 @@ class AmberNetIdentifier:
 
     @classmethod
     def load(cls, model_name: str, *, device: str = "auto") -> AmberNetIdentifier:
-        resolved = _nemo.resolve_device(device)
+        resolved = nemo_loading.resolve_device(device)
         with _cache_lock:
             key = (model_name, resolved)
             if key not in _loaded:
                 from nemo.collections.asr.models import EncDecSpeakerLabelModel
 
-                model, load_ms = _nemo.load_nemo_model(
+                model, load_ms = nemo_loading.load_nemo_model(
                     EncDecSpeakerLabelModel, model_name, device=resolved, setting="LID_MODEL"
                 )
                 _loaded[key] = cls(model, device=resolved, model_name=model_name, load_ms=load_ms)
@@ -84,7 +84,7 @@ class AmberNetIdentifier:
         started = time.perf_counter()
         signal = torch.from_numpy(np.ascontiguousarray(audio)).unsqueeze(0).to(self.device)
         length = torch.tensor([signal.shape[1]], device=self.device)
-        with self._lock, _nemo.inference(self.device):
+        with self._lock, nemo_loading.inference(self.device):
             logits, _ = self.model.forward(input_signal=signal, input_signal_length=length)
         pair = logits[0, self.label_index].float().cpu()
         probs = torch.softmax(pair, dim=0)
@@ -99,8 +99,3 @@ class AmberNetIdentifier:
                 "p_ru": round(float(probs[1]), 4),
             },
         )
-
-
-def forget_loaded_models() -> None:
-    with _cache_lock:
-        _loaded.clear()

@@ -2,7 +2,8 @@
 repo id (`nvidia/canary-1b-v2`) or a NeMo NGC name (`langid_ambernet`); on CUDA when there is
 one; every failure turned into `EngineUnavailable` with a message that says what to do.
 
-Imports torch and NeMo: only engine modules import this one.
+Imports torch and NeMo (never Django): the engines, `workers.models_fetch` and
+`workers.diagnostics` import it, the last two only when they run.
 """
 
 from __future__ import annotations

@@ -4,12 +4,7 @@ import pytest
 
 pytest.importorskip("num2words")
 
-from workers.engines.textnorm import (
-    cyrillic_to_latin,
-    latin_to_cyrillic,
-    normalize_for_speech,
-    split_sentences,
-)
+from workers.engines.textnorm import normalize_for_speech
 
 LATIN = re.compile(r"[A-Za-z]")
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
@@ -87,32 +82,6 @@ def test_english_voice_gets_only_latin_words(text):
     assert not CYRILLIC.search(spoken), spoken
 
 
-def test_transliteration_of_single_words():
-    assert latin_to_cyrillic("iPhone") == "айфон"
-    assert latin_to_cyrillic("phone") == "фон"
-    assert latin_to_cyrillic("shop") == "шоп"
-    assert cyrillic_to_latin("Щука") == "Shchuka"
-    assert cyrillic_to_latin("объявление") == "obyavlenie"
-
-
 def test_unknown_language_is_rejected():
     with pytest.raises(ValueError, match="unsupported language"):
         normalize_for_speech("hola", "es")
-
-
-def test_split_sentences_keeps_order_and_limit():
-    text = "Один. Два! Три? " + "слово, " * 100 + "конец."
-    chunks = split_sentences(text, max_chars=120)
-    assert chunks[0] == "Один. Два! Три?"
-    assert all(len(chunk) <= 120 for chunk in chunks)
-    assert " ".join(chunks).split() == text.split()
-
-
-def test_split_sentences_packs_short_sentences_and_cuts_long_words():
-    assert split_sentences("A b. C d. E f.", max_chars=9) == ["A b. C d.", "E f."]
-    assert split_sentences("x" * 25, max_chars=10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert split_sentences("   ") == []
-    long_text = ". ".join(f"Sentence number {i} is here" for i in range(60)) + "."
-    chunks = split_sentences(long_text)
-    assert len(chunks) == 4
-    assert all(len(chunk) <= 500 and chunk.endswith(".") for chunk in chunks)

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 import torch
 
-from workers.engines import _nemo
+from workers.engines import nemo_loading
 
 
 @pytest.fixture
@@ -26,18 +26,18 @@ def fake_gpu(monkeypatch):
 
 def test_pre_ampere_gpu_gets_fp16_not_emulated_bf16(fake_gpu):
     fake_gpu.native = False  # T4, V100: bf16 only emulated
-    assert _nemo.autocast_dtype("cuda") is torch.float16
+    assert nemo_loading.autocast_dtype("cuda") is torch.float16
     assert fake_gpu.calls == [{"including_emulation": False}]
-    assert _nemo.describe_dtype(torch.float16) == "fp16"
+    assert nemo_loading.describe_dtype(torch.float16) == "fp16"
 
 
 def test_ampere_or_later_gets_bf16(fake_gpu):
     fake_gpu.native = True
-    assert _nemo.autocast_dtype("cuda:0") is torch.bfloat16
-    assert _nemo.describe_dtype(torch.bfloat16) == "bf16"
+    assert nemo_loading.autocast_dtype("cuda:0") is torch.bfloat16
+    assert nemo_loading.describe_dtype(torch.bfloat16) == "bf16"
 
 
 def test_cpu_runs_fp32(fake_gpu):
-    assert _nemo.autocast_dtype("cpu") is None
+    assert nemo_loading.autocast_dtype("cpu") is None
     assert fake_gpu.calls == []
-    assert _nemo.describe_dtype(None) == "fp32"
+    assert nemo_loading.describe_dtype(None) == "fp32"
