@@ -25,20 +25,19 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.live_latency import (  # noqa: E402
-    FRAME_MS,
     STAGGER_S,
     SessionTrace,
     build_stream,
     corpus,
     measure,
     start_own_stack,
+    stream_all,
     summarise,
 )
 from tests.speech import speech_16k  # noqa: E402
@@ -138,39 +137,6 @@ def print_latency(report: dict) -> None:
 # --- load: N sessions at once --------------------------------------------------------------------
 
 
-async def stream_sessions(
-    ws_url: str, streams: list[bytes], traces: list[SessionTrace], captions: bool
-) -> None:
-    """live_latency's pacing (frame i of every stream at t0 + i × 20 ms, from one loop), with
-    the captions choice in each session's control."""
-    control = {"mode": "auto", "captions": captions}
-    clients = await asyncio.gather(*(LiveClient.connect(ws_url, control) for _ in streams))
-    frame = 48_000 * FRAME_MS // 1000 * 4
-    views = [memoryview(pcm) for pcm in streams]
-    longest = max(len(pcm) for pcm in streams)
-    t0 = time.monotonic()
-    for trace, client in zip(traces, clients, strict=True):
-        trace.client, trace.t0 = client, t0
-    for i, start in enumerate(range(0, longest, frame)):
-        delay = t0 + i * FRAME_MS / 1000 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        for view, trace, client in zip(views, traces, clients, strict=True):
-            if start < len(view):
-                await client.ws.send(bytes(view[start : start + frame]))
-                trace.frames_sent_at.append(time.monotonic())
-
-    async def finish(trace: SessionTrace, client: LiveClient) -> None:
-        try:
-            await client.wait_results(len(trace.utterances), 30)
-        except TimeoutError:
-            pass
-        await asyncio.sleep(0.3)  # the last utterance's caption counters
-        await client.close()
-
-    await asyncio.gather(*(finish(t, c) for t, c in zip(traces, clients, strict=True)))
-
-
 def caption_counts(traces: list[SessionTrace]) -> dict[str, int]:
     due = shown = 0
     for trace in traces:
@@ -187,7 +153,13 @@ async def run_load(ws_url: str, n: int, clips, utterances: int, warmup: int, cap
         for i in range(n)
     ]
     traces = [SessionTrace(utterances=u, warmup=warmup) for _, u in streams]
-    await stream_sessions(ws_url, [pcm for pcm, _ in streams], traces, captions)
+    await stream_all(
+        ws_url,
+        [pcm for pcm, _ in streams],
+        traces,
+        control={"mode": "auto", "captions": captions},
+        settle_s=0.3,  # the last utterance's caption counters
+    )
     columns, counts = measure(traces)
     return {
         "captions": captions,

@@ -129,11 +129,20 @@ async def connect(ws_url: str, control: dict) -> LiveClient:
     return client
 
 
-async def stream_all(ws_url: str, streams: list[bytes], traces: list[SessionTrace]) -> None:
-    """Connect every session, then send frame i of every stream at t0 + i × 20 ms from ONE
-    pacing loop: the load generator shares the machine, and 50 sessions' worth of per-frame
-    timers would take CPU from the server being measured."""
-    clients = await asyncio.gather(*(connect(ws_url, {"mode": "auto"}) for _ in streams))
+async def stream_all(
+    ws_url: str,
+    streams: list[bytes],
+    traces: list[SessionTrace],
+    *,
+    control: dict | None = None,
+    settle_s: float = 0.0,
+) -> None:
+    """Connect every session (with `control`, default auto mode), then send frame i of every
+    stream at t0 + i × 20 ms from ONE pacing loop: the load generator shares the machine, and
+    50 sessions' worth of per-frame timers would take CPU from the server being measured.
+    `settle_s`: wait this long after the last result before closing (late status messages)."""
+    control = control or {"mode": "auto"}
+    clients = await asyncio.gather(*(connect(ws_url, control) for _ in streams))
     frame = 48_000 * FRAME_MS // 1000 * 4
     views = [memoryview(pcm) for pcm in streams]
     longest = max(len(pcm) for pcm in streams)
@@ -154,6 +163,8 @@ async def stream_all(ws_url: str, streams: list[bytes], traces: list[SessionTrac
             await client.wait_results(len(trace.utterances), 30)
         except TimeoutError:
             pass
+        if settle_s:
+            await asyncio.sleep(settle_s)
         await client.close()
 
     await asyncio.gather(*(finish(t, c) for t, c in zip(traces, clients, strict=True)))

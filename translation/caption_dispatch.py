@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ import numpy as np
 from django.conf import settings
 
 from translation import dispatch
+from translation.broker import broker_redis
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE, MODEL_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ AUDIO_KEY_PREFIX = "rutrans:caption-audio:"
 AUDIO_KEY_SLACK_S = 3
 """The audio key outlives the task's expiry by this much (clock skew between hosts)."""
 
-_redis_client: Any = None
-_redis_lock = threading.Lock()
 _sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-captions")
 _sending = 0  # sends submitted to _sender and not finished (event loop only)
 
@@ -137,16 +135,3 @@ def take_partial_audio(request: dict[str, Any]) -> np.ndarray | None:
 def to_int16_bytes(audio: np.ndarray) -> bytes:
     """16 kHz float32 → little-endian int16 (half the bytes; the models' input precision)."""
     return (np.clip(audio, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
-
-
-def broker_redis() -> Any:
-    """One Redis client per process for the broker's database (queue lengths, audio keys)."""
-    global _redis_client
-    with _redis_lock:
-        if _redis_client is None:
-            import redis
-
-            _redis_client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
-            )
-        return _redis_client

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from translation.broker import broker_redis
 from translation.constants import FINALS_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ KEY_PREFIX = "rutrans:worker-alive:"
 BOOT_ID = uuid.uuid4().hex[:10]
 
 _worker: str | None = None
-_client = None
-_client_lock = threading.Lock()
 _beating: threading.Thread | None = None
 
 
@@ -49,22 +48,10 @@ def this_worker(node: str | None = None) -> str:
     return _worker
 
 
-def _redis():
-    global _client
-    with _client_lock:
-        if _client is None:
-            import redis
-
-            _client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-            )
-        return _client
-
-
 def beat(worker: str) -> None:
     """Say `worker` is alive for the next WORKER_DEAD_AFTER_S seconds."""
     ttl_ms = int(settings.WORKER_DEAD_AFTER_S * 1000)
-    _redis().set(KEY_PREFIX + worker, "1", px=ttl_ms)
+    broker_redis().set(KEY_PREFIX + worker, "1", px=ttl_ms)
 
 
 def start_heartbeat(node: str) -> threading.Thread | None:
@@ -101,7 +88,7 @@ def live_workers(workers: Iterable[str]) -> set[str]:
     if settings.EMBEDDED:
         return {w for w in names if w == this_worker()}
     try:
-        found = _redis().mget([KEY_PREFIX + w for w in names])
+        found = broker_redis().mget([KEY_PREFIX + w for w in names])
     except Exception as exc:  # redis-py's connection and timeout errors, whatever the version
         raise LivenessUnknown(f"{type(exc).__name__}: {exc}") from exc
     return {w for w, value in zip(names, found, strict=True) if value is not None}
@@ -122,7 +109,7 @@ def waiting_translations() -> set[str]:
         *(f"{FINALS_QUEUE}\x06\x16{priority}" for priority in range(1, 10)),
     ]
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = broker_redis().pipeline(transaction=False)
         for key in keys:
             pipe.lrange(key, 0, -1)
         lists = pipe.execute()

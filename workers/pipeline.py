@@ -226,32 +226,17 @@ class TranslationPipeline:
         )
 
     def caption(self, audio: np.ndarray, *, src: str, tgt: str | None) -> CaptionResult:
-        """A partial (live caption) of an utterance still being spoken: the translation and the
-        source transcript only; no speech synthesis. Language ID runs only when `src` is
-        still `auto` (a session's first partial of an utterance)."""
+        """A partial (live caption) of an utterance still being spoken: `translate` without
+        speech synthesis. Language ID runs only when `src` is still `auto` (a session's first
+        partial of an utterance)."""
         started = time.perf_counter()
-        timings: dict[str, float] = {}
-        if src == "auto":
-            if self.identifier is None:
-                raise EngineError("source language 'auto' needs a language-ID model")
-            t0 = time.perf_counter()
-            source: Lang = self.identifier.identify(audio).lang
-            timings["lid_ms"] = _ms(t0)
-        else:
-            source = src  # type: ignore[assignment]
-        target: Lang = tgt or other_language(source)  # type: ignore[assignment]
-        t0 = time.perf_counter()
-        ast = self.translator.translate(
-            audio, src=source, tgt=target, with_source_text=self.with_source_text
-        )
-        timings["ast_ms"] = _ms(t0)
-        timings["total_ms"] = _ms(started)
+        text = self.translate(audio, src=src, tgt=tgt)
         return CaptionResult(
-            src=source,
-            tgt=target,
-            text=ast.text.strip(),
-            source_text=(ast.source_text or "").strip(),
-            timings=timings,
+            src=text.src,
+            tgt=text.tgt,
+            text=text.text,
+            source_text=text.source_text or "",
+            timings={**text.timings, "total_ms": _ms(started)},
         )
 
 

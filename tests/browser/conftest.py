@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,26 +73,43 @@ def browser_stack(tmp_path_factory, model_env) -> Iterator[Stack]:
         yield stack
 
 
+def launch_chromium(pw, chromium_path, wav):
+    """Debian's chromium, headless, its fake microphone playing `wav` once."""
+    return pw.chromium.launch(
+        executable_path=chromium_path,
+        headless=True,
+        args=[
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+
+
+@contextmanager
+def open_page(browser, base_url: str, *, init_script: str | None = None):
+    """A fresh browser context (1280 × 900) on `base_url` and its page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+    if init_script:
+        context.add_init_script(init_script)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while
 # it is open, and the asyncio tests of other modules cannot start their own loop meanwhile.
 @pytest.fixture(scope="module")
 def browser(sync_playwright_api, chromium_path, speech_wav):
     wav, _ = speech_wav
     with sync_playwright_api() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}%noloop",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(pw, chromium_path, wav)
         yield browser
         browser.close()
 
@@ -114,11 +132,8 @@ class ConsoleLog:
 
 @pytest.fixture
 def page(browser, browser_stack):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, base_url=browser_stack.http_url
-    )
-    yield context.new_page()
-    context.close()
+    with open_page(browser, browser_stack.http_url) as page:
+        yield page
 
 
 @pytest.fixture

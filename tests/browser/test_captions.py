@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import LEAD_SILENCE_S, events, screenshots, wait_for_event
+from tests.browser.conftest import (
+    LEAD_SILENCE_S,
+    events,
+    open_page,
+    screenshots,
+    wait_for_event,
+)
 from tests.stack import real_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.timeout(240)]
@@ -22,11 +28,8 @@ def captions_browser_stack(tmp_path_factory, model_env):
 
 @pytest.fixture
 def page(browser, captions_browser_stack):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, base_url=captions_browser_stack.http_url
-    )
-    yield context.new_page()
-    context.close()
+    with open_page(browser, captions_browser_stack.http_url) as page:
+        yield page
 
 
 def test_provisional_text_while_speaking_then_the_final_in_place(

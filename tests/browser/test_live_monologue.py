@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.browser.conftest import CAPTURE_RATE, ConsoleLog, events, wait_for_event
+from tests.browser.conftest import (
+    CAPTURE_RATE,
+    ConsoleLog,
+    events,
+    launch_chromium,
+    open_page,
+    wait_for_event,
+)
 from tests.speech import speech_synthesizer, trim_silence
 from tests.stack import real_stack
 from translation.audio import resample_float32
@@ -71,29 +78,14 @@ def monologue_stack(tmp_path_factory, model_env):
 def monologue_page(sync_playwright_api, chromium_path, monologue_wav, monologue_stack):
     wav, _ = monologue_wav
     with sync_playwright_api() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}%noloop",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, base_url=monologue_stack.http_url
-        )
+        browser = launch_chromium(pw, chromium_path, wav)
         # A monologue comes as tab audio does: without the microphone's echo cancellation and
         # noise suppression (which would take the translation playing meanwhile for an echo).
         # Chromium's fake screen capture has no audio, so the fake microphone stands in.
-        context.add_init_script(TAB_AUDIO_CONSTRAINTS)
-        yield context.new_page()
-        context.close()
+        with open_page(
+            browser, monologue_stack.http_url, init_script=TAB_AUDIO_CONSTRAINTS
+        ) as page:
+            yield page
         browser.close()
 
 

@@ -185,8 +185,10 @@ async def test_a_task_delivered_twice_runs_once_while_its_worker_lives(fault_sta
     try:
         # What the broker does after a visibility timeout shorter than the task, or a re-queue
         # racing a worker that was only slow: a second message for a row that is running.
-        broker = Celery(broker=fault_stack.env["REDIS_URL"])
+        # A client app of its own, never the process's current app (the product's is).
+        broker = Celery(broker=fault_stack.env["REDIS_URL"], set_as_current=False)
         broker.send_task("translation.translate", args=[queued["id"]], queue="gpu")
+        broker.close()
         fault_stack.faults["duplicates"] += 1
         deadline = time.monotonic() + 10
         while "skipping a duplicate" not in fault_stack.log_text("worker2"):

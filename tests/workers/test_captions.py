@@ -11,6 +11,7 @@ import pytest
 from tests.doubles import ScriptedTranslator
 from tests.services import fresh_redis_database
 from translation import caption_dispatch, delivery, dispatch
+from translation.broker import broker_redis, forget_client
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE
 from workers import captions as worker_captions
 from workers.pipeline import TranslationPipeline
@@ -148,13 +149,13 @@ def broker(settings, monkeypatch):
     settings.EMBEDDED = False
     settings.REDIS_URL = url
     settings.CAPTION_EXPIRES_S = 2.0
-    monkeypatch.setattr(caption_dispatch, "_redis_client", None)
+    forget_client()
     sent: list[dict] = []
     from rutrans_site.celery import app
 
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append({"name": name, **kw}))
-    yield caption_dispatch.broker_redis(), sent
-    monkeypatch.setattr(caption_dispatch, "_redis_client", None)
+    yield broker_redis(), sent
+    forget_client()
 
 
 def test_redis_dispatch_sends_by_name_with_expiry_and_the_audio_in_a_short_lived_key(broker):
