@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -242,8 +241,9 @@ def main() -> None:
     stack = None
     ws_url = args.url
     if ws_url is None:
-        os.environ["LIVE_CAPTIONS"] = "1"  # the stack's processes inherit it
-        stack = start_own_stack(args.engines, args.workers, args.torch_threads)
+        stack = start_own_stack(
+            args.engines, args.workers, args.torch_threads, {"LIVE_CAPTIONS": "1"}
+        )
         ws_url = stack.ws_url
     reports: dict[str, dict] = {}
     try:
