@@ -264,17 +264,18 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         look = captions.poll(seq=seq, has_speech=segmenter.has_speech, stream_s=stream_s)
         for ended, counts in captions.take_ended():
             await self.send(text_data=status_message("captions", seq=ended, **counts))
-        opened = segmenter.open_utterance_audio() if look else None
-        if opened is None:
+        speech_s = segmenter.open_speech_s if look else None
+        if speech_s is None:
             return
-        audio, speech_s = opened
         # Busy: this session's last final is still out, or frames wait for the event loop.
         busy = live.in_flight > 0 or live.max_loop_lag_ms > LOOP_LAG_LIMIT_MS
         request = captions.request(
             seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic(), busy=busy
         )
-        if request is None:
+        opened = segmenter.open_utterance_audio() if request is not None else None
+        if request is None or opened is None:
             return
+        audio = opened[0]  # copied only for a partial that goes out
         job = caption_dispatch.PartialJob(
             reply_channel=self.channel_name,
             seq=request.seq,

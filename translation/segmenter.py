@@ -412,6 +412,14 @@ class UtteranceSegmenter:
 
     # -- read-only views (live captions) ------------------------------------------------------
 
+    @property
+    def open_speech_s(self) -> float | None:
+        """Seconds of speech in the utterance being collected; None while none was heard.
+        Cheap (no audio touched): asked at every caption check."""
+        if self._speech_start is None:
+            return None
+        return self._speech_samples / SAMPLE_RATE
+
     def open_utterance_audio(self) -> tuple[np.ndarray, float] | None:
         """A copy of the utterance being collected (preroll included, up to the last sample
         fed) and its seconds of speech; None while no speech has been heard."""

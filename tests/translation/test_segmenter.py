@@ -418,6 +418,7 @@ def test_open_utterance_audio_is_a_copy_of_what_a_flush_would_give(speech, segme
     talk = speech.speech_16k(SENTENCES["en"], "en")
     feed_chunks(segmenter, np.concatenate([silence(0.5), talk[: talk.size // 2]]))
     audio, speech_s = segmenter.open_utterance_audio()
+    assert segmenter.open_speech_s == speech_s
     assert 0.5 * talk.size / SR - 0.3 < speech_s <= audio.size / SR
     audio[:] = 1.0  # a copy: the segmenter's own audio is untouched
     utterance = segmenter.flush()
