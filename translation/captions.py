@@ -14,13 +14,20 @@ Rules, per session:
   final has not come back yet, or the web tier's event loop runs late (LOOP_LAG_LIMIT_MS);
   finals and the audio ingest matter more than captions;
 - a partial is shown only while its utterance has no final, and only if it is newer than the
-  last partial shown for that utterance (replies can overtake each other across workers).
+  last partial shown for that utterance (replies can overtake each other across workers);
+- local agreement (`LineAgreement`): the words two consecutive shown partials of an utterance
+  agree on (the longest common word prefix of their source transcripts, and separately of
+  their translations) are *committed*; every later partial of that utterance is rewritten to
+  begin with them, and says how many of its leading characters are committed (`stable`).
+  Committed words change only with the final, which replaces everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from translation.protocol import StablePrefix
 
 ANSWER_GRACE_S = 0.5
 """How long past its expiry a partial may still be answered (a worker that started it just
@@ -32,6 +39,84 @@ RECHECK_S = 0.2
 
 MAX_TRACKED = 64
 """Utterances whose newest shown partial is remembered (finals forget theirs sooner)."""
+
+
+@dataclass(frozen=True)
+class Agreed:
+    """One line (source transcript or translation) of a partial as shown: its text and how
+    many of its leading characters are committed."""
+
+    text: str
+    stable: int
+
+
+def common_word_prefix(first: list[str], second: list[str]) -> int:
+    """How many leading words two hypotheses share."""
+    count = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+@dataclass
+class LineAgreement:
+    """Local agreement over one line of one utterance. Each hypothesis (the model's whole
+    text for the audio so far) is shown as the committed words followed by its own words after
+    the committed ones' count; the committed words grow to what it and the previous hypothesis
+    agree on, but only when it keeps them: a hypothesis that rewrites its start commits
+    nothing new. Words are compared exactly (a changed comma or capital is a change)."""
+
+    committed: list[str] = field(default_factory=list)
+    previous: list[str] | None = None  # the last hypothesis's words, as the model said them
+    rewrites: int = 0  # hypotheses that did not begin with the committed words
+
+    def update(self, hypothesis: str) -> Agreed:
+        words = hypothesis.split()
+        held = len(self.committed)
+        if words[:held] != self.committed:
+            self.rewrites += 1
+        elif self.previous is not None:
+            agreed = common_word_prefix(self.previous, words)
+            if agreed > held:
+                self.committed = words[:agreed]
+        self.previous = words
+        shown = self.committed + words[len(self.committed) :]
+        return Agreed(text=" ".join(shown), stable=len(" ".join(self.committed)))
+
+    def contradicted_by(self, final: str) -> bool:
+        """Whether a final text does not begin with the committed words."""
+        return final.split()[: len(self.committed)] != self.committed
+
+
+@dataclass
+class UtteranceAgreement:
+    """Local agreement of one utterance's partials: source transcript and translation."""
+
+    source_text: LineAgreement = field(default_factory=LineAgreement)
+    text: LineAgreement = field(default_factory=LineAgreement)
+
+    def apply(self, partial: dict[str, Any]) -> dict[str, Any]:
+        """The partial as shown: both lines rewritten to keep the committed words, `stable`
+        set (see docs/ARCHITECTURE.md, the partial message)."""
+        source = self.source_text.update(partial.get("source_text") or "")
+        text = self.text.update(partial.get("text") or "")
+        stable = StablePrefix(source_text=source.stable, text=text.stable)
+        return {
+            **partial,
+            "source_text": source.text,
+            "text": text.text,
+            "stable": stable.model_dump(),
+        }
+
+    def contradicted_by(self, *, source_text: str, text: str) -> bool:
+        """Whether the final changes any committed word (of either line)."""
+        return self.source_text.contradicted_by(source_text) or self.text.contradicted_by(text)
+
+    @property
+    def committed_words(self) -> int:
+        return len(self.source_text.committed) + len(self.text.committed)
 
 
 @dataclass(frozen=True)
@@ -71,6 +156,9 @@ class CaptionState:
     shown: dict[int, int] = field(default_factory=dict)  # seq → newest part shown
     ended: list[tuple[int, dict[str, int]]] = field(default_factory=list)
     late: int = 0  # replies dropped: their final was already there, or a newer one shown
+    agreements: dict[int, UtteranceAgreement] = field(default_factory=dict)  # seq → its lines
+    finals_after_commits: int = 0  # finals of utterances that had committed words ...
+    finals_contradicting: int = 0  # ... and those of them that changed some
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0 or self.expires_s <= 0:
@@ -144,17 +232,36 @@ class CaptionState:
             return None
         if final_arrived:
             self.shown.pop(seq, None)
+            self.agreements.pop(seq, None)
             self.late += 1
             return None
         if part <= self.shown.get(seq, 0):
             self.late += 1
             return None
+        partial = event.get("partial")
+        if not isinstance(partial, dict):
+            return None
         self.shown[seq] = part
         if len(self.shown) > MAX_TRACKED:
-            del self.shown[min(self.shown)]
+            oldest = min(self.shown)
+            del self.shown[oldest]
+            self.agreements.pop(oldest, None)
         if captions is not None and captions.src is None:
             captions.src = event.get("src")
-        return event.get("partial")
+        return self.agreements.setdefault(seq, UtteranceAgreement()).apply(partial)
+
+    def settle(self, seq: int, *, source_text: str, text: str) -> bool | None:
+        """The final of `seq` came (it replaces every partial): whether it contradicted the
+        committed words (None: nothing was committed). Counted in `finals_after_commits` and
+        `finals_contradicting`."""
+        agreement = self.agreements.pop(seq, None)
+        self.shown.pop(seq, None)
+        if agreement is None or not agreement.committed_words:
+            return None
+        contradicted = agreement.contradicted_by(source_text=source_text, text=text)
+        self.finals_after_commits += 1
+        self.finals_contradicting += contradicted
+        return contradicted
 
     def take_ended(self) -> list[tuple[int, dict[str, int]]]:
         """Counters of the utterances cut since the last call, as they stood at the cut:

@@ -115,6 +115,14 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             await getattr(self, handler)(message)
 
     async def disconnect(self, code: int) -> None:
+        captions = getattr(self, "captions", None)
+        if captions is not None and captions.finals_after_commits:
+            logger.info(
+                "session %s: %d of %d finals changed committed caption words",
+                self.session_id,
+                captions.finals_contradicting,
+                captions.finals_after_commits,
+            )
         await self.stop_background_tasks()
 
     async def stop_background_tasks(self) -> None:
@@ -338,6 +346,12 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 )
             elif "result" in event:
                 result = event["result"]
+                if self.captions is not None:  # the final replaces the committed words
+                    self.captions.settle(
+                        event["seq"],
+                        source_text=result.get("source_text") or "",
+                        text=result.get("text") or "",
+                    )
                 timings = result["timings"]
                 sent_at = event.get("sent_at")
                 if sent_at:

@@ -115,6 +115,18 @@ class ControlMessage(BaseModel):
     captions: bool | None = Field(None, description="true or false")
 
 
+class StablePrefix(BaseModel):
+    """A `partial`'s committed part (local agreement, translation/captions.py): how many leading
+    characters of its `source_text` and `text` are committed. The server guarantees that every
+    later partial of the same seq begins with these same characters, so neither number ever
+    decreases within a seq; the `result` (final) replaces everything and may differ."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    source_text: int = Field(ge=0, description="committed leading characters of source_text")
+    text: int = Field(ge=0, description="committed leading characters of text")
+
+
 def _shown(value: Any, limit: int = 40) -> str:
     """A client's value as JSON, shortened, for an error message."""
     try:

@@ -4,6 +4,7 @@ the embedded worker thread and the in-memory channel layer (partials, then the f
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import numpy as np
@@ -12,7 +13,15 @@ from channels.testing import WebsocketCommunicator
 
 from rutrans_site.asgi import application
 from translation import consumers
-from translation.captions import ANSWER_GRACE_S, CaptionState, PartialRequest, partial_payload
+from translation.captions import (
+    ANSWER_GRACE_S,
+    Agreed,
+    CaptionState,
+    LineAgreement,
+    PartialRequest,
+    partial_payload,
+)
+from translation.protocol import StablePrefix
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 CONTROL = {"mode": "en->ru", "sample_rate": 16_000, "channels": 1}
@@ -276,3 +285,89 @@ def test_a_busy_system_skips_the_due_partial():
     assert captions.open[0].summary() == {"due": 1, "sent": 0, "skipped": 1}
     # The next interval of new speech, no longer busy: asked for.
     assert tick(captions, stream_s=2.0, speech_s=2.0) == PartialRequest(0, 2, None)
+
+
+# --- local agreement: committed words hold still ------------------------------------------------
+
+
+def shown_lines(hypotheses: list[str]) -> list[Agreed]:
+    line = LineAgreement()
+    return [line.update(h) for h in hypotheses]
+
+
+def committed(agreed: Agreed) -> str:
+    return agreed.text[: agreed.stable]
+
+
+def test_two_consecutive_hypotheses_commit_the_words_they_agree_on():
+    shown = shown_lines(["the whether", "the weather is", "the weather is lovely to"])
+    assert [committed(a) for a in shown] == ["", "the", "the weather is"]
+    assert [a.text for a in shown] == ["the whether", "the weather is", "the weather is lovely to"]
+
+
+def test_committed_text_is_never_retracted_and_stable_never_decreases():
+    hypotheses = [
+        "we will",
+        "we will walk",
+        "we will walk along",
+        "see will walk along the",  # rewrites its start
+        "we wil walk along the river",  # and again, differently
+        "",  # nothing heard for a moment
+        "we will walk along the river and",
+        "we will walk along the river and look",
+    ]
+    shown = shown_lines(hypotheses)
+    for earlier, later in itertools.combinations(shown, 2):
+        assert later.text.startswith(committed(earlier)), (earlier, later)
+        assert later.stable >= earlier.stable
+    assert committed(shown[-1]) == "we will walk along the river and"
+
+
+def test_a_hypothesis_that_rewrites_its_start_commits_nothing_new():
+    line = LineAgreement()
+    line.update("one two three")
+    assert committed(line.update("one two three four")) == "one two three"
+    rewritten = line.update("won two three four five")
+    assert committed(rewritten) == "one two three"  # nothing new, though "four" was repeated
+    assert rewritten.text == "one two three four five"  # its own words after the committed three
+    assert line.rewrites == 1
+    # The next one agrees with the rewritten one only on words the committed ones contradict:
+    # still nothing new, until two consecutive hypotheses keep the committed words.
+    assert committed(line.update("one two three four five six")) == "one two three"
+    assert committed(line.update("one two three four five six seven")) == (
+        "one two three four five six"
+    )
+
+
+def test_a_shorter_hypothesis_keeps_the_committed_words_on_screen():
+    line = LineAgreement()
+    line.update("a b c")
+    line.update("a b c d")
+    assert line.update("a b").text == "a b c"
+
+
+def test_the_final_replaces_everything_and_its_contradictions_are_counted():
+    captions = state()
+    texts = [("we will", "мы"), ("we will walk", "мы пойдём"), ("we will walk on", "мы пойдём")]
+    for part, (source, text) in enumerate(texts, start=1):
+        event = reply(0, part)
+        event["partial"].update(source_text=source, text=text)
+        message = captions.accept(event, final_arrived=False)
+    assert message["stable"] == {"source_text": len("we will walk"), "text": len("мы пойдём")}
+    assert captions.settle(0, source_text="We will walk on.", text="Мы пойдём.") is True
+    assert (captions.finals_after_commits, captions.finals_contradicting) == (1, 1)
+    assert 0 not in captions.agreements  # forgotten: a late partial starts nothing
+    for part, source in enumerate(["a b", "a b c"], start=1):
+        event = reply(1, part)
+        event["partial"].update(source_text=source, text=source)
+        captions.accept(event, final_arrived=False)
+    assert captions.settle(1, source_text="a b c d", text="a b c d") is False
+    assert captions.settle(2, source_text="x", text="y") is None  # nothing was committed
+    assert (captions.finals_after_commits, captions.finals_contradicting) == (2, 1)
+
+
+def test_each_shown_partial_carries_its_stable_prefix_in_the_protocol_shape():
+    captions = state()
+    message = captions.accept(reply(0, 1), final_arrived=False)
+    assert StablePrefix.model_validate(message["stable"]) == StablePrefix(source_text=0, text=0)
+    assert message["text"] == "p1"
