@@ -268,6 +268,7 @@ socket.addEventListener("partial", ({ detail }) => {
     part: detail.part,
     text: detail.text,
     source_text: detail.source_text,
+    stable: detail.stable,
     shown,
     timings: detail.timings,
   });

@@ -1,6 +1,7 @@
 """Live captions in Chromium against the real stack with LIVE_CAPTIONS=1: while the fake
 microphone is still speaking, the utterance shows provisional text (source and translation);
-then the final replaces it in place, and only the final is exposed to screen readers."""
+committed words steady, the tentative tail lighter and hidden from screen readers; then the
+final replaces it in place."""
 
 from __future__ import annotations
 
@@ -52,13 +53,45 @@ def test_provisional_text_while_speaking_then_the_final_in_place(
     assert partial["t"] < speech_ends_at, (partial["t"], speech_ends_at)
     entry = page.locator("#conversation .utterance").first
     assert entry.get_attribute("data-state") == "partial"
-    assert entry.get_attribute("aria-hidden") == "true"  # screen readers wait for the final
     target = entry.locator(".target .text")
     source = entry.locator(".source .text")
     assert "provisional" in target.get_attribute("class")
-    shown = [e for e in events(page, "partial") if e["shown"]]
-    assert target.inner_text() == shown[-1]["text"]
-    assert source.inner_text() == shown[-1]["source_text"]
+    # Committed words steady, the tentative tail lighter and hidden from screen readers; the
+    # line reads as the newest partial shown, split where its `stable` says. Read in one
+    # evaluation, so no newer partial lands between the reads.
+    lines = page.evaluate(
+        """() => {
+          const last = window.rutrans.events.filter((e) => e.type === 'partial' && e.shown).pop();
+          const entry = document.querySelector('#conversation .utterance');
+          const read = (side) => {
+            const line = entry.querySelector(`.${side} .text`);
+            const committed = line.querySelector('.committed');
+            const tentative = line.querySelector('.tentative');
+            return {
+              committed: committed.textContent,
+              tentative: tentative.textContent,
+              tentativeHidden: tentative.getAttribute('aria-hidden'),
+              committedColor: getComputedStyle(committed).color,
+              tentativeColor: getComputedStyle(tentative).color,
+              committedFont: getComputedStyle(committed).font,
+              tentativeFont: getComputedStyle(tentative).font,
+            };
+          };
+          return { last, source: read('source'), target: read('target'),
+                   entryHidden: entry.getAttribute('aria-hidden') };
+        }"""
+    )
+    last = lines["last"]
+    assert lines["entryHidden"] is None  # committed text is readable ...
+    for side, text, stable in (
+        ("target", last["text"], last["stable"]["text"]),
+        ("source", last["source_text"], last["stable"]["source_text"]),
+    ):
+        line = lines[side]
+        assert line["committed"] == text[:stable] and line["tentative"] == text[stable:]
+        assert line["tentativeHidden"] == "true"  # ... the tentative tail is not
+        assert line["tentativeColor"] != line["committedColor"]  # visibly tentative
+        assert line["tentativeFont"] == line["committedFont"]  # same metrics: no reflow
     box_while_provisional = entry.bounding_box()
     page.screenshot(path=str(artifacts / "captions-provisional-1280.png"), full_page=True)
 
@@ -76,8 +109,14 @@ def test_provisional_text_while_speaking_then_the_final_in_place(
     assert abs(entry.bounding_box()["y"] - box_while_provisional["y"]) < 1
     # Every partial shown came before the final; none was shown after it.
     assert all(e["t"] <= result["t"] for e in events(page, "partial") if e["shown"])
-    parts = [e["part"] for e in events(page, "partial") if e["shown"]]
-    assert parts == sorted(parts)
+    shown = [e for e in events(page, "partial") if e["shown"]]
+    assert [e["part"] for e in shown] == sorted(e["part"] for e in shown)
+    # Committed text was never retracted: each partial begins with every earlier one's.
+    for i, earlier in enumerate(shown):
+        for later in shown[i + 1 :]:
+            for key in ("text", "source_text"):
+                kept = earlier[key][: earlier["stable"][key]]
+                assert later[key].startswith(kept), (earlier, later)
 
     screenshots(page, artifacts, "captions-final")
     page.get_by_role("button", name="Stop").click()
