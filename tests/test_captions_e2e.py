@@ -79,6 +79,14 @@ async def test_partials_arrive_before_the_final_in_order_and_growing(
     lengths = [len(p["source_text"]) for p in partials]
     assert all(lengths) and lengths == sorted(lengths) and lengths[-1] > lengths[0]
     assert all(p["text"] and (p["src"], p["tgt"]) == ("en", "ru") for p in partials)
+    # Local agreement: what a partial commits, every later partial of its seq begins with.
+    for i, earlier in enumerate(partials):
+        assert set(earlier["stable"]) == {"source_text", "text"}
+        for later in partials[i + 1 :]:
+            for key in ("source_text", "text"):
+                stable = earlier["stable"][key]
+                assert later["stable"][key] >= stable
+                assert later[key][:stable] == earlier[key][:stable], (key, earlier, later)
 
     final = messages[final_at]
     assert final["seq"] == 0 and final["text"]
@@ -92,6 +100,7 @@ async def test_partials_arrive_before_the_final_in_order_and_growing(
     ]
     figures = {
         "partials": len(partials),
+        "committed_chars": partials[-1]["stable"],
         "first_partial_s": round(first_partial_s, 3),
         "partial_lag_median_s": round(statistics.median(shown_after_s), 3),
         "final_after_speech_end_s": round(final_latency_s, 3),
