@@ -11,9 +11,9 @@ where the live path would ask for them, by one of two engines:
 Figures, per configuration:
 - flicker: the share of displayed words (each partial's words, summed over partials) that a
   later partial of the utterance changes or removes (by position; the last partial's words
-  count as kept: the final replaces everything anyway). `before` = each partial shown wholesale (the old
-  page); `shown` = with local agreement (translation/captions.py); `committed` = of the
-  committed words only (0 by construction);
+  count as kept: the final replaces everything anyway). `before` = each partial shown
+  wholesale (the old page); `shown` = with local agreement (translation/captions.py);
+  `committed` = of the committed words only (0 by construction);
 - final_contradicts: share of utterances with committed words whose final changed some;
 - reread: seconds of audio the partials decode per second of utterance (the final's own pass
   not counted);
