@@ -363,6 +363,10 @@ RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
 LIVE_CAPTIONS = env_bool("LIVE_CAPTIONS", False)
 # A partial after this much speech, then again after each further this much (seconds).
 CAPTION_INTERVAL_S = env_float("CAPTION_INTERVAL_S", 1.0)
+# 0: a partial after each CAPTION_INTERVAL_S of new speech. Above 0: after
+# max(CAPTION_INTERVAL_S, this × the speech already captioned), so long utterances are re-read
+# less often (less GPU time, a little more flicker: docs/PERFORMANCE.md, live captions).
+CAPTION_GROWTH = env_float("CAPTION_GROWTH", 0.0)
 # A partial not started by a worker within this many seconds is discarded, never run.
 CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
 

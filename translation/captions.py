@@ -5,8 +5,10 @@ worker replies; `translation/caption_dispatch.py` sends the requests.
 Rules, per session:
 - a partial is due after `interval_s` of speech in the open utterance, then after each further
   `interval_s` of speech (the VAD's speech seconds: the silence that ends an utterance asks for
-  nothing; a stalled stream neither). `poll`, on every frame, only compares stream times;
-  the speech seconds, which cost a copy of the audio, are read when `poll` says so;
+  nothing; a stalled stream neither); with `growth` > 0, after max(interval_s, growth × the
+  speech at the last due partial), so a long utterance is re-read less often. `poll`, on
+  every frame, only compares stream times; the speech seconds, which cost a copy of the
+  audio, are read when `poll` says so;
 - at most one partial is out at a time: a due tick while one is out is *skipped* (the workers
   are busy), as is one the dispatcher or worker turned down; a partial never answered (it
   expired in the queue) frees the slot after `expires_s` plus a grace period;
@@ -151,6 +153,7 @@ class CaptionState:
 
     interval_s: float
     expires_s: float
+    growth: float = 0.0  # > 0: the next partial after max(interval_s, growth × speech so far)
     open: dict[int, UtteranceCaptions] = field(default_factory=dict)
     out: tuple[int, int, float] | None = None  # (seq, part, monotonic time sent)
     shown: dict[int, int] = field(default_factory=dict)  # seq → newest part shown
@@ -163,6 +166,8 @@ class CaptionState:
     def __post_init__(self) -> None:
         if self.interval_s <= 0 or self.expires_s <= 0:
             raise ValueError("caption interval and expiry must be positive")
+        if self.growth < 0:
+            raise ValueError("caption growth must not be negative")
 
     def poll(self, *, seq: int, has_speech: bool, stream_s: float) -> bool:
         """Cheap, on every frame. The open utterance is `seq` (the number its final will get);
@@ -188,12 +193,13 @@ class CaptionState:
         if captions is None:
             return None
         new_speech = speech_s - captions.last_speech_s
-        if new_speech < self.interval_s:
-            captions.next_look_s = stream_s + min(RECHECK_S, self.interval_s - new_speech)
+        wanted = max(self.interval_s, self.growth * captions.last_speech_s)
+        if new_speech < wanted:
+            captions.next_look_s = stream_s + min(RECHECK_S, wanted - new_speech)
             return None
         captions.due += 1
         captions.last_speech_s = speech_s
-        captions.next_look_s = stream_s + self.interval_s
+        captions.next_look_s = stream_s + max(self.interval_s, self.growth * speech_s)
         if busy or (self.out is not None and now - self.out[2] < self.expires_s + ANSWER_GRACE_S):
             captions.skipped += 1
             return None

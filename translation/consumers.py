@@ -258,7 +258,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         if settings.LIVE_CAPTIONS and config.captions is not False:
             if self.captions is None:
                 self.captions = CaptionState(
-                    interval_s=settings.CAPTION_INTERVAL_S, expires_s=settings.CAPTION_EXPIRES_S
+                    interval_s=settings.CAPTION_INTERVAL_S,
+                    expires_s=settings.CAPTION_EXPIRES_S,
+                    growth=settings.CAPTION_GROWTH,
                 )
         else:
             self.captions = None

@@ -189,7 +189,8 @@ async def connect(control):
     comm = WebsocketCommunicator(application, "/ws/translate", headers=[ORIGIN])
     connected, _ = await comm.connect()
     assert connected
-    assert (await comm.receive_json_from())["state"] == "ready"
+    # The VAD model loads off the loop first: allow for a busy machine.
+    assert (await comm.receive_json_from(timeout=10))["state"] == "ready"
     await comm.send_to(text_data=json.dumps(control))
     return comm
 
@@ -371,3 +372,19 @@ def test_each_shown_partial_carries_its_stable_prefix_in_the_protocol_shape():
     message = captions.accept(reply(0, 1), final_arrived=False)
     assert StablePrefix.model_validate(message["stable"]) == StablePrefix(source_text=0, text=0)
     assert message["text"] == "p1"
+
+
+def test_with_growth_the_wait_for_the_next_partial_grows_with_the_utterance():
+    captions = CaptionState(interval_s=1.0, expires_s=2.0, growth=0.5)
+    due = []
+    for step in range(120):
+        t = round(step * 0.1, 1)
+        request = tick(captions, stream_s=t, speech_s=t)
+        if request is not None:
+            due.append(round(t, 1))
+            captions.sent(request, now=t)
+            captions.accept(reply(0, request.part), final_arrived=False)
+    # After max(1 s, half the speech so far); the 100 ms frames round the last one up.
+    assert due[:5] == [1.0, 2.0, 3.0, 4.5, 6.8] and len(due) == 6 and 10.2 <= due[5] <= 10.3
+    with pytest.raises(ValueError, match="growth"):
+        CaptionState(interval_s=1.0, expires_s=2.0, growth=-1.0)
