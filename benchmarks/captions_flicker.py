@@ -12,7 +12,7 @@ Figures, per configuration:
 - flicker: the share of displayed words (each partial's words, summed over partials) that a
   later partial of the utterance changes or removes (by position; the last partial's words
   count as kept: the final replaces everything anyway). `before` = each partial shown
-  wholesale (the old page); `shown` = with local agreement (translation/captions.py);
+  wholesale (the old page); `shown` = with local agreement (translation/streaming/captions.py);
   `committed` = of the committed words only (0 by construction);
 - final_contradicts: share of utterances with committed words whose final changed some;
 - reread: seconds of audio the partials decode per second of utterance (the final's own pass
@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from translation.captions import UtteranceAgreement  # noqa: E402
+from translation.streaming.captions import UtteranceAgreement  # noqa: E402
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 INTERVAL_S = 1.0
