@@ -13,21 +13,41 @@ Two things differ from a bare `daphne rutrans_site.asgi:application`:
 - A message over the server limit is refused with a close frame, code 1009 ("message too big")
   and autobahn's reason, instead of Daphne's default of dropping the TCP connection (the
   client saw 1006 and no reason).
+- A consumer's close reason (ASGI `websocket.close` `reason`, e.g. the 1013 "try again later"
+  of a refused session) reaches the client in the close frame; Daphne 4 drops it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 
 APPLICATION = "rutrans_site.asgi:application"
 
 
+class WebSocketWithCloseReasons(WebSocketProtocol):
+    """Daphne's WebSocket protocol, passing the application's close reason on."""
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        reason = message.get("reason")
+        if (
+            message.get("type") == "websocket.close"
+            and reason
+            and self.state != self.STATE_CONNECTING
+        ):
+            self.sendClose(code=message.get("code") or 1000, reason=str(reason))
+            return
+        super().handle_reply(message)
+
+
 class RutransServer(Server):
-    """Daphne, with oversized WebSocket messages refused by a 1009 close, not a dropped socket."""
+    """Daphne, with oversized WebSocket messages refused by a 1009 close, not a dropped socket,
+    and the application's close reasons sent."""
 
     def run(self) -> None:
         from twisted.internet import reactor  # daphne.server installed the asyncio reactor
@@ -40,6 +60,7 @@ class RutransServer(Server):
 
     def _refuse_oversized_messages_with_a_close_frame(self) -> None:
         self.ws_factory.setProtocolOptions(failByDrop=False)
+        self.ws_factory.protocol = WebSocketWithCloseReasons
 
 
 class RutransCommandLine(CommandLineInterface):

@@ -353,6 +353,32 @@ if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
 
+# --- Overload (translation/capacity.py; docs/RUNBOOK.md "Overload") ----------------------------
+
+# The most the workers may be behind (seconds: the oldest queued final's age, or the queued audio
+# over the workers' measured rate, whichever is larger). Above it the live sessions are told
+# `busy` (with the lag), new sessions are refused (close code 1013) and uploads get a 503.
+MAX_QUEUE_LAG_S = env_float("MAX_QUEUE_LAG_S", 3.0)
+# Live captions stop (no partials are sent) while the workers are this far behind, so the
+# finals get the whole worker first; below MAX_QUEUE_LAG_S.
+CAPTIONS_SHED_LAG_S = env_float("CAPTIONS_SHED_LAG_S", 1.0)
+if not 0 < CAPTIONS_SHED_LAG_S <= MAX_QUEUE_LAG_S:
+    raise ImproperlyConfigured(
+        f"CAPTIONS_SHED_LAG_S ({CAPTIONS_SHED_LAG_S}) must be above 0 and at most "
+        f"MAX_QUEUE_LAG_S ({MAX_QUEUE_LAG_S}): captions are shed before sessions are refused"
+    )
+# A new live session is refused when the open sessions' speech plus its own would take more than
+# this share of the workers' measured rate (audio seconds translated per second).
+ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.9)
+# Audio seconds per second one talking session is assumed to ask for until the sessions' own
+# speech is measured (continuous speech with short gaps is about 0.8).
+SESSION_SPEECH_SHARE = env_float("SESSION_SPEECH_SHARE", 0.8)
+# Each web process re-reads the queue (three indexed queries, on a thread of its own) at most
+# this often (seconds).
+CAPACITY_REFRESH_S = env_float("CAPACITY_REFRESH_S", 1.0)
+# Uploads are refused with 503 (and Retry-After) while the workers are this far behind.
+UPLOAD_MAX_QUEUE_LAG_S = env_float("UPLOAD_MAX_QUEUE_LAG_S", 60.0)
+
 # --- Live captions (partial translations while the speaker still talks) -------------------------
 
 # Re-translate the open utterance while it is spoken and show the text provisionally (no voice,

@@ -44,6 +44,19 @@ class ServiceUnavailable(exceptions.APIException):
     )
 
 
+class WorkersBusy(exceptions.APIException):
+    """The workers are over UPLOAD_MAX_QUEUE_LAG_S behind (translation/capacity.py): nothing is
+    stored; DRF's handler sends `wait` as the Retry-After header."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+    default_detail = "the translators are busy; try again later"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.wait = retry_after_s
+
+
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:

@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation import selectors, services, transcripts
-from translation.api.errors import Conflict, PayloadTooLarge
+from translation import capacity, selectors, services, transcripts
+from translation.api.errors import Conflict, PayloadTooLarge, WorkersBusy
 from translation.api.serializers import (
     AcceptedSerializer,
     ErrorSerializer,
@@ -172,7 +172,9 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
         "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
         "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
-        "`no_speech`) and never reaches a model.",
+        "`no_speech`) and never reaches a model. `queue_lag_s` in the `202` says how far "
+        "behind the translators are; over UPLOAD_MAX_QUEUE_LAG_S the upload is refused "
+        "(`503`, `busy`, with `Retry-After`) and nothing is stored.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -181,7 +183,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
             422: _error("No speech found: silence, noise or a clip too short to translate."),
-            503: _error("The database is unavailable."),
+            503: _error("The database is unavailable, or the translators are busy."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -190,13 +192,24 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         upload = form.validated_data["audio"]
         if upload.size > settings.UPLOAD_MAX_BYTES:
             raise _too_large()
+        backlog = capacity.monitor.fresh_sync()
+        if backlog.lag_s > settings.UPLOAD_MAX_QUEUE_LAG_S:
+            raise WorkersBusy(
+                f"the translators are {backlog.lag_s:.0f} s behind; try again later",
+                retry_after_s=max(5, round(backlog.lag_s - settings.UPLOAD_MAX_QUEUE_LAG_S)),
+            )
         row = services.submit_upload(
             data=upload.read(),
             filename=upload.name or "",
             config=form.validated_data["config"],
             max_duration_s=settings.UPLOAD_MAX_DURATION_S,
         )
-        body = {"id": str(row.id), "status": row.status, **_job_urls(request, row)}
+        body = {
+            "id": str(row.id),
+            "status": row.status,
+            "queue_lag_s": backlog.lag_s,
+            **_job_urls(request, row),
+        }
         return Response(
             body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
         )

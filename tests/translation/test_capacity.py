@@ -1,0 +1,274 @@
+"""translation/capacity.py: the lag measurement, the workers' rate, the admission decision and
+the per-session notices, with readings and a clock passed in (no sleeps); `read_queue` on real
+rows in PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from translation import capacity
+from translation.capacity import (
+    STALE_AFTER_S,
+    CapacityMonitor,
+    FinishedRow,
+    Limits,
+    OverloadNotices,
+    QueueReading,
+    assess,
+    read_queue,
+    workers_rate,
+)
+from translation.models import Translation
+
+LIMITS = Limits(max_lag_s=3.0, captions_shed_lag_s=1.0, max_load=0.9, session_demand=0.8)
+NOW = 1_000_000.0
+
+
+def reading(**fields) -> QueueReading:
+    values = {
+        "read_at": NOW,
+        "queued": 0,
+        "queued_audio_s": 0.0,
+        "oldest_queued_at": None,
+        "rate": 4.0,
+        "workers": 1,
+        "demand": 0.0,
+        "talking_sessions": 0,
+    }
+    return QueueReading(**(values | fields))
+
+
+# --- the workers' rate ---------------------------------------------------------------------------
+
+
+def test_rate_is_audio_over_busy_time_per_worker_summed():
+    rows = [
+        FinishedRow("a", 0.0, 1.0, 4.0),  # a: 8 s of audio in 2 s busy → 4
+        FinishedRow("a", 5.0, 6.0, 4.0),
+        FinishedRow("b", 0.0, 2.0, 2.0),  # b: 1
+    ]
+    assert workers_rate(rows, alive=None) == (5.0, 2)
+
+
+def test_rows_run_together_in_a_batch_count_their_busy_time_once():
+    # Two rows of one batch overlap fully, a third overlaps half: busy 0..3 = 3 s, audio 9 s.
+    rows = [
+        FinishedRow("a", 0.0, 2.0, 3.0),
+        FinishedRow("a", 0.0, 2.0, 3.0),
+        FinishedRow("a", 1.0, 3.0, 3.0),
+    ]
+    assert workers_rate(rows, alive=None) == (3.0, 1)
+
+
+def test_dead_workers_and_barely_busy_workers_do_not_count():
+    rows = [
+        FinishedRow("dead", 0.0, 2.0, 8.0),
+        FinishedRow("live", 0.0, 2.0, 2.0),
+        FinishedRow("new", 0.0, 0.2, 2.0),  # busy < MIN_BUSY_S: not measured yet
+    ]
+    assert workers_rate(rows, alive={"live", "new"}) == (1.0, 1)
+    assert workers_rate([], alive=None) == (None, 0)
+
+
+# --- the lag and the thresholds ------------------------------------------------------------------
+
+
+def test_lag_is_the_oldest_queued_finals_age_or_the_projected_lag_whichever_is_larger():
+    old = assess(
+        reading(queued=2, queued_audio_s=2.0, oldest_queued_at=NOW - 5.0),
+        now=NOW + 0.5,
+        open_sessions=1,
+        limits=LIMITS,
+    )
+    assert old.lag_s == 5.5 and old.queued == 2  # 2 s of audio at 4/s is only 0.5 s
+    projected = assess(
+        reading(queued=10, queued_audio_s=20.0, oldest_queued_at=NOW - 1.0),
+        now=NOW,
+        open_sessions=1,
+        limits=LIMITS,
+    )
+    assert projected.lag_s == 5.0  # 20 s of audio at 4 audio-s per s
+
+
+def test_captions_are_shed_before_sessions_are_told_busy():
+    def at(lag: float):
+        return assess(reading(queued=1, oldest_queued_at=NOW - lag), now=NOW, open_sessions=0,
+                      limits=LIMITS)  # fmt: skip
+
+    calm, shedding, busy = at(0.5), at(2.0), at(3.5)
+    assert (calm.shed_captions, calm.busy, calm.refusal()) == (False, False, None)
+    assert (shedding.shed_captions, shedding.busy, shedding.refusal()) == (True, False, None)
+    assert busy.shed_captions and busy.busy
+    refusal = busy.refusal()
+    assert refusal is not None and refusal.retry_after_s == 5
+    assert "4 s behind" in refusal.reason
+
+
+def test_a_new_session_is_refused_when_the_open_sessions_would_exceed_the_rate():
+    # 4 audio-s per s; measured: 3 sessions spoke 2.4 audio-s per s, so 0.8 each.
+    measured = reading(rate=4.0, demand=2.4, talking_sessions=3)
+    admits = assess(measured, now=NOW, open_sessions=3, limits=LIMITS)
+    assert admits.load == pytest.approx((2.4 + 0.8) / 4.0) and admits.refusal() is None
+    full = assess(measured, now=NOW, open_sessions=4, limits=LIMITS)  # (3.2 + 0.8) / 4 = 1.0
+    assert full.full and not full.busy
+    refusal = full.refusal()
+    assert refusal is not None and "full" in refusal.reason and refusal.retry_after_s == 30
+
+
+def test_before_anyone_spoke_each_session_is_assumed_to_ask_session_demand():
+    fresh = reading(rate=4.0, demand=0.0, talking_sessions=0)
+    assert assess(fresh, now=NOW, open_sessions=3, limits=LIMITS).refusal() is None  # 3.2/4
+    assert assess(fresh, now=NOW, open_sessions=4, limits=LIMITS).full  # 4.0/4
+
+
+def test_without_a_measured_rate_only_the_queued_finals_age_counts():
+    unmeasured = reading(rate=None, queued=5, queued_audio_s=50.0, oldest_queued_at=NOW - 1.0)
+    backlog = assess(unmeasured, now=NOW, open_sessions=100, limits=LIMITS)
+    assert backlog.lag_s == 1.0 and backlog.load is None and backlog.refusal() is None
+
+
+def test_a_stale_or_missing_reading_refuses_no_one():
+    stale = reading(queued=9, oldest_queued_at=NOW - 60.0)
+    later = assess(stale, now=NOW + STALE_AFTER_S + 1, open_sessions=0, limits=LIMITS)
+    assert not later.known and later.refusal() is None and not later.shed_captions
+    assert not assess(None, now=NOW, open_sessions=0, limits=LIMITS).known
+
+
+# --- the per-session notices ---------------------------------------------------------------------
+
+
+def test_busy_is_told_once_then_again_when_the_lag_moves_and_clear_when_it_ends():
+    notices = OverloadNotices(repeat_s=2.0)
+
+    def update(lag: float, now: float) -> str | None:
+        backlog = assess(reading(queued=1, oldest_queued_at=NOW - lag), now=NOW,
+                         open_sessions=0, limits=LIMITS)  # fmt: skip
+        return notices.update(backlog, now)
+
+    assert update(1.0, 0.0) is None  # not busy: nothing to say
+    assert update(4.0, 0.1) == "busy"
+    assert update(6.0, 1.0) is None  # moved, but told less than 2 s ago
+    assert update(4.2, 2.5) is None  # 2 s passed, but the lag moved by less than a second
+    assert update(6.0, 2.6) == "busy"
+    assert update(2.0, 3.0) == "clear"
+    assert update(2.0, 9.0) is None
+
+
+def test_status_messages_carry_the_lag_and_the_refusal():
+    busy = assess(reading(queued=3, oldest_queued_at=NOW - 7.2), now=NOW, open_sessions=0,
+                  limits=LIMITS)  # fmt: skip
+    told = capacity.status_for("busy", busy)
+    assert (told.state, told.lag_s, told.queued, told.captions_paused) == ("busy", 7.2, 3, True)
+    assert told.retry_after_s is None and "7 s behind" in told.message
+    refused = capacity.status_for("refused", busy, busy.refusal())
+    assert refused.retry_after_s == 8 and refused.message.startswith("translator busy")
+
+
+# --- the monitor: cached, refreshed off the event loop -------------------------------------------
+
+
+class Readings:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.queued = 0
+        self.threads: set[str] = set()
+
+    def __call__(self) -> QueueReading:
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        return reading(read_at=clock.now, queued=self.queued, oldest_queued_at=clock.now - 10)
+
+
+class Clock:
+    now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+clock = Clock()
+
+
+async def test_monitor_reads_at_most_every_refresh_s_and_never_on_the_callers_thread():
+    readings = Readings()
+    monitor = CapacityMonitor(read=readings, clock=clock, refresh_s=1.0, limits=LIMITS)
+    monitor.snapshot()  # nothing read yet: a read starts in the background
+    first = await monitor.fresh()
+    assert first.known and first.busy and readings.calls == 1
+    assert readings.threads == {"rutrans-capacity_0"}
+    for _ in range(100):  # every watchdog tick of every session: no further reads
+        assert monitor.snapshot().busy
+    assert readings.calls == 1
+    clock.now += 1.5
+    await monitor.fresh()
+    assert readings.calls == 2
+
+
+async def test_monitor_keeps_the_last_reading_when_a_read_fails():
+    readings = Readings()
+    monitor = CapacityMonitor(read=readings, clock=clock, refresh_s=1.0, limits=LIMITS)
+    await monitor.fresh()
+
+    def broken() -> QueueReading:
+        raise ConnectionError("database gone")
+
+    monitor._read = broken
+    clock.now += 1.5
+    assert (await monitor.fresh()).busy  # the last reading, still recent enough
+    clock.now += STALE_AFTER_S
+    assert not (await monitor.fresh()).known
+
+
+# --- read_queue on real rows ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_read_queue_from_the_history_rows():
+    now = timezone.now()
+
+    def row(status: str, duration: float, **fields) -> Translation:
+        return Translation.objects.create(status=status, duration_s=duration, **fields)
+
+    first = row("queued", 2.0, session_id="s1")
+    row("queued", 3.0, session_id="s2")
+    Translation.objects.filter(pk=first.pk).update(created_at=now - timedelta(seconds=4))
+    row("running", 9.0, session_id="s1", worker="w#1", started_at=now)
+    for start in (10.0, 8.0):  # w#1: 4 s of audio in 2 s busy
+        row(
+            "done",
+            2.0,
+            session_id="s2",
+            worker="w#1",
+            started_at=now - timedelta(seconds=start),
+            finished_at=now - timedelta(seconds=start - 1),
+        )
+    row("done", 5.0, source="upload", worker="w#1", started_at=None, finished_at=now)
+    got = read_queue(now)
+    assert (got.queued, got.queued_audio_s) == (2, 5.0)
+    assert got.oldest_queued_at == pytest.approx((now - timedelta(seconds=4)).timestamp())
+    # Embedded (no Redis): a worker identity that is not this process's is not alive.
+    assert (got.rate, got.workers) == (None, 0)
+    # Live rows stored in the window: 2 + 3 + 9 + 2 + 2 s from two sessions.
+    assert got.demand == pytest.approx(18.0 / capacity.RATE_WINDOW_S)
+    assert got.talking_sessions == 2
+
+
+@pytest.mark.django_db
+def test_read_queue_rate_counts_the_live_embedded_worker():
+    from translation.liveness import this_worker
+
+    now = timezone.now()
+    for start in (10.0, 8.0):
+        Translation.objects.create(
+            status="done",
+            duration_s=2.0,
+            worker=this_worker(),
+            started_at=now - timedelta(seconds=start),
+            finished_at=now - timedelta(seconds=start - 1),
+        )
+    got = read_queue(now)
+    assert (got.rate, got.workers, got.queued, got.oldest_queued_at) == (2.0, 1, 0, None)
