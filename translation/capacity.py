@@ -13,9 +13,11 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   queued final's age and the projected lag (queued audio / rate). Above CAPTIONS_SHED_LAG_S no
   partials are sent; above MAX_QUEUE_LAG_S the sessions are told `busy`.
 - **Admission** (`Capacity.refusal`): a new session is refused (close code 1013) while the
-  workers are busy, or when the sessions open would ask for more than ADMISSION_MAX_LOAD of the
-  measured rate. An admitted session is never cut off: its utterances are all answered, late
-  ones with a `busy` status first.
+  workers are busy, or when the sessions open (in every web process: each publishes its count
+  in Redis with each refresh, `share_open_sessions`) would, with the new one, ask for more than
+  ADMISSION_MAX_LOAD of the measured rate; a session asks for the measured demand per talking
+  session (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
+  utterances are all answered, late ones with a `busy` status first.
 - **Monitor** (`CapacityMonitor`, one per web process): the latest reading, cached; a stale one
   is refreshed on a thread of its own, never on the event loop, at most every
   CAPACITY_REFRESH_S.
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -39,6 +41,7 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from translation import liveness
+from translation.broker import broker_redis
 from translation.models import Translation
 from translation.protocol import CapacityStatus
 
@@ -77,6 +80,7 @@ class QueueReading:
     workers: int  # live workers with a measured rate
     demand: float  # audio s of live utterances stored per s, over the window
     talking_sessions: int  # sessions that stored those utterances
+    other_open_sessions: int = 0  # live sessions open in the other web processes
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class Capacity:
     rate: float | None
     busy: bool  # lag over MAX_QUEUE_LAG_S: sessions are told
     shed_captions: bool  # lag over CAPTIONS_SHED_LAG_S: no partials
-    load: float | None  # the open sessions' demand plus one more session, over the rate
+    load: float | None  # the open sessions' demand and one more session's, over the rate
     max_load: float
     known: bool = True  # False: no recent reading (nothing is refused on a guess)
 
@@ -154,12 +158,13 @@ def assess(
     reading: QueueReading | None, *, now: float, open_sessions: int, limits: Limits
 ) -> Capacity:
     """The lag, the shedding and the admission verdict of `reading` at `now` (epoch seconds),
-    with `open_sessions` live sessions admitted by this web process."""
+    with `open_sessions` live sessions admitted by this web process (and the reading's
+    `other_open_sessions` by the others)."""
     if reading is None or now - reading.read_at > STALE_AFTER_S:
         return UNKNOWN
     age = 0.0 if reading.oldest_queued_at is None else max(0.0, now - reading.oldest_queued_at)
     projected = reading.queued_audio_s / reading.rate if reading.rate else 0.0
-    lag = max(age, projected)
+    lag = round(max(age, projected), 1)  # as told: the decisions agree with the number sent
     load = None
     if reading.rate:
         per_session = (
@@ -167,10 +172,10 @@ def assess(
             if reading.talking_sessions
             else limits.session_demand
         )
-        demand = max(reading.demand, open_sessions * per_session)
-        load = (demand + per_session) / reading.rate
+        sessions = open_sessions + reading.other_open_sessions
+        load = (sessions + 1) * per_session / reading.rate
     return Capacity(
-        lag_s=round(lag, 1),
+        lag_s=lag,
         queued=reading.queued,
         rate=reading.rate,
         busy=lag > limits.max_lag_s,
@@ -246,6 +251,24 @@ def read_queue(now: datetime | None = None) -> QueueReading:
     )
 
 
+OPEN_SESSIONS_KEY = "rutrans:open-sessions:"
+OPEN_SESSIONS_TTL_S = 5
+
+
+def share_open_sessions(process: str, count: int) -> int:
+    """Publish this web process's open live sessions (a Redis key with a short TTL, so a
+    process that dies stops counting) and return the other processes' total. Embedded (one
+    process, no Redis): 0."""
+    if settings.EMBEDDED:
+        return 0
+    client = broker_redis()
+    client.set(OPEN_SESSIONS_KEY + process, count, ex=OPEN_SESSIONS_TTL_S)
+    mine = (OPEN_SESSIONS_KEY + process).encode()
+    others = [key for key in client.scan_iter(OPEN_SESSIONS_KEY + "*", count=100) if key != mine]
+    values = client.mget(others) if others else []
+    return sum(int(value) for value in values if value is not None)
+
+
 class CapacityMonitor:
     """The web process's view of the workers' backlog: a cached reading, refreshed on a thread
     of its own when older than `refresh_s` (never a database call on the event loop), and the
@@ -254,12 +277,13 @@ class CapacityMonitor:
     def __init__(
         self,
         *,
-        read: Callable[[], QueueReading] = read_queue,
+        read: Callable[[], QueueReading] | None = None,
         clock: Callable[[], float] = time.time,
         refresh_s: float | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self._read, self._clock = read, clock
+        self._read = read or self._read_and_share
+        self._clock = clock
         self._refresh_s = refresh_s
         self._limits = limits
         self._reading: QueueReading | None = None
@@ -267,6 +291,16 @@ class CapacityMonitor:
         self._lock = threading.Lock()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-capacity")
         self.open_sessions = 0
+
+    def _read_and_share(self) -> QueueReading:
+        """The history's reading, with the other web processes' open sessions (ours shared)."""
+        reading = read_queue()
+        try:
+            others = share_open_sessions(liveness.BOOT_ID, self.open_sessions)
+        except Exception as exc:  # noqa: BLE001 - Redis down: count our own sessions only
+            logger.warning("capacity: open sessions not shared: %s: %s", type(exc).__name__, exc)
+            others = 0
+        return replace(reading, other_open_sessions=others)
 
     @property
     def limits(self) -> Limits:

@@ -5,6 +5,7 @@ rows in PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -112,11 +113,21 @@ def test_a_new_session_is_refused_when_the_open_sessions_would_exceed_the_rate()
     # 4 audio-s per s; measured: 3 sessions spoke 2.4 audio-s per s, so 0.8 each.
     measured = reading(rate=4.0, demand=2.4, talking_sessions=3)
     admits = assess(measured, now=NOW, open_sessions=3, limits=LIMITS)
-    assert admits.load == pytest.approx((2.4 + 0.8) / 4.0) and admits.refusal() is None
-    full = assess(measured, now=NOW, open_sessions=4, limits=LIMITS)  # (3.2 + 0.8) / 4 = 1.0
+    assert admits.load == pytest.approx((3 + 1) * 0.8 / 4.0) and admits.refusal() is None
+    full = assess(measured, now=NOW, open_sessions=4, limits=LIMITS)  # 5 × 0.8 / 4 = 1.0
     assert full.full and not full.busy
     refusal = full.refusal()
     assert refusal is not None and "full" in refusal.reason and refusal.retry_after_s == 30
+    # The sessions of the other web processes count as well.
+    elsewhere = replace(measured, other_open_sessions=2)
+    assert assess(elsewhere, now=NOW, open_sessions=2, limits=LIMITS).full
+
+
+def test_sessions_that_left_do_not_count_against_a_new_one():
+    # One talker spoke 0.4 audio-s per s and left; the slow worker does 0.6 per s.
+    left = reading(rate=0.6, demand=0.4, talking_sessions=1)
+    assert assess(left, now=NOW, open_sessions=0, limits=LIMITS).refusal() is None
+    assert assess(left, now=NOW, open_sessions=1, limits=LIMITS).full
 
 
 def test_before_anyone_spoke_each_session_is_assumed_to_ask_session_demand():
@@ -272,3 +283,26 @@ def test_read_queue_rate_counts_the_live_embedded_worker():
         )
     got = read_queue(now)
     assert (got.rate, got.workers, got.queued, got.oldest_queued_at) == (2.0, 1, 0, None)
+
+
+def test_open_sessions_are_shared_between_web_processes(settings):
+    from tests.services import require_redis
+    from translation.broker import broker_redis, forget_client
+
+    settings.REDIS_URL, settings.EMBEDDED = require_redis(), False
+    forget_client()
+    try:
+        broker_redis().delete(*broker_redis().keys(capacity.OPEN_SESSIONS_KEY + "*") or ["-"])
+        assert capacity.share_open_sessions("web-a", 3) == 0
+        assert capacity.share_open_sessions("web-b", 5) == 3
+        assert capacity.share_open_sessions("web-a", 2) == 5
+        ttl = broker_redis().ttl(capacity.OPEN_SESSIONS_KEY + "web-a")
+        assert 0 < ttl <= capacity.OPEN_SESSIONS_TTL_S  # a dead process stops counting
+    finally:
+        broker_redis().delete(*broker_redis().keys(capacity.OPEN_SESSIONS_KEY + "*") or ["-"])
+        forget_client()
+
+
+def test_embedded_has_no_other_processes(settings):
+    settings.EMBEDDED = True
+    assert capacity.share_open_sessions("web-a", 3) == 0

@@ -204,14 +204,10 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             config=form.validated_data["config"],
             max_duration_s=settings.UPLOAD_MAX_DURATION_S,
         )
-        body = {
-            "id": str(row.id),
-            "status": row.status,
-            "queue_lag_s": backlog.lag_s,
-            **_job_urls(request, row),
-        }
+        urls = _job_urls(request, row)
+        body = {"id": str(row.id), "status": row.status, "queue_lag_s": backlog.lag_s, **urls}
         return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": urls["status_url"]}
         )
 
 
