@@ -7,16 +7,16 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   rate (audio seconds translated per second of a worker's busy time, from the rows each live
   worker finished in the last RATE_WINDOW_S: its rows' audio over the union of their
   started → finished intervals, so rows a worker runs together in a batch are not counted
-  twice; summed over the workers alive now) and the demand (audio seconds of live utterances
-  stored per second over the same window, and how many sessions spoke them).
+  twice; summed over the workers alive now) and the speech share of a talking session (audio
+  seconds its live utterances hold per second it has been talking, over the same window).
 - **Assessment** (`assess`, pure, the clock passed in): the lag is the larger of the oldest
   queued final's age and the projected lag (queued audio / rate). Above CAPTIONS_SHED_LAG_S no
   partials are sent; above MAX_QUEUE_LAG_S the sessions are told `busy`.
 - **Admission** (`Capacity.refusal`): a new session is refused (close code 1013) while the
   workers are busy, or when the sessions open (in every web process: each publishes its count
   in Redis with each refresh, `share_open_sessions`) would, with the new one, ask for more than
-  ADMISSION_MAX_LOAD of the measured rate; a session asks for the measured demand per talking
-  session (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
+  ADMISSION_MAX_LOAD of the measured rate; each session asks for the measured speech share
+  (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
   utterances are all answered, late ones with a `busy` status first.
 - **Monitor** (`CapacityMonitor`, one per web process): the latest reading, cached; a stale one
   is refreshed on a thread of its own, never on the event loop, at most every
@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from translation import liveness
@@ -48,7 +48,7 @@ from translation.protocol import CapacityStatus
 logger = logging.getLogger(__name__)
 
 RATE_WINDOW_S = 60.0
-"""The rate and the demand are measured over the rows of the last this many seconds."""
+"""The rate and the speech share are measured over the rows of the last this many seconds."""
 ROW_LOOKBACK_S = 900.0
 """Rows created longer ago than this are not read for the rate (keeps the query on the index)."""
 MAX_RATE_ROWS = 2000
@@ -78,8 +78,8 @@ class QueueReading:
     oldest_queued_at: float | None  # epoch seconds; None: nothing queued
     rate: float | None  # audio s per s, all live workers; None: not measured yet
     workers: int  # live workers with a measured rate
-    demand: float  # audio s of live utterances stored per s, over the window
-    talking_sessions: int  # sessions that stored those utterances
+    speech_share: float | None  # audio s per s of a talking session; None: no one spoke
+    talking_sessions: int  # sessions that stored live utterances in the window
     other_open_sessions: int = 0  # live sessions open in the other web processes
 
 
@@ -88,7 +88,7 @@ class Limits:
     max_lag_s: float
     captions_shed_lag_s: float
     max_load: float
-    session_demand: float  # audio s per s one talking session asks for, before it is measured
+    speech_share: float  # audio s per s a talking session asks for, until it is measured
 
     @classmethod
     def from_settings(cls) -> Limits:
@@ -96,7 +96,7 @@ class Limits:
             max_lag_s=settings.MAX_QUEUE_LAG_S,
             captions_shed_lag_s=settings.CAPTIONS_SHED_LAG_S,
             max_load=settings.ADMISSION_MAX_LOAD,
-            session_demand=settings.SESSION_SPEECH_SHARE,
+            speech_share=settings.SESSION_SPEECH_SHARE,
         )
 
 
@@ -167,11 +167,7 @@ def assess(
     lag = round(max(age, projected), 1)  # as told: the decisions agree with the number sent
     load = None
     if reading.rate:
-        per_session = (
-            reading.demand / reading.talking_sessions
-            if reading.talking_sessions
-            else limits.session_demand
-        )
+        per_session = limits.speech_share if reading.speech_share is None else reading.speech_share
         sessions = open_sessions + reading.other_open_sessions
         load = (sessions + 1) * per_session / reading.rate
     return Capacity(
@@ -235,9 +231,7 @@ def read_queue(now: datetime | None = None) -> QueueReading:
     except liveness.LivenessUnknown:
         alive = None  # cannot tell: count every worker that finished something
     rate, workers = workers_rate(finished, alive)
-    demand = Translation.objects.filter(
-        source=Translation.Source.LIVE, created_at__gte=window_start
-    ).aggregate(audio=Sum("duration_s"), sessions=Count("session_id", distinct=True))
+    speech_share, talking = _speech_share(now, window_start)
     oldest = queued["oldest"]
     return QueueReading(
         read_at=now.timestamp(),
@@ -246,8 +240,8 @@ def read_queue(now: datetime | None = None) -> QueueReading:
         oldest_queued_at=oldest.timestamp() if oldest is not None else None,
         rate=rate,
         workers=workers,
-        demand=float(demand["audio"] or 0.0) / RATE_WINDOW_S,
-        talking_sessions=demand["sessions"],
+        speech_share=speech_share,
+        talking_sessions=talking,
     )
 
 
@@ -267,6 +261,26 @@ def share_open_sessions(process: str, count: int) -> int:
     others = [key for key in client.scan_iter(OPEN_SESSIONS_KEY + "*", count=100) if key != mine]
     values = client.mget(others) if others else []
     return sum(int(value) for value in values if value is not None)
+
+
+def _speech_share(now: datetime, window_start: datetime) -> tuple[float | None, int]:
+    """Audio seconds per second of talking, over the live sessions that stored utterances in the
+    window (each talking since about its first utterance's start), and how many those are."""
+    sessions = (
+        Translation.objects.filter(source=Translation.Source.LIVE, created_at__gte=window_start)
+        .exclude(session_id="")
+        .values("session_id")
+        .annotate(audio=Sum("duration_s"), first=Min("created_at"), longest=Max("duration_s"))
+    )
+    audio_s = talking_s = 0.0
+    count = 0
+    for session in sessions:
+        audio = float(session["audio"] or 0.0)
+        began = max(window_start, session["first"] - timedelta(seconds=session["longest"] or 0))
+        audio_s += audio
+        talking_s += max(audio, (now - began).total_seconds())
+        count += 1
+    return (audio_s / talking_s if talking_s > 0 else None), count
 
 
 class CapacityMonitor:

@@ -94,7 +94,7 @@ def test_upload_while_the_translators_are_far_behind_is_a_503_with_retry_after(
             oldest_queued_at=now - 90.0,
             rate=None,
             workers=0,
-            demand=0.0,
+            speech_share=None,
             talking_sessions=0,
         )
 

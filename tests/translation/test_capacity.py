@@ -25,7 +25,7 @@ from translation.capacity import (
 )
 from translation.models import Translation
 
-LIMITS = Limits(max_lag_s=3.0, captions_shed_lag_s=1.0, max_load=0.9, session_demand=0.8)
+LIMITS = Limits(max_lag_s=3.0, captions_shed_lag_s=1.0, max_load=0.9, speech_share=0.8)
 NOW = 1_000_000.0
 
 
@@ -37,7 +37,7 @@ def reading(**fields) -> QueueReading:
         "oldest_queued_at": None,
         "rate": 4.0,
         "workers": 1,
-        "demand": 0.0,
+        "speech_share": None,
         "talking_sessions": 0,
     }
     return QueueReading(**(values | fields))
@@ -110,8 +110,8 @@ def test_captions_are_shed_before_sessions_are_told_busy():
 
 
 def test_a_new_session_is_refused_when_the_open_sessions_would_exceed_the_rate():
-    # 4 audio-s per s; measured: 3 sessions spoke 2.4 audio-s per s, so 0.8 each.
-    measured = reading(rate=4.0, demand=2.4, talking_sessions=3)
+    # 4 audio-s per s; measured: a talking session speaks 0.8 s of each second.
+    measured = reading(rate=4.0, speech_share=0.8, talking_sessions=3)
     admits = assess(measured, now=NOW, open_sessions=3, limits=LIMITS)
     assert admits.load == pytest.approx((3 + 1) * 0.8 / 4.0) and admits.refusal() is None
     full = assess(measured, now=NOW, open_sessions=4, limits=LIMITS)  # 5 × 0.8 / 4 = 1.0
@@ -125,13 +125,13 @@ def test_a_new_session_is_refused_when_the_open_sessions_would_exceed_the_rate()
 
 def test_sessions_that_left_do_not_count_against_a_new_one():
     # One talker spoke 0.4 audio-s per s and left; the slow worker does 0.6 per s.
-    left = reading(rate=0.6, demand=0.4, talking_sessions=1)
+    left = reading(rate=0.6, speech_share=0.4, talking_sessions=1)
     assert assess(left, now=NOW, open_sessions=0, limits=LIMITS).refusal() is None
     assert assess(left, now=NOW, open_sessions=1, limits=LIMITS).full
 
 
-def test_before_anyone_spoke_each_session_is_assumed_to_ask_session_demand():
-    fresh = reading(rate=4.0, demand=0.0, talking_sessions=0)
+def test_before_anyone_spoke_each_session_is_assumed_to_speak_session_speech_share():
+    fresh = reading(rate=4.0, speech_share=None, talking_sessions=0)
     assert assess(fresh, now=NOW, open_sessions=3, limits=LIMITS).refusal() is None  # 3.2/4
     assert assess(fresh, now=NOW, open_sessions=4, limits=LIMITS).full  # 4.0/4
 
@@ -263,8 +263,8 @@ def test_read_queue_from_the_history_rows():
     assert got.oldest_queued_at == pytest.approx((now - timedelta(seconds=4)).timestamp())
     # Embedded (no Redis): a worker identity that is not this process's is not alive.
     assert (got.rate, got.workers) == (None, 0)
-    # Live rows stored in the window: 2 + 3 + 9 + 2 + 2 s from two sessions.
-    assert got.demand == pytest.approx(18.0 / capacity.RATE_WINDOW_S)
+    # s1: 11 s of audio, talking since about 4 + 9 s ago; s2: 7 s in (at least) 7 s.
+    assert got.speech_share == pytest.approx(18.0 / 20.0, rel=0.01)
     assert got.talking_sessions == 2
 
 

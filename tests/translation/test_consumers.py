@@ -190,7 +190,7 @@ class SwitchableQueue:
             oldest_queued_at=now - self.lag_s if self.lag_s else None,
             rate=None,
             workers=0,
-            demand=0.0,
+            speech_share=None,
             talking_sessions=0,
         )
 
