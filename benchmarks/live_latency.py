@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -381,7 +382,7 @@ async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
 
 
 async def run_overload(
-    ws_url: str, n: int, clips, web_pid: int | None, arrival_s: float, drain_s: float = 60.0
+    ws_url: str, n: int, clips, web_pid: int | None, arrival_s: float, drain_s: float
 ) -> dict:
     """N continuous talkers arriving one by one over `arrival_s` seconds, each streaming at
     real-time pace from ONE pacing loop once admitted. Per session: admitted or refused (status
@@ -451,11 +452,14 @@ async def run_overload(
 
 
 def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -> dict:
-    """What the clients saw: admitted vs refused (and why), statuses, answered vs lost."""
+    """What the clients saw: admitted vs refused (and why), statuses, answered vs not (yet):
+    an utterance queued but not answered when the run ends is `unanswered`, and
+    `unanswered_untold` if its session was never told `busy` (a silent loss)."""
     admitted = [s for s in sessions if s.trace.client is not None]
     refused = [s for s in sessions if s.refused is not None]
     lags: list[float] = []
     queued_total = answered = errors = lost = lost_untold = told_busy = 0
+    per_session = []
     max_lag_told = 0.0
     for s in admitted:
         client = s.trace.client
@@ -474,12 +478,35 @@ def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -
         lost += len(missing)
         lost_untold += len(missing) if not busy else 0
         lags += [lag for lag in sentence_lags(s.trace, s.ends)]
+        per_session.append(
+            {
+                "arrives_at_s": round(s.arrives_at, 2),
+                "admitted": True,
+                "busy_statuses": len(busy),
+                "max_lag_told_s": max((m["lag_s"] for m in busy), default=None),
+                "clear_statuses": sum(m.get("state") == "clear" for m in messages),
+                "queued": len(queued),
+                "answered": len(queued & results),
+                "errors": len(failed),
+            }
+        )
     answered_lags = [lag for lag in lags if lag != float("inf")]
     reasons: dict[str, int] = {}
     for s in refused:
         assert s.refused is not None
         key = f"{s.close[0] if s.close else 'no close'}: {s.refused['message']}"
+        key = re.sub(r"\d+ s behind", "N s behind", key)
         reasons[key] = reasons.get(key, 0) + 1
+        per_session.append(
+            {
+                "arrives_at_s": round(s.arrives_at, 2),
+                "admitted": False,
+                "close_code": s.close[0] if s.close else None,
+                "close_reason": s.close[1] if s.close else None,
+                "retry_after_s": s.refused.get("retry_after_s"),
+                "lag_s": s.refused.get("lag_s"),
+            }
+        )
     first_refused = min((s.arrives_at for s in refused), default=None)
     return {
         "scenario": "overload",
@@ -494,11 +521,12 @@ def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -
         "utterances_queued": queued_total,
         "utterances_answered": answered,
         "utterances_errors": errors,
-        "utterances_lost": lost,
-        "utterances_lost_untold": lost_untold,
+        "utterances_unanswered": lost,
+        "utterances_unanswered_untold": lost_untold,
         "sentences": len(lags),
         "sentences_unanswered": len(lags) - len(answered_lags),
         "sentence_lag_ms": summarise(answered_lags),
+        "per_session": sorted(per_session, key=lambda p: p["arrives_at_s"]),
     }
 
 
@@ -511,9 +539,9 @@ def print_overload(report: dict) -> None:
         f"refused (first at {report['first_refused_at_s']} s); {report['sessions_told_busy']} "
         f"admitted sessions told busy (max lag told {report['max_lag_told_s']} s)\n"
         f"  utterances: {report['utterances_queued']} queued, {report['utterances_answered']} "
-        f"answered, {report['utterances_errors']} errors, {report['utterances_lost']} lost "
-        f"({report['utterances_lost_untold']} without a busy status); drained "
-        f"{report['drain_s']} s after the last frame\n"
+        f"answered, {report['utterances_errors']} errors, {report['utterances_unanswered']} "
+        f"unanswered when the run ended ({report['utterances_unanswered_untold']} in sessions "
+        f"never told busy); waited {report['drain_s']} s after the last frame\n"
         f"  admitted sessions' per-sentence lag (end → first audio): median "
         f"{lag['median']:.0f} / p95 {lag['p95']:.0f} / max {lag['max']:.0f} ms, "
         f"{report['sentences_unanswered']} of {report['sentences']} sentences unanswered\n"
@@ -824,6 +852,12 @@ def main() -> None:
         "--arrival-s", type=float, default=32.0, help="overload: sessions arrive over this long"
     )
     parser.add_argument(
+        "--drain-s",
+        type=float,
+        default=120.0,
+        help="overload: wait at most this long after the last frame for the answers",
+    )
+    parser.add_argument(
         "--turn", action="store_true", help="the started stack uses the end-of-turn model"
     )
     args = parser.parse_args()
@@ -853,7 +887,9 @@ def main() -> None:
                 report = asyncio.run(run_continuous(ws_url, n, clips, web_pid))
                 print_continuous(report)
             elif args.scenario == "overload":
-                report = asyncio.run(run_overload(ws_url, n, clips, web_pid, args.arrival_s))
+                report = asyncio.run(
+                    run_overload(ws_url, n, clips, web_pid, args.arrival_s, args.drain_s)
+                )
                 print_overload(report)
             else:
                 report = asyncio.run(

@@ -7,8 +7,9 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   rate (audio seconds translated per second of a worker's busy time, from the rows each live
   worker finished in the last RATE_WINDOW_S: its rows' audio over the union of their
   started → finished intervals, so rows a worker runs together in a batch are not counted
-  twice; summed over the workers alive now) and the speech share of a talking session (audio
-  seconds its live utterances hold per second it has been talking, over the same window).
+  twice; at most what its running rows allow; summed over the workers alive now) and the
+  speech share of a talking session (audio seconds its live utterances hold per second it has
+  been talking, over the same window).
 - **Assessment** (`assess`, pure, the clock passed in): the lag is the larger of the oldest
   queued final's age and the projected lag (queued audio / rate). Above CAPTIONS_SHED_LAG_S no
   partials are sent; above MAX_QUEUE_LAG_S the sessions are told `busy`.
@@ -54,6 +55,8 @@ ROW_LOOKBACK_S = 900.0
 MAX_RATE_ROWS = 2000
 MIN_BUSY_S = 1.0
 """A worker's rate counts once it has been busy this long in the window (one short row is noise)."""
+FRESH_WAIT_S = 2.0
+"""The most a new session waits for a fresh reading before the last one decides."""
 STALE_AFTER_S = 10.0
 """A reading older than this (the database unreachable) is not acted on: no one is refused."""
 
@@ -181,18 +184,50 @@ def assess(
     )
 
 
-def workers_rate(rows: Iterable[FinishedRow], alive: set[str] | None) -> tuple[float | None, int]:
+@dataclass(frozen=True)
+class RunningRow:
+    """A row a worker is translating now: started at `started_at` (epoch seconds)."""
+
+    worker: str
+    started_at: float
+    audio_s: float
+
+
+def workers_rate(
+    rows: Iterable[FinishedRow],
+    alive: set[str] | None,
+    *,
+    running: Iterable[RunningRow] = (),
+    now: float = 0.0,
+) -> tuple[float | None, int]:
     """Audio seconds per second, summed over the workers (those in `alive`; None: all): each
-    one's audio over the union of its rows' busy intervals. Returns (rate, workers measured)."""
-    by_worker: dict[str, list[FinishedRow]] = {}
+    one's audio over the union of its finished rows' busy intervals, and at most what its
+    running rows allow (their audio over the time since the first of them started: a worker
+    still busy with 3 s of audio after 10 s translates at most 0.3 s per second, whatever it
+    did before; this bounds a worker that has not finished anything yet, and one that hangs).
+    Returns (rate, workers measured)."""
+    finished: dict[str, list[FinishedRow]] = {}
     for row in rows:
         if row.worker and (alive is None or row.worker in alive):
-            by_worker.setdefault(row.worker, []).append(row)
+            finished.setdefault(row.worker, []).append(row)
+    busy_now: dict[str, list[RunningRow]] = {}
+    for run in running:
+        if run.worker and (alive is None or run.worker in alive):
+            busy_now.setdefault(run.worker, []).append(run)
     total, measured = 0.0, 0
-    for worker_rows in by_worker.values():
-        busy = _union_length((r.started_at, r.finished_at) for r in worker_rows)
+    for worker in finished.keys() | busy_now.keys():
+        rates = []
+        done = finished.get(worker, [])
+        busy = _union_length((r.started_at, r.finished_at) for r in done)
         if busy >= MIN_BUSY_S:
-            total += sum(r.audio_s for r in worker_rows) / busy
+            rates.append(sum(r.audio_s for r in done) / busy)
+        current = busy_now.get(worker, [])
+        if current:
+            elapsed = now - min(r.started_at for r in current)
+            if elapsed >= MIN_BUSY_S:
+                rates.append(sum(r.audio_s for r in current) / elapsed)
+        if rates:
+            total += min(rates)
             measured += 1
     return (total if measured else None), measured
 
@@ -226,11 +261,20 @@ def read_queue(now: datetime | None = None) -> QueueReading:
         .order_by("-finished_at")[:MAX_RATE_ROWS]
         if started is not None and ended is not None
     ]
+    running = [
+        RunningRow(worker, started.timestamp(), audio or 0.0)
+        for worker, started, audio in Translation.objects.filter(
+            status=Translation.Status.RUNNING, started_at__isnull=False
+        ).values_list("worker", "started_at", "duration_s")[:MAX_RATE_ROWS]
+        if started is not None
+    ]
     try:
-        alive: set[str] | None = liveness.live_workers(r.worker for r in finished)
+        alive: set[str] | None = liveness.live_workers(
+            [r.worker for r in finished] + [r.worker for r in running]
+        )
     except liveness.LivenessUnknown:
         alive = None  # cannot tell: count every worker that finished something
-    rate, workers = workers_rate(finished, alive)
+    rate, workers = workers_rate(finished, alive, running=running, now=now.timestamp())
     speech_share, talking = _speech_share(now, window_start)
     oldest = queued["oldest"]
     return QueueReading(
@@ -331,11 +375,12 @@ class CapacityMonitor:
         return self._assess()
 
     async def fresh(self) -> Capacity:
-        """The assessment of a reading at most `refresh_s` old (awaits a refresh if needed)."""
+        """The assessment of a reading at most `refresh_s` old (awaits a refresh if needed, at
+        most FRESH_WAIT_S: a database that hangs does not hold a session's start)."""
         future = self._refresh_if_stale()
         if future is not None:
             try:
-                await asyncio.wrap_future(future)
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), FRESH_WAIT_S)
             except Exception:  # noqa: BLE001 - logged by the reader; the last reading stands
                 pass
         return self._assess()

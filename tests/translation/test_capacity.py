@@ -19,6 +19,7 @@ from translation.capacity import (
     Limits,
     OverloadNotices,
     QueueReading,
+    RunningRow,
     assess,
     read_queue,
     workers_rate,
@@ -73,6 +74,20 @@ def test_dead_workers_and_barely_busy_workers_do_not_count():
     ]
     assert workers_rate(rows, alive={"live", "new"}) == (1.0, 1)
     assert workers_rate([], alive=None) == (None, 0)
+
+
+def test_a_running_row_bounds_its_workers_rate():
+    done = [FinishedRow("a", 0.0, 1.0, 4.0)]  # measured: 4 audio-s per s
+    # Still on 3 s of audio 10 s after it started: at most 0.3 per s now.
+    slow = [RunningRow("a", 90.0, 3.0)]
+    assert workers_rate(done, None, running=slow, now=100.0) == (pytest.approx(0.3), 1)
+    # Just started: no bound yet; nothing finished either: not measured.
+    assert workers_rate([], None, running=[RunningRow("b", 99.5, 3.0)], now=100.0) == (None, 0)
+    # A worker that has finished nothing yet is bounded by what it runs.
+    cold = [RunningRow("b", 96.0, 2.0)]
+    assert workers_rate([], None, running=cold, now=100.0) == (0.5, 1)
+    # A fast running row does not raise the measured rate.
+    assert workers_rate(done, None, running=[RunningRow("a", 98.0, 20.0)], now=100.0) == (4.0, 1)
 
 
 # --- the lag and the thresholds ------------------------------------------------------------------
@@ -306,3 +321,18 @@ def test_open_sessions_are_shared_between_web_processes(settings):
 def test_embedded_has_no_other_processes(settings):
     settings.EMBEDDED = True
     assert capacity.share_open_sessions("web-a", 3) == 0
+
+
+async def test_a_hanging_database_does_not_hold_a_new_session(monkeypatch):
+    release = threading.Event()
+
+    def hangs() -> QueueReading:
+        release.wait(10)
+        return reading(read_at=clock.now)
+
+    monkeypatch.setattr(capacity, "FRESH_WAIT_S", 0.05)
+    monitor = CapacityMonitor(read=hangs, clock=clock, refresh_s=1.0, limits=LIMITS)
+    try:
+        assert not (await monitor.fresh()).known  # no reading yet: admitted, not refused
+    finally:
+        release.set()
