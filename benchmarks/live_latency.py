@@ -357,6 +357,7 @@ class ArrivingSession:
     start_frame: int | None = None  # the pacing loop's tick when it began streaming
     refused: dict | None = None
     close: tuple[int, str] | None = None
+    failed: str = ""  # the connection itself failed (not a refusal): why
 
 
 async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
@@ -364,8 +365,12 @@ async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
     import websockets
 
     origin = ws_url.replace("ws://", "http://")
-    ws = await websockets.connect(ws_url + "/ws/translate", origin=origin, max_size=2**24)
-    first = json.loads(await ws.recv())
+    try:
+        ws = await websockets.connect(ws_url + "/ws/translate", origin=origin, max_size=2**24)
+        first = json.loads(await ws.recv())
+    except (OSError, websockets.WebSocketException) as exc:  # counted apart from refusals
+        session.failed = f"{type(exc).__name__}: {exc}"
+        return
     if first.get("state") == "refused":
         session.refused = first
         try:
@@ -411,7 +416,6 @@ async def run_overload(
         for s in sessions:
             client = s.trace.client
             if client is None:
-                streaming = streaming or (s.refused is None and s.arrives_at >= elapsed)
                 continue
             if s.start_frame is None:
                 s.start_frame, s.trace.t0 = tick, time.monotonic()
@@ -424,7 +428,7 @@ async def run_overload(
         if len(arrivals) == n and all(t.done() for t in arrivals) and not streaming:
             break
     for task in arrivals:
-        task.result()  # a failed connect is a failure of the run, not a refusal
+        task.result()  # anything but a refusal or a failed connection fails the run
     streamed = time.monotonic()
 
     def settled(s: ArrivingSession) -> bool:
@@ -514,6 +518,7 @@ def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -
         "arrival_s": arrival_s,
         "admitted": len(admitted),
         "refused": len(refused),
+        "connect_failed": [s.failed for s in sessions if s.failed],
         "first_refused_at_s": first_refused,
         "refusals": reasons,
         "sessions_told_busy": told_busy,
@@ -536,7 +541,8 @@ def print_overload(report: dict) -> None:
     print(
         f"\noverload, N={report['sessions']} continuous talkers arriving over "
         f"{report['arrival_s']:.0f} s: {report['admitted']} admitted, {report['refused']} "
-        f"refused (first at {report['first_refused_at_s']} s); {report['sessions_told_busy']} "
+        f"refused (first at {report['first_refused_at_s']} s), "
+        f"{len(report['connect_failed'])} failed to connect; {report['sessions_told_busy']} "
         f"admitted sessions told busy (max lag told {report['max_lag_told_s']} s)\n"
         f"  utterances: {report['utterances_queued']} queued, {report['utterances_answered']} "
         f"answered, {report['utterances_errors']} errors, {report['utterances_unanswered']} "
