@@ -404,10 +404,14 @@ async def run_overload(
     t0 = time.monotonic()
     arrivals: list[asyncio.Task] = []
     tick = 0
+    behind_ms: list[float] = []  # how late the load generator itself sent each tick
     while True:
         delay = t0 + tick * FRAME_MS / 1000 - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        else:  # late: let the connects and the readers run before catching up
+            behind_ms.append(-delay * 1000)
+            await asyncio.sleep(0)
         elapsed = tick * FRAME_MS / 1000
         while len(arrivals) < n and sessions[len(arrivals)].arrives_at <= elapsed:
             arriving = sessions[len(arrivals)]
@@ -446,6 +450,11 @@ async def run_overload(
     await asyncio.sleep(1.5)  # the `clear` status after the last answer
     report = overload_report(sessions, n, arrival_s)
     report["drain_s"] = round(drained_s, 1)
+    report["client_behind_ms"] = {
+        "ticks_late": len(behind_ms),
+        "ticks": tick,
+        **summarise(behind_ms),
+    }
     report["load_average"] = {"before": load_before, "after": os.getloadavg()}
     if web_pid and cpu_before is not None:
         report["web_cpu_s"] = round(proc_cpu_s(web_pid) - cpu_before, 1)
@@ -551,7 +560,10 @@ def print_overload(report: dict) -> None:
         f"  admitted sessions' per-sentence lag (end → first audio): median "
         f"{lag['median']:.0f} / p95 {lag['p95']:.0f} / max {lag['max']:.0f} ms, "
         f"{report['sentences_unanswered']} of {report['sentences']} sentences unanswered\n"
-        f"  load average before {load['before'][0]:.1f}, after {load['after'][0]:.1f}"
+        f"  load average before {load['before'][0]:.1f}, after {load['after'][0]:.1f}; the "
+        f"load generator was late on {report['client_behind_ms']['ticks_late']} of "
+        f"{report['client_behind_ms']['ticks']} ticks (max "
+        f"{report['client_behind_ms']['max']:.0f} ms)"
     )
     for reason, count in report["refusals"].items():
         print(f"  refused ×{count}: {reason}")

@@ -370,6 +370,9 @@ if not 0 < CAPTIONS_SHED_LAG_S <= MAX_QUEUE_LAG_S:
 # A new live session is refused when the open sessions' speech plus its own would take more than
 # this share of the workers' measured rate (audio seconds translated per second).
 ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.9)
+# A new live session is refused while this web process's event loop has run later than this
+# (ms) in each of the last 3 seconds: audio frames wait to be read, the web tier itself is full.
+ADMISSION_MAX_LOOP_LAG_MS = env_float("ADMISSION_MAX_LOOP_LAG_MS", 500.0)
 # Audio seconds per second one talking session is assumed to ask for until the sessions' own
 # speech is measured (continuous speech with short gaps is about 0.8).
 SESSION_SPEECH_SHARE = env_float("SESSION_SPEECH_SHARE", 0.8)

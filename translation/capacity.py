@@ -18,7 +18,9 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   in Redis with each refresh, `share_open_sessions`) would, with the new one, ask for more than
   ADMISSION_MAX_LOAD of the measured rate; each session asks for the measured speech share
   (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
-  utterances are all answered, late ones with a `busy` status first.
+  utterances are all answered, late ones with a `busy` status first. A web process whose event
+  loop has run late for seconds (ADMISSION_MAX_LOOP_LAG_MS: frames wait to be read, the web
+  tier itself is full) refuses new sessions too.
 - **Monitor** (`CapacityMonitor`, one per web process): the latest reading, cached; a stale one
   is refreshed on a thread of its own, never on the event loop, at most every
   CAPACITY_REFRESH_S.
@@ -57,6 +59,8 @@ MIN_BUSY_S = 1.0
 """A worker's rate counts once it has been busy this long in the window (one short row is noise)."""
 FRESH_WAIT_S = 2.0
 """The most a new session waits for a fresh reading before the last one decides."""
+LOOP_LAG_SECONDS = 3
+"""The web loop must have been late in each of the last this many seconds to refuse anyone."""
 STALE_AFTER_S = 10.0
 """A reading older than this (the database unreachable) is not acted on: no one is refused."""
 
@@ -92,6 +96,7 @@ class Limits:
     captions_shed_lag_s: float
     max_load: float
     speech_share: float  # audio s per s a talking session asks for, until it is measured
+    max_loop_lag_ms: float = math.inf  # a web loop late by more for seconds admits no one
 
     @classmethod
     def from_settings(cls) -> Limits:
@@ -100,6 +105,7 @@ class Limits:
             captions_shed_lag_s=settings.CAPTIONS_SHED_LAG_S,
             max_load=settings.ADMISSION_MAX_LOAD,
             speech_share=settings.SESSION_SPEECH_SHARE,
+            max_loop_lag_ms=settings.ADMISSION_MAX_LOOP_LAG_MS,
         )
 
 
@@ -123,6 +129,8 @@ class Capacity:
     load: float | None  # the open sessions' demand and one more session's, over the rate
     max_load: float
     known: bool = True  # False: no recent reading (nothing is refused on a guess)
+    loop_lag_ms: float = 0.0  # how late this web process's event loop has run, sustained
+    max_loop_lag_ms: float = math.inf
 
     @property
     def full(self) -> bool:
@@ -135,6 +143,12 @@ class Capacity:
                 f"translator busy: translations are {self.lag_s:.0f} s behind; "
                 "try again in a minute",
                 retry_after_s=max(5, math.ceil(self.lag_s)),
+            )
+        if self.loop_lag_ms > self.max_loop_lag_ms:
+            return Refusal(
+                f"translator full: this web server is overloaded (audio waits "
+                f"{self.loop_lag_ms:.0f} ms to be read); try again in a minute",
+                retry_after_s=30,
             )
         if self.full:
             return Refusal(
@@ -158,13 +172,18 @@ UNKNOWN = Capacity(
 
 
 def assess(
-    reading: QueueReading | None, *, now: float, open_sessions: int, limits: Limits
+    reading: QueueReading | None,
+    *,
+    now: float,
+    open_sessions: int,
+    limits: Limits,
+    loop_lag_ms: float = 0.0,
 ) -> Capacity:
     """The lag, the shedding and the admission verdict of `reading` at `now` (epoch seconds),
     with `open_sessions` live sessions admitted by this web process (and the reading's
     `other_open_sessions` by the others)."""
     if reading is None or now - reading.read_at > STALE_AFTER_S:
-        return UNKNOWN
+        return replace(UNKNOWN, loop_lag_ms=loop_lag_ms, max_loop_lag_ms=limits.max_loop_lag_ms)
     age = 0.0 if reading.oldest_queued_at is None else max(0.0, now - reading.oldest_queued_at)
     projected = reading.queued_audio_s / reading.rate if reading.rate else 0.0
     lag = round(max(age, projected), 1)  # as told: the decisions agree with the number sent
@@ -181,6 +200,8 @@ def assess(
         shed_captions=lag > limits.captions_shed_lag_s,
         load=None if load is None else round(load, 3),
         max_load=limits.max_load,
+        loop_lag_ms=loop_lag_ms,
+        max_loop_lag_ms=limits.max_loop_lag_ms,
     )
 
 
@@ -349,6 +370,7 @@ class CapacityMonitor:
         self._lock = threading.Lock()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-capacity")
         self.open_sessions = 0
+        self._loop_lag: dict[int, float] = {}  # the worst loop lag (ms) per second of the clock
 
     def _read_and_share(self) -> QueueReading:
         """The history's reading, with the other web processes' open sessions (ours shared)."""
@@ -396,12 +418,28 @@ class CapacityMonitor:
                 logger.warning("capacity: queue not readable: %s: %s", type(exc).__name__, exc)
         return self._assess()
 
+    def note_loop_lag(self, lag_ms: float) -> None:
+        """How late the event loop woke a session's watchdog (every session reports it)."""
+        second = int(self._clock())
+        if lag_ms > self._loop_lag.get(second, 0.0):
+            self._loop_lag[second] = lag_ms
+        if len(self._loop_lag) > LOOP_LAG_SECONDS + 2:
+            for old in [s for s in self._loop_lag if s < second - LOOP_LAG_SECONDS]:
+                del self._loop_lag[old]
+
+    def sustained_loop_lag_ms(self) -> float:
+        """The least of the worst loop lags of the last LOOP_LAG_SECONDS full seconds: high
+        only when the loop has been late all that time (not for one garbage collection)."""
+        second = int(self._clock())
+        return min(self._loop_lag.get(second - i, 0.0) for i in range(1, LOOP_LAG_SECONDS + 1))
+
     def _assess(self) -> Capacity:
         return assess(
             self._reading,
             now=self._clock(),
             open_sessions=self.open_sessions,
             limits=self.limits,
+            loop_lag_ms=self.sustained_loop_lag_ms(),
         )
 
     def _refresh_if_stale(self) -> Future | None:

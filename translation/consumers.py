@@ -256,7 +256,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 await asyncio.sleep(WATCH_INTERVAL_S)
                 now = time.monotonic()
                 # How late the loop woke us: frames wait at least this long to be ingested.
-                live.note_loop_lag((now - before - WATCH_INTERVAL_S) * 1000.0)
+                loop_lag_ms = (now - before - WATCH_INTERVAL_S) * 1000.0
+                live.note_loop_lag(loop_lag_ms)
+                capacity.monitor.note_loop_lag(loop_lag_ms)
                 if live.idle_due(now):
                     self._queue(live.flush("idle"))
                 if live.deadlines:

@@ -336,3 +336,27 @@ async def test_a_hanging_database_does_not_hold_a_new_session(monkeypatch):
         assert not (await monitor.fresh()).known  # no reading yet: admitted, not refused
     finally:
         release.set()
+
+
+def test_a_web_loop_late_for_seconds_refuses_new_sessions_one_late_tick_does_not():
+    limits = replace(LIMITS, max_loop_lag_ms=500.0)
+    monitor = CapacityMonitor(read=Readings(), clock=clock, refresh_s=1.0, limits=limits)
+    start = float(int(clock.now)) + 10
+    clock.now = start
+    monitor.note_loop_lag(2000.0)  # one long pause (a collection)
+    clock.now = start + 1.2
+    monitor.note_loop_lag(20.0)
+    clock.now = start + 3.1
+    assert monitor.sustained_loop_lag_ms() == 0.0
+    for second in range(4, 8):  # late in every second
+        clock.now = start + second + 0.5
+        monitor.note_loop_lag(800.0 + second)
+    clock.now = start + 8.1
+    assert monitor.sustained_loop_lag_ms() == 805.0
+    backlog = assess(reading(read_at=clock.now), now=clock.now, open_sessions=0, limits=limits,
+                     loop_lag_ms=monitor.sustained_loop_lag_ms())  # fmt: skip
+    refusal = backlog.refusal()
+    assert refusal is not None and "web server is overloaded (audio waits 805 ms" in refusal.reason
+    assert not backlog.busy  # the admitted sessions are not told busy for it
+    # Without a queue reading it still refuses: the web tier's own state is known.
+    assert assess(None, now=clock.now, open_sessions=0, limits=limits, loop_lag_ms=805.0).refusal()
