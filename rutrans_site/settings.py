@@ -8,13 +8,13 @@ Every variable read here is documented in docker/.env.example.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rutrans_site.env import env_bool, env_float, env_int, env_list, env_str
 from translation.constants import (
     CAPTION_TASK,
     CAPTIONS_QUEUE,
@@ -24,46 +24,6 @@ from translation.constants import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -263,8 +223,8 @@ if WORKER_DEAD_AFTER_S < 2 * WORKER_HEARTBEAT_S:
 TRANSLATION_MAX_ATTEMPTS = max(1, env_int("TRANSLATION_MAX_ATTEMPTS", 2))
 # With acks_late on Redis an unacknowledged task of a killed worker comes back after this many
 # seconds. Recovery does not wait for it (it re-queues on the heartbeat), and a task delivered
-# again while its first run is alive is skipped (`services.start_translation`), so this only
-# bounds how long a stray copy sits unacknowledged; keep it above the longest task anyway.
+# again while its first run is alive is skipped (`translation.jobs.lifecycle.start_translation`),
+# so this only bounds how long a stray copy sits unacknowledged; keep it above the longest task.
 BROKER_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
@@ -353,33 +313,27 @@ if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
 
-# --- Overload (translation/capacity.py; docs/RUNBOOK.md "Overload") ----------------------------
+# --- Overload (translation/jobs/capacity.py; docs/RUNBOOK.md "Overload"; .env.example) ----------
 
-# The most the workers may be behind (seconds: the oldest queued final's age, or the queued audio
-# over the workers' measured rate, whichever is larger). Above it the live sessions are told
-# `busy` (with the lag), new sessions are refused (close code 1013) and uploads get a 503.
+# The most the workers may be behind (s: the oldest queued final's age or the queued audio over
+# their measured rate): above, sessions are told `busy`, new ones refused (1013), uploads 503.
 MAX_QUEUE_LAG_S = env_float("MAX_QUEUE_LAG_S", 3.0)
-# Live captions stop (no partials are sent) while the workers are this far behind, so the
-# finals get the whole worker first; below MAX_QUEUE_LAG_S.
+# No live captions while the workers are this far behind: captions are shed first.
 CAPTIONS_SHED_LAG_S = env_float("CAPTIONS_SHED_LAG_S", 1.0)
 if not 0 < CAPTIONS_SHED_LAG_S <= MAX_QUEUE_LAG_S:
     raise ImproperlyConfigured(
         f"CAPTIONS_SHED_LAG_S ({CAPTIONS_SHED_LAG_S}) must be above 0 and at most "
         f"MAX_QUEUE_LAG_S ({MAX_QUEUE_LAG_S}): captions are shed before sessions are refused"
     )
-# A new live session is refused when the open sessions' speech plus its own would take more than
-# this share of the workers' measured rate (audio seconds translated per second).
+# A new session is refused when the open ones, with it, would need more than this share of the
+# workers' measured rate, or while the web loop has been later than ..._LOOP_LAG_MS for 3 s.
 ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.9)
-# A new live session is refused while this web process's event loop has run later than this
-# (ms) in each of the last 3 seconds: audio frames wait to be read, the web tier itself is full.
 ADMISSION_MAX_LOOP_LAG_MS = env_float("ADMISSION_MAX_LOOP_LAG_MS", 500.0)
-# Audio seconds per second one talking session is assumed to ask for until the sessions' own
-# speech is measured (continuous speech with short gaps is about 0.8).
+# Audio s per s a talking session is assumed to need until measured (continuous speech: 0.8).
 SESSION_SPEECH_SHARE = env_float("SESSION_SPEECH_SHARE", 0.8)
-# Each web process re-reads the queue (three indexed queries, on a thread of its own) at most
-# this often (seconds).
+# Each web process re-reads the queue at most this often (s), on a thread of its own.
 CAPACITY_REFRESH_S = env_float("CAPACITY_REFRESH_S", 1.0)
-# Uploads are refused with 503 (and Retry-After) while the workers are this far behind.
+# Uploads are refused (503 busy, Retry-After) while the workers are this far behind (s).
 UPLOAD_MAX_QUEUE_LAG_S = env_float("UPLOAD_MAX_QUEUE_LAG_S", 60.0)
 
 # --- Live captions (partial translations while the speaker still talks) -------------------------

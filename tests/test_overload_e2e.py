@@ -1,4 +1,4 @@
-"""Honest overload on real processes (translation/capacity.py): ONE Celery worker that
+"""Honest overload on real processes (translation/jobs/capacity.py): ONE Celery worker that
 translates slower than real time (tests.doubles.SlowTranslator) and a continuous talker. The
 admitted session is told `busy` once its translations fall MAX_QUEUE_LAG_S behind, a session
 that connects meanwhile is refused with close code 1013 and the reason, and every utterance of

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from translation import capacity
+from translation.jobs import capacity
 from translation.models import Translation
 
 
@@ -105,7 +105,7 @@ class TranslationAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict | None = None
     ) -> HttpResponse:
-        """The list, headed by the workers' backlog (translation/capacity.py)."""
+        """The list, headed by the workers' backlog (translation/jobs/capacity.py)."""
         backlog = capacity.monitor.fresh_sync()
         context = {**(extra_context or {}), "backlog": backlog}
         return super().changelist_view(request, extra_context=context)

@@ -1,8 +1,8 @@
-"""The live page when the translators are behind (translation/capacity.py, static/js/capacity.js):
-the real stack is made busy by a final that has waited in the queue for seconds (a row put in
-its database), the connected page shows "Translator busy: translations N s behind", a page that
-connects meanwhile is refused (close code 1013) and says so, and the line goes once the queue is
-empty again."""
+"""The live page when the translators are behind (translation/jobs/capacity.py and
+static/js/capacity.js): the real stack is made busy by a final that has waited in the queue for
+seconds (a row put in its database), the connected page shows "Translator busy: translations N s
+behind", a page that connects meanwhile is refused (close code 1013) and says so, and the line
+goes once the queue is empty again."""
 
 from __future__ import annotations
 

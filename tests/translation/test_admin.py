@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 
-from translation.audio import wav_bytes_from_float32
+from translation.audio.wav import wav_bytes_from_float32
 from translation.models import Translation
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_detail_is_read_only_with_players(admin_client, rows):
 
 
 def test_list_is_headed_by_the_queue(admin_client, monkeypatch):
-    from translation import capacity
+    from translation.jobs import capacity
 
     monkeypatch.setattr(capacity, "monitor", capacity.CapacityMonitor())
     Translation.objects.create(status="queued", duration_s=2.0)

@@ -1,4 +1,5 @@
-"""The upload and transcript API: thin views over translation.services and translation.selectors."""
+"""The upload and transcript API: thin views over the jobs' and the history's services and
+selectors."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, permissions, status
+from rest_framework import generics, permissions
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation import capacity, selectors, services, transcripts
 from translation.api.errors import Conflict, PayloadTooLarge, WorkersBusy
 from translation.api.serializers import (
     AcceptedSerializer,
@@ -27,6 +27,9 @@ from translation.api.serializers import (
     SessionSerializer,
     UploadSerializer,
 )
+from translation.history import selectors as history_selectors
+from translation.history import transcripts
+from translation.jobs import capacity, selectors, submit
 from translation.models import Translation
 
 # Room for the multipart boundaries and the small form fields around the file.
@@ -172,9 +175,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
         "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
         "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
-        "`no_speech`) and never reaches a model. `queue_lag_s` in the `202` says how far "
-        "behind the translators are; over UPLOAD_MAX_QUEUE_LAG_S the upload is refused "
-        "(`503`, `busy`, with `Retry-After`) and nothing is stored.",
+        "`no_speech`) and never reaches a model. Over UPLOAD_MAX_QUEUE_LAG_S behind: `503`.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -183,7 +184,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
             422: _error("No speech found: silence, noise or a clip too short to translate."),
-            503: _error("The database is unavailable, or the translators are busy."),
+            503: _error("The database is unavailable, or the workers are busy (`busy`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -193,12 +194,8 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         if upload.size > settings.UPLOAD_MAX_BYTES:
             raise _too_large()
         backlog = capacity.monitor.fresh_sync()
-        if backlog.lag_s > settings.UPLOAD_MAX_QUEUE_LAG_S:
-            raise WorkersBusy(
-                f"the translators are {backlog.lag_s:.0f} s behind; try again later",
-                retry_after_s=max(5, round(backlog.lag_s - settings.UPLOAD_MAX_QUEUE_LAG_S)),
-            )
-        row = services.submit_upload(
+        WorkersBusy.refuse_over(backlog.lag_s, limit_s=settings.UPLOAD_MAX_QUEUE_LAG_S)
+        row = submit.submit_upload(
             data=upload.read(),
             filename=upload.name or "",
             config=form.validated_data["config"],
@@ -206,9 +203,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         )
         urls = _job_urls(request, row)
         body = {"id": str(row.id), "status": row.status, "queue_lag_s": backlog.lag_s, **urls}
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": urls["status_url"]}
-        )
+        return Response(body, status=202, headers={"Location": urls["status_url"]})
 
 
 class TranslationDetail(ApiView):
@@ -344,7 +339,7 @@ class SessionCollection(ApiView, generics.GenericAPIView):
         },
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.list_sessions())
+        page = self.paginate_queryset(history_selectors.list_sessions())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -369,7 +364,7 @@ class SessionTranscript(ApiView):
         },
     )
     def get(self, request: Request, session_id: str) -> HttpResponse:
-        rows = selectors.live_session_utterances(session_id)
+        rows = history_selectors.live_session_utterances(session_id)
         if not rows:
             raise NotFound(f"no live session with id {session_id!r}")
         key = rows[0].session_id
