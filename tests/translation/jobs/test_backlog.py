@@ -110,9 +110,8 @@ def test_read_queue_rate_counts_the_live_embedded_worker():
 
 
 def test_open_sessions_are_shared_between_web_processes(settings):
-    from translation.messaging.broker import broker_redis, forget_client
-
     from tests.services import require_redis
+    from translation.messaging.broker import broker_redis, forget_client
 
     settings.REDIS_URL, settings.EMBEDDED = require_redis(), False
     forget_client()
