@@ -6,6 +6,7 @@ as 48 kHz stereo 20 ms frames at real-time pace with natural pauses and no flush
 utterance it records where the time went and prints median / p95 / max per component.
 
     .venv/bin/python benchmarks/live_latency.py --sessions 1,5,20,50 --json var/bench.json
+    .venv/bin/python benchmarks/live_latency.py --scenario overload --sessions 64 --arrival-s 32
 
 See docs/PERFORMANCE.md for what each column means and the figures measured.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import statistics
 import sys
 import tempfile
@@ -339,6 +342,233 @@ def print_continuous(report: dict) -> None:
     )
 
 
+# --- Overload as clients see it (translation/capacity.py) -----------------------------------------
+
+
+@dataclass
+class ArrivingSession:
+    """One continuous talker that arrives at `arrives_at` (s after t0): admitted (its trace) or
+    refused (the status and the close frame it got)."""
+
+    pcm: bytes
+    trace: SessionTrace
+    ends: list[float]
+    arrives_at: float
+    start_frame: int | None = None  # the pacing loop's tick when it began streaming
+    refused: dict | None = None
+    close: tuple[int, str] | None = None
+    failed: str = ""  # the connection itself failed (not a refusal): why
+
+
+async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
+    """Connect; a `refused` status (then close 1013 and its reason) ends the session."""
+    import websockets
+
+    origin = ws_url.replace("ws://", "http://")
+    try:
+        ws = await websockets.connect(ws_url + "/ws/translate", origin=origin, max_size=2**24)
+        first = json.loads(await ws.recv())
+    except (OSError, websockets.WebSocketException) as exc:  # counted apart from refusals
+        session.failed = f"{type(exc).__name__}: {exc}"
+        return
+    if first.get("state") == "refused":
+        session.refused = first
+        try:
+            await ws.recv()
+        except websockets.ConnectionClosed as closed:
+            if closed.rcvd is not None:
+                session.close = (closed.rcvd.code, closed.rcvd.reason)
+        return
+    assert first.get("state") == "ready", first
+    client = LiveClient(FirstAudioLog(ws))
+    await client.send_json(control)
+    await client.wait_for(lambda m: m.get("state") == "configured", 10)
+    session.trace.client = client
+
+
+async def run_overload(
+    ws_url: str, n: int, clips, web_pid: int | None, arrival_s: float, drain_s: float
+) -> dict:
+    """N continuous talkers arriving one by one over `arrival_s` seconds, each streaming at
+    real-time pace from ONE pacing loop once admitted. Per session: admitted or refused (status
+    and close reason), the capacity statuses it was told, its utterances queued vs answered,
+    and (admitted) the per-sentence lag."""
+    sessions = []
+    for i in range(n):
+        pcm, warm, ends = build_continuous_stream(clips, offset=i)
+        trace = SessionTrace(utterances=warm + [Utterance("en", e) for e in ends], warmup=1)
+        sessions.append(ArrivingSession(pcm, trace, ends, arrives_at=arrival_s * i / n))
+    frame = 48_000 * FRAME_MS // 1000 * 4
+    load_before = os.getloadavg()
+    cpu_before = proc_cpu_s(web_pid) if web_pid else None
+    t0 = time.monotonic()
+    arrivals: list[asyncio.Task] = []
+    tick = 0
+    behind_ms: list[float] = []  # how late the load generator itself sent each tick
+    while True:
+        delay = t0 + tick * FRAME_MS / 1000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:  # late: let the connects and the readers run before catching up
+            behind_ms.append(-delay * 1000)
+            await asyncio.sleep(0)
+        elapsed = tick * FRAME_MS / 1000
+        while len(arrivals) < n and sessions[len(arrivals)].arrives_at <= elapsed:
+            arriving = sessions[len(arrivals)]
+            arrivals.append(asyncio.create_task(arrive(ws_url, arriving, {"mode": "auto"})))
+        streaming = False
+        for s in sessions:
+            client = s.trace.client
+            if client is None:
+                continue
+            if s.start_frame is None:
+                s.start_frame, s.trace.t0 = tick, time.monotonic()
+            start = (tick - s.start_frame) * frame
+            if start < len(s.pcm):
+                streaming = True
+                await client.ws.send(s.pcm[start : start + frame])
+                s.trace.frames_sent_at.append(time.monotonic())
+        tick += 1
+        if len(arrivals) == n and all(t.done() for t in arrivals) and not streaming:
+            break
+    for task in arrivals:
+        task.result()  # anything but a refusal or a failed connection fails the run
+    streamed = time.monotonic()
+
+    def settled(s: ArrivingSession) -> bool:
+        client = s.trace.client
+        if client is None:
+            return True
+        queued = {m["seq"] for m in client.received.messages if m.get("state") == "queued"}
+        told = {m["seq"] for m, _, _ in client.received.results}
+        told |= {e["seq"] for e in client.received.errors if "seq" in e}
+        return queued <= told
+
+    while not all(settled(s) for s in sessions) and time.monotonic() - streamed < drain_s:
+        await asyncio.sleep(0.2)
+    drained_s = time.monotonic() - streamed
+    await asyncio.sleep(1.5)  # the `clear` status after the last answer
+    report = overload_report(sessions, n, arrival_s)
+    report["drain_s"] = round(drained_s, 1)
+    report["client_behind_ms"] = {
+        "ticks_late": len(behind_ms),
+        "ticks": tick,
+        **summarise(behind_ms),
+    }
+    report["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    if web_pid and cpu_before is not None:
+        report["web_cpu_s"] = round(proc_cpu_s(web_pid) - cpu_before, 1)
+    for s in sessions:
+        if s.trace.client is not None:
+            await s.trace.client.close()
+    return report
+
+
+def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -> dict:
+    """What the clients saw: admitted vs refused (and why), statuses, answered vs not (yet):
+    an utterance queued but not answered when the run ends is `unanswered`, and
+    `unanswered_untold` if its session was never told `busy` (a silent loss)."""
+    admitted = [s for s in sessions if s.trace.client is not None]
+    refused = [s for s in sessions if s.refused is not None]
+    lags: list[float] = []
+    queued_total = answered = errors = lost = lost_untold = told_busy = 0
+    per_session = []
+    max_lag_told = 0.0
+    for s in admitted:
+        client = s.trace.client
+        assert client is not None
+        messages = client.received.messages
+        busy = [m for m in messages if m.get("state") == "busy"]
+        told_busy += bool(busy)
+        max_lag_told = max([max_lag_told, *(m["lag_s"] for m in busy)])
+        queued = {m["seq"] for m in messages if m.get("state") == "queued"}
+        results = {m["seq"] for m, _, _ in client.received.results}
+        failed = {e["seq"] for e in client.received.errors if "seq" in e}
+        missing = queued - results - failed
+        queued_total += len(queued)
+        answered += len(queued & results)
+        errors += len(failed)
+        lost += len(missing)
+        lost_untold += len(missing) if not busy else 0
+        lags += [lag for lag in sentence_lags(s.trace, s.ends)]
+        per_session.append(
+            {
+                "arrives_at_s": round(s.arrives_at, 2),
+                "admitted": True,
+                "busy_statuses": len(busy),
+                "max_lag_told_s": max((m["lag_s"] for m in busy), default=None),
+                "clear_statuses": sum(m.get("state") == "clear" for m in messages),
+                "queued": len(queued),
+                "answered": len(queued & results),
+                "errors": len(failed),
+            }
+        )
+    answered_lags = [lag for lag in lags if lag != float("inf")]
+    reasons: dict[str, int] = {}
+    for s in refused:
+        assert s.refused is not None
+        key = f"{s.close[0] if s.close else 'no close'}: {s.refused['message']}"
+        key = re.sub(r"\d+ s behind", "N s behind", key)
+        reasons[key] = reasons.get(key, 0) + 1
+        per_session.append(
+            {
+                "arrives_at_s": round(s.arrives_at, 2),
+                "admitted": False,
+                "close_code": s.close[0] if s.close else None,
+                "close_reason": s.close[1] if s.close else None,
+                "retry_after_s": s.refused.get("retry_after_s"),
+                "lag_s": s.refused.get("lag_s"),
+            }
+        )
+    first_refused = min((s.arrives_at for s in refused), default=None)
+    return {
+        "scenario": "overload",
+        "sessions": n,
+        "arrival_s": arrival_s,
+        "admitted": len(admitted),
+        "refused": len(refused),
+        "connect_failed": [s.failed for s in sessions if s.failed],
+        "first_refused_at_s": first_refused,
+        "refusals": reasons,
+        "sessions_told_busy": told_busy,
+        "max_lag_told_s": max_lag_told,
+        "utterances_queued": queued_total,
+        "utterances_answered": answered,
+        "utterances_errors": errors,
+        "utterances_unanswered": lost,
+        "utterances_unanswered_untold": lost_untold,
+        "sentences": len(lags),
+        "sentences_unanswered": len(lags) - len(answered_lags),
+        "sentence_lag_ms": summarise(answered_lags),
+        "per_session": sorted(per_session, key=lambda p: p["arrives_at_s"]),
+    }
+
+
+def print_overload(report: dict) -> None:
+    lag = report["sentence_lag_ms"]
+    load = report["load_average"]
+    print(
+        f"\noverload, N={report['sessions']} continuous talkers arriving over "
+        f"{report['arrival_s']:.0f} s: {report['admitted']} admitted, {report['refused']} "
+        f"refused (first at {report['first_refused_at_s']} s), "
+        f"{len(report['connect_failed'])} failed to connect; {report['sessions_told_busy']} "
+        f"admitted sessions told busy (max lag told {report['max_lag_told_s']} s)\n"
+        f"  utterances: {report['utterances_queued']} queued, {report['utterances_answered']} "
+        f"answered, {report['utterances_errors']} errors, {report['utterances_unanswered']} "
+        f"unanswered when the run ended ({report['utterances_unanswered_untold']} in sessions "
+        f"never told busy); waited {report['drain_s']} s after the last frame\n"
+        f"  admitted sessions' per-sentence lag (end → first audio): median "
+        f"{lag['median']:.0f} / p95 {lag['p95']:.0f} / max {lag['max']:.0f} ms, "
+        f"{report['sentences_unanswered']} of {report['sentences']} sentences unanswered\n"
+        f"  load average before {load['before'][0]:.1f}, after {load['after'][0]:.1f}; the "
+        f"load generator was late on {report['client_behind_ms']['ticks_late']} of "
+        f"{report['client_behind_ms']['ticks']} ticks (max "
+        f"{report['client_behind_ms']['max']:.0f} ms)"
+    )
+    for reason, count in report["refusals"].items():
+        print(f"  refused ×{count}: {reason}")
+
+
 async def run_level(
     ws_url: str, n: int, clips, utterances: int, warmup: int, web_pid: int | None
 ) -> dict:
@@ -631,10 +861,20 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.5,0.8", help="turn model thresholds")
     parser.add_argument(
         "--scenario",
-        choices=("pauses", "continuous"),
+        choices=("pauses", "continuous", "overload"),
         default="pauses",
         help="pauses: sentences with 1.4-2.0 s pauses; continuous: no pause over 0.6 s "
-        "(per-sentence lag), then the offline endpointing figures",
+        "(per-sentence lag), then the offline endpointing figures; overload: continuous "
+        "talkers arriving over --arrival-s, admitted or refused (statuses, close reasons)",
+    )
+    parser.add_argument(
+        "--arrival-s", type=float, default=32.0, help="overload: sessions arrive over this long"
+    )
+    parser.add_argument(
+        "--drain-s",
+        type=float,
+        default=120.0,
+        help="overload: wait at most this long after the last frame for the answers",
     )
     parser.add_argument(
         "--turn", action="store_true", help="the started stack uses the end-of-turn model"
@@ -665,6 +905,11 @@ def main() -> None:
             if args.scenario == "continuous":
                 report = asyncio.run(run_continuous(ws_url, n, clips, web_pid))
                 print_continuous(report)
+            elif args.scenario == "overload":
+                report = asyncio.run(
+                    run_overload(ws_url, n, clips, web_pid, args.arrival_s, args.drain_s)
+                )
+                print_overload(report)
             else:
                 report = asyncio.run(
                     run_level(ws_url, n, clips, args.utterances, args.warmup, web_pid)

@@ -13,21 +13,49 @@ Two things differ from a bare `daphne rutrans_site.asgi:application`:
 - A message over the server limit is refused with a close frame, code 1009 ("message too big")
   and autobahn's reason, instead of Daphne's default of dropping the TCP connection (the
   client saw 1006 and no reason).
+- A consumer's close code and reason (ASGI `websocket.close`, e.g. the 1013 "try again later"
+  of a refused session, with its reason) reach the client in the close frame; Daphne 4 drops
+  the reason, and autobahn refuses the codes from 1001 to 2999 (the client saw Daphne's 1011).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 
 APPLICATION = "rutrans_site.asgi:application"
 
 
+# Close codes a server may send (RFC 6455 section 7.4 and the IANA registry: 1013 "try again
+# later", 1011 "internal error"...); autobahn's sendClose takes only 1000 and 3000-4999.
+SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
+
+
+class WebSocketWithCloseReasons(WebSocketProtocol):
+    """Daphne's WebSocket protocol, sending the application's close code (any a server may
+    send) and reason as they were given."""
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        code = message.get("code") or 1000
+        if (
+            message.get("type") == "websocket.close"
+            and self.state != self.STATE_CONNECTING
+            and (code in SERVER_CLOSE_CODES or 3000 <= code <= 4999)
+        ):
+            reason = str(message.get("reason") or "").encode()[:123] or None
+            self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+            return
+        super().handle_reply(message)
+
+
 class RutransServer(Server):
-    """Daphne, with oversized WebSocket messages refused by a 1009 close, not a dropped socket."""
+    """Daphne, with oversized WebSocket messages refused by a 1009 close, not a dropped socket,
+    and the application's close reasons sent."""
 
     def run(self) -> None:
         from twisted.internet import reactor  # daphne.server installed the asyncio reactor
@@ -40,6 +68,7 @@ class RutransServer(Server):
 
     def _refuse_oversized_messages_with_a_close_frame(self) -> None:
         self.ws_factory.setProtocolOptions(failByDrop=False)
+        self.ws_factory.protocol = WebSocketWithCloseReasons
 
 
 class RutransCommandLine(CommandLineInterface):

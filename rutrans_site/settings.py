@@ -313,6 +313,29 @@ if WEBSOCKET_MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES:
 # results of the session are not held back forever.
 RESULT_TIMEOUT_S = env_float("RESULT_TIMEOUT_S", 300.0)
 
+# --- Overload (translation/jobs/capacity.py; docs/RUNBOOK.md "Overload"; .env.example) ----------
+
+# The most the workers may be behind (s: the oldest queued final's age or the queued audio over
+# their measured rate): above, sessions are told `busy`, new ones refused (1013), uploads 503.
+MAX_QUEUE_LAG_S = env_float("MAX_QUEUE_LAG_S", 3.0)
+# No live captions while the workers are this far behind: captions are shed first.
+CAPTIONS_SHED_LAG_S = env_float("CAPTIONS_SHED_LAG_S", 1.0)
+if not 0 < CAPTIONS_SHED_LAG_S <= MAX_QUEUE_LAG_S:
+    raise ImproperlyConfigured(
+        f"CAPTIONS_SHED_LAG_S ({CAPTIONS_SHED_LAG_S}) must be above 0 and at most "
+        f"MAX_QUEUE_LAG_S ({MAX_QUEUE_LAG_S}): captions are shed before sessions are refused"
+    )
+# A new session is refused when the open ones, with it, would need more than this share of the
+# workers' measured rate, or while the web loop has been later than ..._LOOP_LAG_MS for 3 s.
+ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.9)
+ADMISSION_MAX_LOOP_LAG_MS = env_float("ADMISSION_MAX_LOOP_LAG_MS", 500.0)
+# Audio s per s a talking session is assumed to need until measured (continuous speech: 0.8).
+SESSION_SPEECH_SHARE = env_float("SESSION_SPEECH_SHARE", 0.8)
+# Each web process re-reads the queue at most this often (s), on a thread of its own.
+CAPACITY_REFRESH_S = env_float("CAPACITY_REFRESH_S", 1.0)
+# Uploads are refused (503 busy, Retry-After) while the workers are this far behind (s).
+UPLOAD_MAX_QUEUE_LAG_S = env_float("UPLOAD_MAX_QUEUE_LAG_S", 60.0)
+
 # --- Live captions (partial translations while the speaker still talks) -------------------------
 
 # Re-translate the open utterance while it is spoken and show the text provisionally (no voice,

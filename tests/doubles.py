@@ -39,6 +39,19 @@ class LongTranslator(ScriptedTranslator):
         return SpeechTranslation(text=text, source_text="long speech", meta={})
 
 
+class SlowTranslator(ScriptedTranslator):
+    """Takes SLOWDOWN × the audio's length (a worker slower than real time): one continuous
+    talker puts it behind, so overload is reached with one session on a shared CPU."""
+
+    SLOWDOWN = 1.5
+
+    def translate(self, audio, *, src, tgt, with_source_text=True) -> SpeechTranslation:
+        import time
+
+        time.sleep(self.SLOWDOWN * len(audio) / 16_000)
+        return super().translate(audio, src=src, tgt=tgt, with_source_text=with_source_text)
+
+
 class ToneSynthesizer:
     """A 440 Hz tone, 10 ms per character of text."""
 

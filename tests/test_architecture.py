@@ -15,12 +15,14 @@ PACKAGES = ("rutrans_site", "translation", "workers")
 LAYERS = ("rutrans_site", "workers", "translation")  # each may import only those after it
 ROOT = Path(__file__).resolve().parent.parent
 
-# What the live stream may use of the job lifecycle: it creates jobs (`submit`) and reads them
-# (`selectors`); starting, finishing, recovering and delivering belong to the jobs' own side.
+# What the live stream may use of the job lifecycle: it creates jobs (`submit`), reads them
+# (`selectors`) and asks how far behind the workers are (`capacity`, a cached read); starting,
+# finishing, recovering and delivering belong to the jobs' own side.
 JOBS_SURFACE_FOR_STREAMING = {
     "translation.jobs",
     "translation.jobs.submit",
     "translation.jobs.selectors",
+    "translation.jobs.capacity",
 }
 MAX_TOP_LEVEL_MODULES = 12
 MAX_MODULE_LINES = 400

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from translation.jobs import capacity
 from translation.models import Translation
 
 
@@ -100,6 +101,14 @@ class TranslationAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The list, headed by the workers' backlog (translation/jobs/capacity.py)."""
+        backlog = capacity.monitor.fresh_sync()
+        context = {**(extra_context or {}), "backlog": backlog}
+        return super().changelist_view(request, extra_context=context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,4 +1,5 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
+import { CapacityBanner } from "./capacity.js";
 import { announceFinal, settleEntry, showPartial } from "./captions.js";
 import { Capture, CaptureError } from "./capture.js";
 import { emit, expose } from "./events.js";
@@ -37,6 +38,7 @@ const els = {
   pushToTalk: $("push-to-talk"),
   talk: $("talk"),
   transcript: $("transcript"),
+  capacity: $("capacity"),
 };
 
 // --- settings, kept across visits -------------------------------------------------------------
@@ -235,13 +237,18 @@ socket.addEventListener("state", ({ detail }) => {
   els.connection.dataset.state = state;
   els.connection.textContent =
     state === "retrying"
-      ? `Connection lost, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
+      ? `${detail.refused ? "Translator busy" : "Connection lost"}, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
       : STATE_TEXT[state] || state;
   if (state === "retrying") markLostEntries();
   emit("socket-state", { state });
 });
 
+// The workers' backlog (busy / clear / refused): one line, static/js/capacity.js.
+const capacity = new CapacityBanner(els.capacity);
+
 socket.addEventListener("status", ({ detail }) => {
+  if (detail.state === "ready") capacity.hide();
+  capacity.update(detail);
   emit("status", {
     state: detail.state,
     seq: detail.seq,
@@ -250,6 +257,7 @@ socket.addEventListener("status", ({ detail }) => {
     start_s: detail.start_s,
     end_s: detail.end_s,
     captions: detail.captions,
+    lag_s: detail.lag_s,
   });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);

@@ -3,8 +3,11 @@
 // (binary frames, each a complete WAV), then `audio_end`.
 //
 // Events (EventTarget, `event.detail`):
-//   "state"     {state, attempt?, delayMs?}  idle | connecting | configuring | live | retrying | closed
-//   "status"    the server's status message  (ready, configured, queued, flushed)
+//   "state"     {state, attempt?, delayMs?, refused?}  idle | connecting | configuring | live |
+//                                            retrying | closed (refused: the server turned the
+//                                            connection away, close code 1013: busy or full)
+//   "status"    the server's status message  (ready, configured, queued, flushed; busy, clear,
+//                                            refused: static/js/capacity.js)
 //   "result"    {result, session}            the text, as soon as it is translated
 //   "audio"     {seq, index, wav: ArrayBuffer, session}   one spoken piece of that result
 //   "audio-end" {seq, pieces, error?, timings?, session}  its audio is complete (error: why
@@ -14,6 +17,7 @@
 //   "partial"   a live caption {seq, part, text, source_text, ..., session} (no WAV follows)
 
 const FLUSH = "__flush__";
+const TRY_AGAIN_LATER = 1013; // the server is busy or full: retry after its retry_after_s
 const MAX_OUTBOX_FRAMES = 150; // ~3 s of 20 ms frames kept while (re)connecting
 
 export function wsUrl(path) {
@@ -46,6 +50,7 @@ export class LiveSocket extends EventTarget {
     this._wanted = false;
     this._open = null; // {seq, pieces}: the result whose audio is arriving
     this._outbox = []; // frames (ArrayBuffer) and flush markers sent once configured
+    this._retryAfterMs = 0; // from a `refused` status: wait at least this before reconnecting
   }
 
   get connected() {
@@ -141,21 +146,24 @@ export class LiveSocket extends EventTarget {
     this.session = null;
     this._open = null;
     ws.onmessage = (event) => this._onMessage(event.data);
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this._ws !== ws) return;
       this._ws = null;
       this._endOpenAudio("the connection was lost before all of this translation's audio came");
-      if (this._wanted) this._scheduleReconnect();
+      const refused = event && event.code === TRY_AGAIN_LATER;
+      const minDelayMs = refused ? this._retryAfterMs : 0;
+      this._retryAfterMs = 0;
+      if (this._wanted) this._scheduleReconnect({ minDelayMs, refused });
       else this._setState("closed");
     };
     // onerror is always followed by onclose; nothing to do here.
     ws.onerror = () => {};
   }
 
-  _scheduleReconnect() {
-    const delayMs = backoffDelay(this._attempt);
+  _scheduleReconnect({ minDelayMs = 0, refused = false } = {}) {
+    const delayMs = Math.max(minDelayMs, backoffDelay(this._attempt));
     this._attempt += 1;
-    this._setState("retrying", { attempt: this._attempt, delayMs });
+    this._setState("retrying", { attempt: this._attempt, delayMs, ...(refused ? { refused } : {}) });
     this._timer = setTimeout(() => this._connect(), delayMs);
   }
 
@@ -212,6 +220,8 @@ export class LiveSocket extends EventTarget {
       } else if (message.state === "configured") {
         this._setState("live");
         this._drainOutbox();
+      } else if (message.state === "refused") {
+        this._retryAfterMs = 1000 * (message.retry_after_s || 0);
       }
       this._emit("status", { ...message, session: this.sessionIndex });
     }

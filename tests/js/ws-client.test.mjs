@@ -21,9 +21,9 @@ class FakeWebSocket {
     this.sent.push(data);
   }
 
-  close() {
+  close(code = 1000) {
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.({ code });
   }
 
   receive(data) {
@@ -103,6 +103,32 @@ describe("LiveSocket audio pieces", () => {
       seen.map((e) => e.type),
       ["notice"],
     );
+    socket.close();
+  });
+});
+
+describe("LiveSocket refused by a busy server", () => {
+  let saved;
+  beforeEach(() => {
+    saved = globalThis.WebSocket;
+    globalThis.WebSocket = FakeWebSocket;
+  });
+  afterEach(() => {
+    globalThis.WebSocket = saved;
+  });
+
+  it("waits the server's retry_after_s before reconnecting after a 1013 close", () => {
+    const socket = new LiveSocket({ url: "ws://test/ws/translate", control: () => ({}) });
+    const states = [];
+    socket.addEventListener("state", ({ detail }) => states.push(detail));
+    socket.open();
+    const ws = FakeWebSocket.last;
+    ws.receive({ type: "status", state: "refused", lag_s: 9, queued: 30, retry_after_s: 40, message: "x" });
+    ws.close(1013);
+    const retrying = states.at(-1);
+    assert.equal(retrying.state, "retrying");
+    assert.equal(retrying.refused, true);
+    assert.ok(retrying.delayMs >= 40000, retrying.delayMs);
     socket.close();
   });
 });

@@ -58,3 +58,14 @@ def test_detail_is_read_only_with_players(admin_client, rows):
     assert audio.status_code == 200 and audio["Content-Type"] == "audio/wav"
     assert b"".join(audio.streaming_content)[:4] == b"RIFF"
     assert admin_client.get("/admin/translation/translation/add/").status_code == 403
+
+
+def test_list_is_headed_by_the_queue(admin_client, monkeypatch):
+    from translation.jobs import capacity
+
+    monkeypatch.setattr(capacity, "monitor", capacity.CapacityMonitor())
+    Translation.objects.create(status="queued", duration_s=2.0)
+    Translation.objects.create(status="queued", duration_s=1.0)
+    page = admin_client.get("/admin/translation/translation/").content.decode()
+    assert 'id="backlog"' in page and "Queue: 2 waiting" in page
+    assert "workers&#x27; rate not measured yet" in page or "workers' rate not measured yet" in page

@@ -44,6 +44,25 @@ class ServiceUnavailable(exceptions.APIException):
     )
 
 
+class WorkersBusy(exceptions.APIException):
+    """The workers are over UPLOAD_MAX_QUEUE_LAG_S behind (translation/jobs/capacity.py): nothing is
+    stored; DRF's handler sends `wait` as the Retry-After header."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+    default_detail = "the translators are busy; try again later"
+
+    def __init__(self, *, lag_s: float, limit_s: float) -> None:
+        super().__init__(f"the translators are {lag_s:.0f} s behind; try again later")
+        self.wait = max(5, round(lag_s - limit_s))  # when the backlog is back under the limit
+
+    @classmethod
+    def refuse_over(cls, lag_s: float, *, limit_s: float) -> None:
+        """Raise while the workers are more than `limit_s` behind."""
+        if lag_s > limit_s:
+            raise cls(lag_s=lag_s, limit_s=limit_s)
+
+
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:

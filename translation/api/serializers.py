@@ -61,6 +61,10 @@ class AcceptedSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Translation.Status.choices)
+    queue_lag_s = serializers.FloatField(
+        help_text="How far behind the translators were when it was queued (seconds): "
+        "roughly how long it waits before a worker starts it."
+    )
     status_url = serializers.URLField(help_text="GET: the job's state.")
     audio_url = serializers.URLField(help_text="GET: the translated WAV once the job is done.")
     ws_url = serializers.CharField(help_text="WebSocket: the job's state, pushed on each change.")

@@ -12,14 +12,14 @@ from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, permissions, status
+from rest_framework import generics, permissions
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation.api.errors import Conflict, PayloadTooLarge
+from translation.api.errors import Conflict, PayloadTooLarge, WorkersBusy
 from translation.api.serializers import (
     AcceptedSerializer,
     ErrorSerializer,
@@ -29,7 +29,7 @@ from translation.api.serializers import (
 )
 from translation.history import selectors as history_selectors
 from translation.history import transcripts
-from translation.jobs import selectors, submit
+from translation.jobs import capacity, selectors, submit
 from translation.models import Translation
 
 # Room for the multipart boundaries and the small form fields around the file.
@@ -175,7 +175,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
         "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
         "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
-        "`no_speech`) and never reaches a model.",
+        "`no_speech`) and never reaches a model. Over UPLOAD_MAX_QUEUE_LAG_S behind: `503`.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -184,7 +184,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
             422: _error("No speech found: silence, noise or a clip too short to translate."),
-            503: _error("The database is unavailable."),
+            503: _error("The database is unavailable, or the workers are busy (`busy`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -193,16 +193,17 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         upload = form.validated_data["audio"]
         if upload.size > settings.UPLOAD_MAX_BYTES:
             raise _too_large()
+        backlog = capacity.monitor.fresh_sync()
+        WorkersBusy.refuse_over(backlog.lag_s, limit_s=settings.UPLOAD_MAX_QUEUE_LAG_S)
         row = submit.submit_upload(
             data=upload.read(),
             filename=upload.name or "",
             config=form.validated_data["config"],
             max_duration_s=settings.UPLOAD_MAX_DURATION_S,
         )
-        body = {"id": str(row.id), "status": row.status, **_job_urls(request, row)}
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
-        )
+        urls = _job_urls(request, row)
+        body = {"id": str(row.id), "status": row.status, "queue_lag_s": backlog.lag_s, **urls}
+        return Response(body, status=202, headers={"Location": urls["status_url"]})
 
 
 class TranslationDetail(ApiView):

@@ -6,6 +6,9 @@ Partials must never delay finals, so they travel apart from them:
   audio (int16, 16 kHz) waits in a Redis key that expires shortly after, so nothing piles up
   when no worker consumes the queue. Nothing is sent while finals wait in the `gpu` queue or
   while the `captions` queue already holds MAX_QUEUED partials;
+- overload: nothing is sent while the workers are more than CAPTIONS_SHED_LAG_S behind
+  (`captions_shed`, from the web process's cached capacity reading: no I/O), so captions are
+  shed before any session is told `busy` or refused;
 - embedded: the same code on the one in-process worker thread, never while a final waits there
   (and the partial steps aside again when it comes up behind a final).
 
@@ -30,6 +33,7 @@ import numpy as np
 from django.conf import settings
 
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE, MODEL_SAMPLE_RATE
+from translation.jobs import capacity
 from translation.messaging import dispatch
 from translation.messaging.broker import broker_redis
 
@@ -113,6 +117,11 @@ async def send_in_background(job: PartialJob) -> str | None:
         return await asyncio.get_running_loop().run_in_executor(_sender, submit_partial, job)
     finally:
         _sending -= 1
+
+
+def captions_shed() -> bool:
+    """The workers are too far behind for partials (translation/jobs/capacity.py); cheap."""
+    return capacity.monitor.snapshot().shed_captions
 
 
 def finals_waiting() -> int:

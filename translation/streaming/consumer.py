@@ -25,17 +25,21 @@ from translation.events import (
     UtteranceFailed,
     UtteranceResult,
 )
-from translation.jobs import submit
+from translation.jobs import capacity, submit
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
 from translation.streaming import caption_dispatch
 from translation.streaming.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
+from translation.streaming.overload import OverloadNotices, status_for
 from translation.streaming.protocol import (
     FLUSH,
+    TRY_AGAIN_LATER,
     ProtocolError,
     SessionConfig,
     audio_end_message,
     bounded_json,
+    capacity_status_message,
+    close_reason,
     error_message,
     status_message,
 )
@@ -53,8 +57,22 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         self.captions: CaptionState | None = None
         self.partial_sender: asyncio.Task | None = None
+        self.admitted = False
+        self.overload = OverloadNotices()
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()
+        # Admission (translation/jobs/capacity.py): refused after the accept, so the browser sees
+        # the status and the close frame's reason.
+        backlog = await capacity.monitor.fresh()
+        refusal = backlog.refusal()
+        if refusal is not None:
+            logger.info("session %s refused: %s", self.session_id, refusal.reason)
+            status = status_for("refused", backlog, refusal)
+            await self.send(text_data=capacity_status_message(status))
+            await self.close(code=TRY_AGAIN_LATER, reason=close_reason(refusal.reason))
+            return
+        self.admitted = True
+        capacity.monitor.open_sessions += 1
         # The VAD model load (ONNX) stays off the event loop.
         self.live = await asyncio.to_thread(LiveSession)
         self.submitter = asyncio.create_task(self._submit_in_order())
@@ -93,6 +111,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         await self.stop_background_tasks()
 
     async def stop_background_tasks(self) -> None:
+        if getattr(self, "admitted", False):
+            self.admitted = False
+            capacity.monitor.open_sessions -= 1
         if hasattr(self, "watchdog") and not self.watchdog.done():
             self.watchdog.cancel()
             # Utterances already cut are still recorded; the submitter ends after them.
@@ -211,13 +232,23 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 await asyncio.sleep(WATCH_INTERVAL_S)
                 now = time.monotonic()
                 # How late the loop woke us: frames wait at least this long to be ingested.
-                live.note_loop_lag((now - before - WATCH_INTERVAL_S) * 1000.0)
+                loop_lag_ms = (now - before - WATCH_INTERVAL_S) * 1000.0
+                live.note_loop_lag(loop_lag_ms)
+                capacity.monitor.note_loop_lag(loop_lag_ms)
                 if live.idle_due(now):
                     self._queue(live.flush("idle"))
                 if live.deadlines:
                     await self._deliver(live.expire(now))
+                await self._tell_overload(now)
         except asyncio.CancelledError:
             pass
+
+    async def _tell_overload(self, now: float) -> None:
+        """`busy` while the workers are behind (every utterance still answered), `clear` after."""
+        backlog = capacity.monitor.snapshot()
+        state = self.overload.update(backlog, now)
+        if state is not None:
+            await self.send(text_data=capacity_status_message(status_for(state, backlog)))
 
     # --- live captions (streaming/captions.py: the rules) ---------------------------------
 
@@ -246,7 +277,12 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         if speech_s is None:
             return
         # Busy: this session's last final is still out, or frames wait for the event loop.
-        busy = live.in_flight > 0 or live.max_loop_lag_ms > LOOP_LAG_LIMIT_MS
+        # Shed: the workers are behind (captions go first, translation/jobs/capacity.py).
+        busy = (
+            live.in_flight > 0
+            or live.max_loop_lag_ms > LOOP_LAG_LIMIT_MS
+            or caption_dispatch.captions_shed()
+        )
         request = captions.request(
             seq=seq, speech_s=speech_s, stream_s=stream_s, now=time.monotonic(), busy=busy
         )

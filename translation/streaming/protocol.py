@@ -201,6 +201,45 @@ def status_message(state: str, **fields: Any) -> str:
     return json.dumps({"type": "status", "state": state, **fields})
 
 
+# A new session refused because the workers are behind or full: the WebSocket close code
+# "try again later" (RFC 6455 registry), sent after a `refused` status, with the reason text.
+TRY_AGAIN_LATER = 1013
+MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason
+
+
+class CapacityStatus(BaseModel):
+    """The workers' backlog as a session is told it (translation/jobs/capacity.py decides):
+
+    - `busy`: translations are `lag_s` seconds behind (over MAX_QUEUE_LAG_S); every utterance
+      is still answered, late; repeated while the lag moves;
+    - `clear`: the workers have caught up;
+    - `refused`: this new session is not admitted; the socket closes with code 1013 and
+      `message` as the reason; try again after `retry_after_s`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["status"] = "status"
+    state: Literal["busy", "clear", "refused"]
+    lag_s: float = Field(description="how far behind the translations are (seconds)")
+    queued: int = Field(description="utterances and uploads waiting for a worker")
+    captions_paused: bool = Field(description="no live captions are sent while this is true")
+    retry_after_s: int | None = Field(None, description="refused: when to try again (seconds)")
+    message: str
+
+
+def capacity_status_message(status: CapacityStatus) -> str:
+    return status.model_dump_json(exclude_none=True)
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to fit a WebSocket close frame (at most 123 bytes of UTF-8)."""
+    encoded = text.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "…"
+
+
 def result_payload(
     *,
     seq: int,

@@ -78,14 +78,47 @@ def make_row(**fields) -> Translation:
 
 
 @pytest.mark.django_db
+def test_upload_while_the_translators_are_far_behind_is_a_503_with_retry_after(
+    post, dispatched, monkeypatch, settings
+):
+    import time
+
+    from translation.jobs import backlog, capacity
+
+    def behind() -> backlog.QueueReading:
+        now = time.time()
+        return backlog.QueueReading(
+            read_at=now,
+            queued=40,
+            queued_audio_s=300.0,
+            oldest_queued_at=now - 90.0,
+            rate=None,
+            workers=0,
+            speech_share=None,
+            talking_sessions=0,
+        )
+
+    monkeypatch.setattr(capacity, "monitor", capacity.CapacityMonitor(read=behind))
+    settings.UPLOAD_MAX_QUEUE_LAG_S = 60.0
+    data = encode(speech_like(2.0, 48_000, channels=2), 48_000, subtype="PCM_16")
+    response = post(data, "interview.wav", mode="en->ru")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    error = response.json()["error"]
+    assert error["code"] == "busy" and "90 s behind" in error["message"]
+    assert dispatched == [] and not Translation.objects.exists()
+
+
+@pytest.mark.django_db
 def test_upload_is_stored_queued_and_dispatched(post, dispatched):
     data = encode(speech_like(2.0, 48_000, channels=2), 48_000, subtype="PCM_16")
     response = post(data, "interview.wav", mode="en->ru", voice="kseniya")
 
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"id", "status", "status_url", "audio_url", "ws_url"}
-    assert body["status"] == "queued"
+    assert set(body) == {"id", "status", "queue_lag_s", "status_url", "audio_url", "ws_url"}
+    assert body["status"] == "queued" and body["queue_lag_s"] == 0.0
     assert body["status_url"] == f"http://testserver/api/translations/{body['id']}"
     assert body["audio_url"] == body["status_url"] + "/audio"
     assert body["ws_url"] == f"ws://testserver/ws/jobs/{body['id']}"

@@ -166,3 +166,74 @@ async def test_over_the_real_redis_channel_layer(engines, speech, settings):
         await comm.disconnect()
     finally:
         channel_layers.backends.clear()
+
+
+# --- overload (translation/jobs/capacity.py) ---------------------------------------------------
+
+
+class SwitchableQueue:
+    """Readings for the monitor: calm, or a final queued `lag_s` ago."""
+
+    def __init__(self) -> None:
+        self.lag_s = 0.0
+
+    def __call__(self):
+        import time
+
+        from translation.jobs.backlog import QueueReading
+
+        now = time.time()
+        return QueueReading(
+            read_at=now,
+            queued=3 if self.lag_s else 0,
+            queued_audio_s=6.0 if self.lag_s else 0.0,
+            oldest_queued_at=now - self.lag_s if self.lag_s else None,
+            rate=None,
+            workers=0,
+            speech_share=None,
+            talking_sessions=0,
+        )
+
+
+@pytest.fixture
+def queue(monkeypatch):
+    from translation.jobs import capacity
+
+    readings = SwitchableQueue()
+    monkeypatch.setattr(
+        capacity, "monitor", capacity.CapacityMonitor(read=readings, refresh_s=0.05)
+    )
+    return readings
+
+
+async def next_status(comm, state, timeout=5):
+    while True:
+        message = await next_of_type(comm, "status", timeout)
+        if message["state"] == state:
+            return message
+
+
+async def test_a_busy_state_reaches_the_session_and_a_new_session_is_refused_with_1013(queue):
+    admitted = await connect(CONTROL)
+    queue.lag_s = 7.0
+    busy = await next_status(admitted, "busy")
+    assert busy["lag_s"] >= 7.0 and busy["queued"] == 3 and busy["captions_paused"] is True
+    assert "behind" in busy["message"]
+
+    refused = WebsocketCommunicator(application, "/ws/translate", headers=[ORIGIN])
+    connected, _ = await refused.connect()
+    assert connected  # accepted first, so the browser sees why it closes
+    told = await refused.receive_json_from()
+    assert told["type"] == "status" and told["state"] == "refused"
+    assert told["retry_after_s"] >= 7 and told["message"].startswith("translator busy")
+    close = await refused.receive_output(5)
+    assert close["type"] == "websocket.close" and close["code"] == 1013
+    assert close["reason"] == told["message"]
+    assert len(close["reason"].encode()) <= 123
+
+    queue.lag_s = 0.0
+    clear = await next_status(admitted, "clear")
+    assert clear["lag_s"] == 0.0 and clear["captions_paused"] is False
+    later = await connect(CONTROL)  # caught up: admitted again
+    await later.disconnect()
+    await admitted.disconnect()

@@ -1,0 +1,206 @@
+"""Readings of the translation backlog (`read_queue`, selector-like): what the history rows and
+the workers' heartbeats say about the work waiting and the speed of the workers. Decisions are
+made from them in `translation.jobs.capacity`.
+
+- the finals waiting (status `queued`): their count, audio seconds and the oldest one's enqueue
+  time (its row's `created_at`);
+- the workers' rate: audio seconds translated per second of a worker's busy time, from the rows
+  each live worker finished in the last RATE_WINDOW_S (its rows' audio over the union of their
+  started → finished intervals, so rows a worker runs together in a batch are not counted
+  twice), at most what its running rows allow, summed over the workers alive now;
+- the speech share of a talking session (audio seconds its live utterances hold per second it
+  has been talking, over the same window);
+- the live sessions open in the other web processes (`share_open_sessions`: each publishes its
+  count in Redis with a short TTL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Sum
+from django.utils import timezone
+
+from translation.jobs import liveness
+from translation.messaging.broker import broker_redis
+from translation.models import Translation
+
+RATE_WINDOW_S = 60.0
+"""The rate and the speech share are measured over the rows of the last this many seconds."""
+ROW_LOOKBACK_S = 900.0
+"""Rows created longer ago than this are not read for the rate (keeps the query on the index)."""
+MAX_RATE_ROWS = 2000
+MIN_BUSY_S = 1.0
+"""A worker's rate counts once it has been busy this long in the window (one short row is noise)."""
+
+
+@dataclass(frozen=True)
+class FinishedRow:
+    """One row's part in the rate: which worker ran it, when (epoch seconds), how much audio."""
+
+    worker: str
+    started_at: float
+    finished_at: float
+    audio_s: float
+
+
+@dataclass(frozen=True)
+class QueueReading:
+    """What the history rows say at `read_at` (epoch seconds)."""
+
+    read_at: float
+    queued: int
+    queued_audio_s: float
+    oldest_queued_at: float | None  # epoch seconds; None: nothing queued
+    rate: float | None  # audio s per s, all live workers; None: not measured yet
+    workers: int  # live workers with a measured rate
+    speech_share: float | None  # audio s per s of a talking session; None: no one spoke
+    talking_sessions: int  # sessions that stored live utterances in the window
+    other_open_sessions: int = 0  # live sessions open in the other web processes
+
+
+@dataclass(frozen=True)
+class RunningRow:
+    """A row a worker is translating now: started at `started_at` (epoch seconds)."""
+
+    worker: str
+    started_at: float
+    audio_s: float
+
+
+def workers_rate(
+    rows: Iterable[FinishedRow],
+    alive: set[str] | None,
+    *,
+    running: Iterable[RunningRow] = (),
+    now: float = 0.0,
+) -> tuple[float | None, int]:
+    """Audio seconds per second, summed over the workers (those in `alive`; None: all): each
+    one's audio over the union of its finished rows' busy intervals, and at most what its
+    running rows allow (their audio over the time since the first of them started: a worker
+    still busy with 3 s of audio after 10 s translates at most 0.3 s per second, whatever it
+    did before; this bounds a worker that has not finished anything yet, and one that hangs).
+    Returns (rate, workers measured)."""
+    finished: dict[str, list[FinishedRow]] = {}
+    for row in rows:
+        if row.worker and (alive is None or row.worker in alive):
+            finished.setdefault(row.worker, []).append(row)
+    busy_now: dict[str, list[RunningRow]] = {}
+    for run in running:
+        if run.worker and (alive is None or run.worker in alive):
+            busy_now.setdefault(run.worker, []).append(run)
+    total, measured = 0.0, 0
+    for worker in finished.keys() | busy_now.keys():
+        rates = []
+        done = finished.get(worker, [])
+        busy = _union_length((r.started_at, r.finished_at) for r in done)
+        if busy >= MIN_BUSY_S:
+            rates.append(sum(r.audio_s for r in done) / busy)
+        current = busy_now.get(worker, [])
+        if current:
+            elapsed = now - min(r.started_at for r in current)
+            if elapsed >= MIN_BUSY_S:
+                rates.append(sum(r.audio_s for r in current) / elapsed)
+        if rates:
+            total += min(rates)
+            measured += 1
+    return (total if measured else None), measured
+
+
+def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
+    length, end = 0.0, -math.inf
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        length += stop - max(start, end)
+        end = stop
+    return length
+
+
+def read_queue(now: datetime | None = None) -> QueueReading:
+    """The reading, from the history rows (three indexed queries) and the workers' heartbeats."""
+    now = now or timezone.now()
+    queued = Translation.objects.filter(status=Translation.Status.QUEUED).aggregate(
+        count=Count("id"), audio=Sum("duration_s"), oldest=Min("created_at")
+    )
+    window_start = now - timedelta(seconds=RATE_WINDOW_S)
+    finished = [
+        FinishedRow(worker, started.timestamp(), ended.timestamp(), audio or 0.0)
+        for worker, started, ended, audio in Translation.objects.filter(
+            created_at__gte=now - timedelta(seconds=ROW_LOOKBACK_S),
+            status__in=Translation.TERMINAL,
+            finished_at__gte=window_start,
+            started_at__isnull=False,
+        )
+        .values_list("worker", "started_at", "finished_at", "duration_s")
+        .order_by("-finished_at")[:MAX_RATE_ROWS]
+        if started is not None and ended is not None
+    ]
+    running = [
+        RunningRow(worker, started.timestamp(), audio or 0.0)
+        for worker, started, audio in Translation.objects.filter(
+            status=Translation.Status.RUNNING, started_at__isnull=False
+        ).values_list("worker", "started_at", "duration_s")[:MAX_RATE_ROWS]
+        if started is not None
+    ]
+    try:
+        alive: set[str] | None = liveness.live_workers(
+            [r.worker for r in finished] + [r.worker for r in running]
+        )
+    except liveness.LivenessUnknown:
+        alive = None  # cannot tell: count every worker that finished something
+    rate, workers = workers_rate(finished, alive, running=running, now=now.timestamp())
+    speech_share, talking = _speech_share(now, window_start)
+    oldest = queued["oldest"]
+    return QueueReading(
+        read_at=now.timestamp(),
+        queued=queued["count"],
+        queued_audio_s=float(queued["audio"] or 0.0),
+        oldest_queued_at=oldest.timestamp() if oldest is not None else None,
+        rate=rate,
+        workers=workers,
+        speech_share=speech_share,
+        talking_sessions=talking,
+    )
+
+
+OPEN_SESSIONS_KEY = "rutrans:open-sessions:"
+OPEN_SESSIONS_TTL_S = 5
+
+
+def share_open_sessions(process: str, count: int) -> int:
+    """Publish this web process's open live sessions (a Redis key with a short TTL, so a
+    process that dies stops counting) and return the other processes' total. Embedded (one
+    process, no Redis): 0."""
+    if settings.EMBEDDED:
+        return 0
+    client = broker_redis()
+    client.set(OPEN_SESSIONS_KEY + process, count, ex=OPEN_SESSIONS_TTL_S)
+    mine = (OPEN_SESSIONS_KEY + process).encode()
+    others = [key for key in client.scan_iter(OPEN_SESSIONS_KEY + "*", count=100) if key != mine]
+    values = client.mget(others) if others else []
+    return sum(int(value) for value in values if value is not None)
+
+
+def _speech_share(now: datetime, window_start: datetime) -> tuple[float | None, int]:
+    """Audio seconds per second of talking, over the live sessions that stored utterances in the
+    window (each talking since about its first utterance's start), and how many those are."""
+    sessions = (
+        Translation.objects.filter(source=Translation.Source.LIVE, created_at__gte=window_start)
+        .exclude(session_id="")
+        .values("session_id")
+        .annotate(audio=Sum("duration_s"), first=Min("created_at"), longest=Max("duration_s"))
+    )
+    audio_s = talking_s = 0.0
+    count = 0
+    for session in sessions:
+        audio = float(session["audio"] or 0.0)
+        began = max(window_start, session["first"] - timedelta(seconds=session["longest"] or 0))
+        audio_s += audio
+        talking_s += max(audio, (now - began).total_seconds())
+        count += 1
+    return (audio_s / talking_s if talking_s > 0 else None), count
