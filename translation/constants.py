@@ -24,7 +24,6 @@ MAX_STREAM_RATE = 96_000
 """The sample rates a live stream may declare in its control message."""
 
 
-
 @dataclass(frozen=True)
 class Voice:
     """One voice the product offers: its id (what settings, the API and the protocol name),
@@ -57,15 +56,16 @@ _SILERO_NAMES = {
 # name, `<lang>_<REGION>-<dataset>-<quality>`. Each licence is its model card's (MODEL_CARD in
 # rhasspy/piper-voices, fetched beside the voice).
 PIPER_PREFIX = "piper:"
+UNVERIFIED = "licence unverified: read its MODEL_CARD"
 _PIPER: tuple[tuple[Lang, str, str, str], ...] = (
-    ("ru", "ru_RU-denis-medium", "Denis (male)", "see its MODEL_CARD (dataset licence unverified)"),
-    ("ru", "ru_RU-dmitri-medium", "Dmitri (male)", "see its MODEL_CARD (dataset licence unverified)"),
-    ("ru", "ru_RU-irina-medium", "Irina (female)", "see its MODEL_CARD (dataset licence unverified)"),
-    ("ru", "ru_RU-ruslan-medium", "Ruslan (male)", "CC BY-NC-SA 4.0 (RUSLAN corpus; non-commercial)"),
+    ("ru", "ru_RU-denis-medium", "Denis (male)", UNVERIFIED),
+    ("ru", "ru_RU-dmitri-medium", "Dmitri (male)", UNVERIFIED),
+    ("ru", "ru_RU-irina-medium", "Irina (female)", UNVERIFIED),
+    ("ru", "ru_RU-ruslan-medium", "Ruslan (male)", UNVERIFIED + " (RUSLAN corpus)"),
     ("en", "en_US-lessac-medium", "Lessac (US, female)", "Blizzard 2013 Lessac data licence"),
-    ("en", "en_US-amy-medium", "Amy (US, female)", "see its MODEL_CARD (dataset licence unverified)"),
-    ("en", "en_US-ryan-medium", "Ryan (US, male)", "see its MODEL_CARD (dataset licence unverified)"),
-    ("en", "en_GB-alan-medium", "Alan (UK, male)", "see its MODEL_CARD (dataset licence unverified)"),
+    ("en", "en_US-amy-medium", "Amy (US, female)", UNVERIFIED),
+    ("en", "en_US-ryan-medium", "Ryan (US, male)", UNVERIFIED),
+    ("en", "en_GB-alan-medium", "Alan (UK, male)", UNVERIFIED),
 )
 PIPER_VOICES: dict[Lang, tuple[str, ...]] = {
     lang: tuple(PIPER_PREFIX + key for voice_lang, key, _, _ in _PIPER if voice_lang == lang)

@@ -25,7 +25,6 @@ from pathlib import Path
 from translation.constants import PIPER_VOICES
 from workers.engines.piper import (
     PIPER_BASE_URL,
-    PIPER_FILE_SUFFIXES,
     PIPER_VOICE_FILES,
     file_md5,
     piper_key,

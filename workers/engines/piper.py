@@ -136,10 +136,10 @@ class PiperSynthesizer:
         self.voices_dir = Path(voices_dir)
         self.sample_rate = int(sample_rate)
         self.default_voices: dict[Lang, str] = {}
-        for lang, voice in (default_voices or {}).items():
-            if voice:
+        for lang in LANGS:
+            if voice := (default_voices or {}).get(lang):
                 try:
-                    self.default_voices[lang] = self._check_voice(lang, voice)  # type: ignore[arg-type]
+                    self.default_voices[lang] = self._check_voice(lang, voice)
                 except EngineError as exc:
                     raise EngineUnavailable(f"TTS_VOICE_{lang.upper()}: {exc}") from exc
         self.device = device

@@ -67,8 +67,8 @@ SILERO_MODELS: dict[str, SileroModel] = {
 
 def check_voices(lang: Lang, speakers: list[str] | None, source: str) -> list[str]:
     """Compare a loaded model's speakers with the voices the product offers
-    (`translation.constants.SILERO_VOICES`, which the UI and the API list): each difference is logged
-    as an error at load and returned (for `manage.py doctor`)."""
+    (`translation.constants.SILERO_VOICES`, which the UI and the API list): each difference is
+    logged as an error at load and returned (for `manage.py doctor`)."""
     if speakers is None:
         return []
     offered, installed = set(SILERO_VOICES[lang]), set(speakers) - {"random"}
@@ -78,7 +78,7 @@ def check_voices(lang: Lang, speakers: list[str] | None, source: str) -> list[st
     if extra := sorted(installed - offered):
         problems.append(f"{source} has {lang} voices not offered: {', '.join(extra)}")
     for problem in problems:
-        logger.error("Silero voice list mismatch: %s (translation/constants.py SILERO_VOICES)", problem)
+        logger.error("Silero voice list mismatch: %s (translation/constants.py)", problem)
     return problems
 
 

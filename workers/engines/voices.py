@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from translation.constants import DEFAULT_VOICES, VOICE_CATALOGUE, VOICES
-from workers.engines.base import LANGS, EngineError, EngineUnavailable, Lang, Speech, SpeechSynthesizer
+from workers.engines.base import (
+    LANGS,
+    EngineError,
+    EngineUnavailable,
+    Lang,
+    Speech,
+    SpeechSynthesizer,
+)
 
 EngineFactory = Callable[[], SpeechSynthesizer]
 

@@ -37,7 +37,8 @@ def piper_ids(text: str, lang: str) -> list[list[int]]:
 def waves_of(path) -> np.ndarray:
     """The tiny voice's per-id waveforms (its only weights)."""
     model = onnx.load(str(path))
-    return next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == "phoneme_waves")
+    (waves,) = (t for t in model.graph.initializer if t.name == "phoneme_waves")
+    return numpy_helper.to_array(waves)
 
 
 @pytest.fixture

@@ -90,9 +90,7 @@ def test_an_engine_that_cannot_load_fails_its_voices_only(engines):
     def broken():
         raise ImportError("no module named piper")
 
-    router = VoiceRouter(
-        {"silero": lambda: engines["silero"], "piper": broken}, default_voices={}
-    )
+    router = VoiceRouter({"silero": lambda: engines["silero"], "piper": broken}, default_voices={})
     with pytest.raises(EngineUnavailable, match="could not load the piper engine: ImportError"):
         router.synthesize("Привет.", lang="ru", voice=DENIS)
     assert router.synthesize("Привет.", lang="ru", voice="xenia").sample_rate == 24000
