@@ -6,16 +6,21 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from translation import selectors, transcripts
-from translation.constants import LANG_NAMES, VOICES
+from translation.constants import LANG_NAMES, VOICE_CATALOGUE, VOICES
 
 SESSIONS_PER_PAGE = 20
 
 
 def voice_catalogue() -> dict[str, object]:
     """What the pages' voice pickers offer (static/js/voices.js reads it from `json_script`):
-    the shared voice list, the server's default voices, the languages' names."""
+    the shared voice list, each voice's engine, readable name and licence, the server's default
+    voices, the languages' names."""
     return {
         "voices": VOICES,
+        "details": {
+            voice.id: {"name": voice.name, "engine": voice.engine, "licence": voice.licence}
+            for voice in VOICE_CATALOGUE.values()
+        },
         "defaults": {"ru": settings.TTS_VOICE_RU, "en": settings.TTS_VOICE_EN},
         "names": LANG_NAMES,
     }

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--voice",
             help=f"a voice of the target language (ru: {', '.join(VOICES['ru'])}; "
-            "en: en_0..en_117)",
+            f"en: en_0..en_117, {', '.join(VOICES['en'][118:])})",
         )
         parser.add_argument(
             "-o", "--output", required=True, help="where to write the translated WAV"
