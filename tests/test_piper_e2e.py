@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.speech import speech_16k
 from tests.stack import real_stack
-from tests.translation.test_api_e2e import encoded, get_json, http, upload
+from tests.translation.api.test_api_e2e import encoded, get_json, http, upload
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
 
 pytestmark = [pytest.mark.services, pytest.mark.models, pytest.mark.timeout(300)]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from translation.audio import resample_float32
+from translation.audio.pcm import resample_float32
 from translation.constants import PIPER_PREFIX, PIPER_VOICES
 from workers.engines.base import LANGS, EngineError, EngineUnavailable, Lang, Speech
 from workers.engines.textnorm import normalize_for_speech
