@@ -8,7 +8,8 @@
 set -eu
 
 wanted="canary=${CANARY_MODEL:-nvidia/canary-1b-v2} lid=${LID_MODEL:-langid_ambernet} silero=ru,en"
-caches="${HF_HOME:?} ${NEMO_CACHE_DIR:?} ${SILERO_CACHE_DIR:?}"
+wanted="$wanted voices=${TTS_VOICE_RU:-baya},${TTS_VOICE_EN:-en_0}"
+caches="${HF_HOME:?} ${NEMO_CACHE_DIR:?} ${SILERO_CACHE_DIR:?} ${PIPER_VOICES_DIR:?}"
 
 fetched=1
 for dir in $caches; do

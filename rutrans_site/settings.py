@@ -358,7 +358,8 @@ CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
 # Dotted paths of the engine classes; each has a `from_settings(settings)` constructor.
 # Tests may point these at test doubles; the defaults are the real models.
 RUTRANS_TRANSLATOR = env_str("RUTRANS_TRANSLATOR", "workers.engines.canary.CanaryTranslator")
-RUTRANS_SYNTHESIZER = env_str("RUTRANS_SYNTHESIZER", "workers.engines.silero.SileroSynthesizer")
+# The synthesizer routes each voice to its engine (Silero or Piper: workers/engines/voices.py).
+RUTRANS_SYNTHESIZER = env_str("RUTRANS_SYNTHESIZER", "workers.engines.voices.VoiceRouter")
 RUTRANS_LANGUAGE_IDENTIFIER = env_str(
     "RUTRANS_LANGUAGE_IDENTIFIER", "workers.engines.langid.AmberNetIdentifier"
 )
@@ -377,7 +378,14 @@ TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "silero")))
 # Where `manage.py fetch_models` downloads the Silero packages from (tests point it at localhost).
 SILERO_BASE_URL = env_str("SILERO_BASE_URL", "https://models.silero.ai/models/tts")
+# Piper voices (`<key>.onnx`, `.onnx.json`, `.MODEL_CARD`), and where `fetch_models` gets them.
+PIPER_VOICES_DIR = Path(env_str("PIPER_VOICES_DIR", str(DATA_DIR / "models" / "piper")))
+PIPER_BASE_URL = env_str(
+    "PIPER_BASE_URL", "https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0"
+)
 TTS_SAMPLE_RATE = env_int("TTS_SAMPLE_RATE", 24_000)
+# Default voice per target language: a Silero id (baya, en_0) or a Piper one
+# (piper:ru_RU-denis-medium); translation/constants.py VOICE_CATALOGUE lists them all.
 TTS_VOICE_RU = env_str("TTS_VOICE_RU", DEFAULT_VOICES["ru"])
 TTS_VOICE_EN = env_str("TTS_VOICE_EN", DEFAULT_VOICES["en"])
 # Load the models when the worker starts rather than on its first task.

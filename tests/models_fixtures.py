@@ -3,7 +3,8 @@
 Real weights cannot be downloaded here, so these builders make models that load through the
 same production code paths: a random-weight `EncDecMultiTaskModel` (Canary, `canary2` prompt,
 a real SentencePiece tokenizer) saved as `.nemo`, a tiny `EncDecSpeakerLabelModel` (AmberNet's
-class, language labels), and a `torch.package` TTS exporting `apply_tts(...)` like Silero's.
+class, language labels), a `torch.package` TTS exporting `apply_tts(...)` like Silero's, and
+ONNX voices of Piper's exact signature and config layout.
 The install helpers lay them out where `from_pretrained` and the Silero loader look, so the
 production settings load them with no network at all.
 
@@ -28,7 +29,7 @@ LID_NAME = "langid_ambernet"
 LID_LABELS = ["de", "en", "fr", "ru"]
 # The tiny LID's bias towards "de" (a label outside en/ru): unrestricted, it would always win.
 LID_DE_BIAS = 50.0
-BUILD_VERSION = "1"  # bump when the builders change, so cached builds are rebuilt
+BUILD_VERSION = "2"  # bump when the builders change, so cached builds are rebuilt
 
 CANARY_SPECIAL_TOKENS = [
     "<pad>",
@@ -587,6 +588,7 @@ def prepare_model_env(root: Path | str) -> dict[str, str]:
     hf_cache = root / "hf" / "hub"
     nemo_cache = root / "nemo"
     silero_dir = root / "silero"
+    piper_dir = root / "piper"
     marker = root / "built.json"
     expected = {"version": BUILD_VERSION}
     if not marker.exists() or json.loads(marker.read_text()) != expected:
@@ -595,6 +597,7 @@ def prepare_model_env(root: Path | str) -> dict[str, str]:
         install_in_nemo_cache(build_tiny_ambernet(builds), nemo_cache, LID_NAME)
         for lang in ("ru", "en"):
             build_tiny_silero(silero_dir, lang)
+        build_tiny_piper_voices(piper_dir)
         marker.write_text(json.dumps(expected))
     return {
         "HF_HOME": str(root / "hf"),
@@ -602,6 +605,7 @@ def prepare_model_env(root: Path | str) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "NEMO_CACHE_DIR": str(nemo_cache),
         "SILERO_CACHE_DIR": str(silero_dir),
+        "PIPER_VOICES_DIR": str(piper_dir),
         "CANARY_MODEL": CANARY_REPO,
         "LID_MODEL": LID_NAME,
         "MODEL_DEVICE": "cpu",
@@ -616,3 +620,106 @@ def apply_model_env(env: dict[str, str]) -> None:
     if hub_constants is not None:
         hub_constants.HF_HUB_CACHE = env["HF_HUB_CACHE"]
         hub_constants.HF_HUB_OFFLINE = env["HF_HUB_OFFLINE"] == "1"
+
+
+# --- Piper -----------------------------------------------------------------------------------
+
+PIPER_TINY_RATE = 22_050  # a medium Piper voice's rate
+PIPER_TINY_HOP = 256  # samples per phoneme id, as a medium voice's decoder upsamples by 256
+
+
+def piper_voice_config(
+    lang: str, *, num_speakers: int = 1, sample_rate: int = PIPER_TINY_RATE
+) -> dict:
+    """A voice config in Piper's exact layout (`<voice>.onnx.json` of rhasspy/piper-voices),
+    with Piper's own phoneme id map."""
+    from piper.phoneme_ids import DEFAULT_PHONEME_ID_MAP
+
+    locale = {"ru": "ru_RU", "en": "en_US"}[lang]
+    return {
+        "audio": {"sample_rate": sample_rate, "quality": "medium"},
+        "espeak": {"voice": {"ru": "ru", "en": "en-us"}[lang]},
+        "language": {"code": locale, "family": lang, "region": locale[-2:]},
+        "inference": {"noise_scale": 0.667, "length_scale": 1, "noise_w": 0.8},
+        "phoneme_type": "espeak",
+        "phoneme_map": {},
+        "phoneme_id_map": DEFAULT_PHONEME_ID_MAP,
+        "num_symbols": 256,
+        "num_speakers": num_speakers,
+        "speaker_id_map": {f"speaker_{i}": i for i in range(num_speakers)}
+        if num_speakers > 1
+        else {},
+        "piper_version": "1.0.0",
+        "dataset": "tiny",
+    }
+
+
+def build_tiny_piper_voice(
+    dest_dir: Path | str, key: str, *, num_speakers: int = 1, seed: int = 0
+) -> Path:
+    """A Piper voice `<key>.onnx` + `<key>.onnx.json` (+ a MODEL_CARD) with Piper's exact
+    signature: `input` [1, n] int64 phoneme ids, `input_lengths` [1] int64, `scales` [3]
+    float32 (noise, length, noise_w), `sid` [1] int64 when multi-speaker; `output` [1, 1, T]
+    float32 with T = n × 256 samples (each id's random waveform, scaled by length_scale, plus
+    the speaker's), so the audio's length tells how many ids the model got."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    lang = key.split("_")[0]
+    rng = np.random.default_rng(seed)
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    table = rng.uniform(-0.5, 0.5, (256, PIPER_TINY_HOP)).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(table, "phoneme_waves"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+        numpy_helper.from_array(np.array([1, 1, -1], dtype=np.int64), "out_shape"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["phoneme_waves", "input"], ["waves"], axis=0),  # [1, n, hop]
+        helper.make_node("Slice", ["scales", "one", "two"], ["length_scale"]),
+        helper.make_node("Mul", ["waves", "length_scale"], ["scaled"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("input", TensorProto.INT64, [1, "phonemes"]),
+        helper.make_tensor_value_info("input_lengths", TensorProto.INT64, [1]),
+        helper.make_tensor_value_info("scales", TensorProto.FLOAT, [3]),
+    ]
+    last = "scaled"
+    if num_speakers > 1:
+        speakers = rng.uniform(-0.3, 0.3, (num_speakers, PIPER_TINY_HOP)).astype(np.float32)
+        initializers.append(numpy_helper.from_array(speakers, "speaker_waves"))
+        inputs.append(helper.make_tensor_value_info("sid", TensorProto.INT64, [1]))
+        nodes.append(helper.make_node("Gather", ["speaker_waves", "sid"], ["speaker"], axis=0))
+        nodes.append(helper.make_node("Add", ["scaled", "speaker"], ["voiced"]))
+        last = "voiced"
+    nodes.append(helper.make_node("Reshape", [last, "out_shape"], ["output"]))
+    graph = helper.make_graph(
+        nodes,
+        "tiny_piper_vits",
+        inputs,
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, "time"])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = dest_dir / f"{key}.onnx"
+    onnx.save(model, str(path))
+    config = piper_voice_config(lang, num_speakers=num_speakers)
+    (dest_dir / f"{key}.onnx.json").write_text(json.dumps(config, ensure_ascii=False, indent=2))
+    (dest_dir / f"{key}.MODEL_CARD").write_text(
+        f"# Model card for {key} (tiny test voice)\n\n* Language: {lang}\n* License: none\n"
+    )
+    return path
+
+
+def build_tiny_piper_voices(dest_dir: Path | str) -> Path:
+    """Every offered Piper voice as a tiny voice, under its production file names."""
+    from translation.constants import PIPER_VOICES
+
+    for seed, voice in enumerate(v for lang in ("ru", "en") for v in PIPER_VOICES[lang]):
+        build_tiny_piper_voice(dest_dir, voice.removeprefix("piper:"), seed=seed)
+    return Path(dest_dir)

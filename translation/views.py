@@ -5,14 +5,19 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from translation.constants import LANG_NAMES, VOICES
+from translation.constants import LANG_NAMES, VOICE_CATALOGUE, VOICES
 
 
 def voice_catalogue() -> dict[str, object]:
     """What the pages' voice pickers offer (static/js/voices.js reads it from `json_script`):
-    the shared voice list, the server's default voices, the languages' names."""
+    the shared voice list, each voice's engine, readable name and licence, the server's default
+    voices, the languages' names."""
     return {
         "voices": VOICES,
+        "details": {
+            voice.id: {"name": voice.name, "engine": voice.engine, "licence": voice.licence}
+            for voice in VOICE_CATALOGUE.values()
+        },
         "defaults": {"ru": settings.TTS_VOICE_RU, "en": settings.TTS_VOICE_EN},
         "names": LANG_NAMES,
     }

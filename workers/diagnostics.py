@@ -23,6 +23,8 @@ from workers.engines.base import MODEL_SAMPLE_RATE, EngineError
 FETCH = "python manage.py fetch_models"
 CANARY_ENGINE = "workers.engines.canary.CanaryTranslator"
 SILERO_ENGINE = "workers.engines.silero.SileroSynthesizer"
+PIPER_ENGINE = "workers.engines.piper.PiperSynthesizer"
+VOICE_ROUTER = "workers.engines.voices.VoiceRouter"
 LID_ENGINE = "workers.engines.langid.AmberNetIdentifier"
 FALLBACK_PHRASE = {"ru": "Проверка связи.", "en": "This is a test."}
 
@@ -49,7 +51,8 @@ def device_checks(settings: Any) -> list[Check]:
             "torch",
             f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'}), "
             f"{torch.get_num_threads()} CPU threads",
-        )
+        ),
+        onnxruntime_check(settings),
     ]
     try:
         device = nemo_loading.resolve_device(settings.MODEL_DEVICE)
@@ -76,6 +79,18 @@ def device_checks(settings: Any) -> list[Check]:
         )
     )
     return checks
+
+
+def onnxruntime_check(settings: Any) -> Check:
+    """onnxruntime (Piper's voices) and the provider it would run them on."""
+    import onnxruntime
+
+    from workers.engines.piper import onnx_providers
+
+    chosen = onnx_providers(settings.MODEL_DEVICE)[0]
+    name = chosen[0] if isinstance(chosen, tuple) else chosen
+    available = ", ".join(onnxruntime.get_available_providers())
+    return Check("onnxruntime", f"{onnxruntime.__version__}, Piper on {name} ({available})")
 
 
 def nvidia_driver() -> str:
@@ -112,13 +127,73 @@ def model_file_checks(settings: Any) -> list[Check]:
         checks.append(
             _nemo_file("language ID", EncDecSpeakerLabelModel, settings.LID_MODEL, "LID_MODEL")
         )
-    if settings.RUTRANS_SYNTHESIZER == SILERO_ENGINE:
-        from workers.engines.silero import SILERO_MODELS
-
-        for lang, model in SILERO_MODELS.items():
-            path = Path(settings.SILERO_CACHE_DIR) / model.filename
-            checks.append(_file_check(f"Silero {lang}", path, f"{FETCH} --only silero"))
+    if settings.RUTRANS_SYNTHESIZER in (SILERO_ENGINE, VOICE_ROUTER):
+        checks += silero_file_checks(settings)
+    if settings.RUTRANS_SYNTHESIZER in (PIPER_ENGINE, VOICE_ROUTER):
+        checks += piper_voice_checks(settings)
     return checks
+
+
+def _default_voices(settings: Any) -> dict[str, str]:
+    return {"ru": settings.TTS_VOICE_RU, "en": settings.TTS_VOICE_EN}
+
+
+def silero_file_checks(settings: Any) -> list[Check]:
+    """Silero's packages: a problem when missing only while a default voice is Silero's (a
+    session may still pick a Silero voice: it then gets a clear tts_failed)."""
+    from translation.constants import SILERO_VOICES
+    from workers.engines.silero import SILERO_MODELS
+
+    checks = []
+    for lang, model in SILERO_MODELS.items():
+        path = Path(settings.SILERO_CACHE_DIR) / model.filename
+        check = _file_check(f"Silero {lang}", path, f"{FETCH} --only silero")
+        default = _default_voices(settings)[lang]
+        if not check.ok and default not in SILERO_VOICES[lang]:  # type: ignore[index]
+            check = Check(check.label, f"{check.found} (not needed by the default {default})")
+        checks.append(check)
+    return checks
+
+
+def piper_voice_checks(settings: Any) -> list[Check]:
+    """Each Piper voice that is a default voice (a problem when missing or not the published
+    file), and every other one that is fetched, with the licence its model card states."""
+    from translation.constants import PIPER_VOICES
+    from workers.engines.piper import piper_key, voice_paths
+    from workers.models_fetch import check_piper_model
+
+    defaults = set(_default_voices(settings).values())
+    checks = []
+    for voice in (v for lang in ("ru", "en") for v in PIPER_VOICES[lang]):
+        key = piper_key(voice)
+        paths = voice_paths(settings.PIPER_VOICES_DIR, key)
+        label = f"Piper {key.rsplit('-', 1)[0]}"
+        missing = [path for path in paths.values() if not path.is_file()]
+        if missing and voice not in defaults:
+            continue  # not fetched and not needed by default: nothing to say
+        fetch = f"{FETCH} --only piper --piper-voices {voice}"
+        if missing:
+            found = f"missing: {', '.join(str(path) for path in missing)}"
+            checks.append(Check(label, found, f"run `{fetch}` with internet access"))
+            continue
+        model = paths[".onnx"]
+        found = f"{model} ({model.stat().st_size / 2**20:.1f} MiB); {card_licence(paths)}"
+        if problem := check_piper_model(model, key):
+            checks.append(Check(label, found, f"{problem}: delete it and run `{fetch}`"))
+        else:
+            checks.append(Check(label, found))
+    return checks
+
+
+def card_licence(paths: dict[str, Path]) -> str:
+    """The licence lines of a voice's MODEL_CARD, as the card states them."""
+    card = paths[".MODEL_CARD"].read_text(encoding="utf-8", errors="replace")
+    licences = [
+        line.split(":", 1)[1].strip()
+        for line in card.splitlines()
+        if line.lstrip("* ").lower().startswith("license:")
+    ]
+    return "licence per MODEL_CARD: " + ("; ".join(licences) or "none stated")
 
 
 def _nemo_file(label: str, model_cls: Any, name: str, setting: str) -> Check:
@@ -179,8 +254,8 @@ def synthetic_utterance(seconds: float = 1.0) -> np.ndarray:
 
 
 def round_trip_check(engines: dict[str, Any]) -> list[Check]:
-    """1 s of synthetic audio through language ID → Canary → Silero, each stage timed. When
-    Canary hears no speech in it, Silero speaks a fixed phrase instead."""
+    """1 s of synthetic audio through language ID → Canary → the voice, each stage timed.
+    When Canary hears no speech in it, the voice speaks a fixed phrase instead."""
     if len(engines) < 3:
         return [Check("round trip", "skipped", "a model did not load (see above)")]
     audio = synthetic_utterance()
@@ -196,9 +271,9 @@ def round_trip_check(engines: dict[str, Any]) -> list[Check]:
         text = translation.text or FALLBACK_PHRASE[target]
         started = time.perf_counter()
         speech = engines["synthesizer"].synthesize(text, lang=target)
-        timings["silero"] = (time.perf_counter() - started) * 1000.0
+        timings["tts"] = (time.perf_counter() - started) * 1000.0
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        stage = ("lid", "canary", "silero")[len(timings)]
+        stage = ("lid", "canary", "tts")[len(timings)]
         return [Check("round trip", f"failed at {stage}", f"{type(exc).__name__}: {exc}")]
     heard = f"{len(translation.text)} characters" if translation.text else "no speech"
     stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items())

@@ -6,6 +6,8 @@
   into NeMo's own cache, where `from_pretrained` finds it offline. An HF repo id goes to the
   HF cache like Canary.
 - Silero: the `torch.package` files into SILERO_CACHE_DIR.
+- Piper: each chosen voice's `.onnx`, `.onnx.json` and MODEL_CARD from rhasspy/piper-voices
+  into PIPER_VOICES_DIR; the `.onnx` is checked against the size and MD5 Piper publishes.
 
 Every download is streamed to a temporary file with a progress bar and renamed into place
 only when complete, and skipped when the file is already there. Plain values in, no Django.
@@ -20,11 +22,19 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from translation.constants import PIPER_VOICES
+from workers.engines.piper import (
+    PIPER_BASE_URL,
+    PIPER_VOICE_FILES,
+    file_md5,
+    piper_key,
+    voice_paths,
+)
 from workers.engines.silero import SILERO_BASE_URL, SILERO_MODELS
 
 logger = logging.getLogger(__name__)
 
-COMPONENTS = ("canary", "lid", "silero")
+COMPONENTS = ("canary", "lid", "silero", "piper")
 CHUNK_BYTES = 1 << 20
 
 Report = Callable[[str], None]
@@ -83,6 +93,52 @@ def fetch_silero(
     return paths
 
 
+def check_piper_model(path: Path, key: str) -> str:
+    """Why the `.onnx` of Piper voice `key` at `path` is not the published file ("" if it is)."""
+    files = PIPER_VOICE_FILES[key]
+    size = path.stat().st_size
+    if size != files.onnx_bytes:
+        return f"{path} has {size} bytes, the published {key}.onnx has {files.onnx_bytes}"
+    if (md5 := file_md5(path)) != files.onnx_md5:
+        return f"{path} has MD5 {md5}, the published {key}.onnx has {files.onnx_md5}"
+    return ""
+
+
+def all_piper_voices() -> list[str]:
+    return [voice for lang in ("ru", "en") for voice in PIPER_VOICES[lang]]
+
+
+def fetch_piper(
+    voices_dir: Path | str,
+    voices: Iterable[str],
+    *,
+    base_url: str = PIPER_BASE_URL,
+    progress: bool = True,
+    report: Report = logger.info,
+) -> list[Path]:
+    """Each voice's config, model card and model; a model that is not the published file
+    (size, MD5) is deleted and the download fails with why."""
+    paths = []
+    for voice in voices:
+        key = piper_key(voice)
+        if key not in PIPER_VOICE_FILES:
+            raise ValueError(f"unknown Piper voice {voice!r}: choose from {all_piper_voices()}")
+        files = PIPER_VOICE_FILES[key]
+        for suffix, dest in voice_paths(voices_dir, key).items():
+            url = files.url(suffix, base_url)
+            fetched = download_file(url, dest, progress=progress)
+            if suffix == ".onnx" and (problem := check_piper_model(dest, key)):
+                dest.unlink()
+                raise OSError(f"{problem}: deleted it; run fetch_models again")
+            report(
+                f"Piper {key}: downloaded {url} → {dest}"
+                if fetched
+                else f"Piper {key}: already present at {dest}"
+            )
+            paths.append(dest)
+    return paths
+
+
 def fetch_nemo_model(kind: str, name: str, *, progress: bool = True, report: Report = logger.info):
     """Put the NeMo model `name` where the worker's `from_pretrained` finds it offline."""
     from workers.engines import nemo_loading
@@ -115,6 +171,9 @@ def fetch_models(
     lid_model: str,
     silero_cache_dir: Path | str,
     silero_base_url: str = SILERO_BASE_URL,
+    piper_voices_dir: Path | str | None = None,
+    piper_voices: Iterable[str] = (),
+    piper_base_url: str = PIPER_BASE_URL,
     progress: bool = True,
     report: Report = logger.info,
 ) -> None:
@@ -130,3 +189,17 @@ def fetch_models(
         fetch_silero(
             silero_cache_dir, languages, base_url=silero_base_url, progress=progress, report=report
         )
+    if "piper" in only:
+        piper_voices = list(piper_voices)
+        if not piper_voices:
+            report("Piper: no Piper voice chosen (TTS_VOICE_RU/TTS_VOICE_EN); nothing to fetch")
+        elif piper_voices_dir is None:
+            raise ValueError("piper_voices_dir is needed to fetch Piper voices")
+        else:
+            fetch_piper(
+                piper_voices_dir,
+                piper_voices,
+                base_url=piper_base_url,
+                progress=progress,
+                report=report,
+            )

@@ -332,7 +332,7 @@ def test_real_stack_urls_point_at_the_compose_services(rendered):
 
 # Settings a tier never reads: the web tier loads no TTS model; workers serve no static files.
 UNUSED_BY = {
-    "web": {"SILERO_CACHE_DIR"},
+    "web": {"SILERO_CACHE_DIR", "PIPER_VOICES_DIR"},
     "worker": {"STATIC_ROOT"},
     "worker-cpu": {"STATIC_ROOT"},
 }

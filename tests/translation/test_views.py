@@ -8,7 +8,7 @@ def test_pages_render_the_shared_voice_list(client, db, settings):
 
     from translation.constants import LANG_NAMES, VOICES
 
-    settings.TTS_VOICE_RU = "xenia"
+    settings.TTS_VOICE_RU = "piper:ru_RU-irina-medium"
     for page in ("/", "/upload"):
         html = client.get(page).content.decode()
         raw = re.search(
@@ -17,5 +17,16 @@ def test_pages_render_the_shared_voice_list(client, db, settings):
         assert raw, page
         catalogue = json.loads(raw.group(1))
         assert catalogue["voices"] == {lang: list(names) for lang, names in VOICES.items()}
-        assert catalogue["defaults"] == {"ru": "xenia", "en": settings.TTS_VOICE_EN}
+        assert catalogue["defaults"] == {
+            "ru": "piper:ru_RU-irina-medium",
+            "en": settings.TTS_VOICE_EN,
+        }
         assert catalogue["names"] == LANG_NAMES
+        assert set(catalogue["details"]) == {v for names in VOICES.values() for v in names}
+        assert catalogue["details"]["piper:ru_RU-irina-medium"]["name"] == "Irina (female)"
+        assert catalogue["details"]["piper:ru_RU-irina-medium"]["engine"] == "piper"
+        assert catalogue["details"]["en_3"] == {
+            "name": "Speaker 3",
+            "engine": "silero",
+            "licence": "CC BY-NC-SA 4.0 (non-commercial)",
+        }

@@ -25,6 +25,7 @@ def model_settings(settings, tiny_model_env):
     settings.LID_MODEL = tiny_model_env["LID_MODEL"]
     settings.MODEL_DEVICE = "cpu"
     settings.SILERO_CACHE_DIR = Path(tiny_model_env["SILERO_CACHE_DIR"])
+    settings.PIPER_VOICES_DIR = Path(tiny_model_env["PIPER_VOICES_DIR"])
     runtime.reset()
     yield settings
     runtime.reset()
@@ -53,7 +54,7 @@ def test_all_checks_pass_with_every_model_in_place(model_settings):
     for role in ("translator", "identifier", "synthesizer"):
         assert any(line.startswith(f"  ok   load {role}") and " ms" in line for line in lines)
     [trip] = [line for line in lines if line.startswith("  ok   round trip")]
-    assert "1 s of audio" in trip and "lid " in trip and "canary " in trip and "silero " in trip
+    assert "1 s of audio" in trip and "lid " in trip and "canary " in trip and "tts " in trip
 
 
 def test_a_missing_model_file_is_a_failure_naming_the_fetch_command(model_settings, tmp_path):
@@ -69,3 +70,70 @@ def test_cuda_asked_for_but_absent_is_a_failure(model_settings):
     model_settings.MODEL_DEVICE = "cuda"
     with pytest.raises(CommandError, match="CUDA is not available here: set MODEL_DEVICE=cpu"):
         doctor("--no-load")
+
+
+DENIS = "piper:ru_RU-denis-medium"
+
+
+@pytest.fixture
+def piper_settings(model_settings, monkeypatch):
+    """The voice router with a Piper default voice; the tiny voices' size and MD5 stand in
+    for the published ones."""
+    from workers.engines import piper
+    from workers.models_fetch import file_md5
+
+    for key in piper.PIPER_VOICE_FILES:
+        model = Path(model_settings.PIPER_VOICES_DIR) / f"{key}.onnx"
+        monkeypatch.setitem(
+            piper.PIPER_VOICE_FILES,
+            key,
+            piper.PiperVoiceFiles(key, model.stat().st_size, file_md5(model)),
+        )
+    model_settings.RUTRANS_SYNTHESIZER = "workers.engines.voices.VoiceRouter"
+    model_settings.TTS_VOICE_RU = DENIS
+    return model_settings
+
+
+def test_piper_voices_are_checked_with_the_licence_their_card_states(piper_settings):
+    output = doctor()
+    lines = output.splitlines()
+    assert output.rstrip().endswith("All checks passed.")
+    [denis] = [line for line in lines if line.startswith("  ok   Piper ru_RU-denis")]
+    assert "ru_RU-denis-medium.onnx (" in denis and "licence per MODEL_CARD: none" in denis
+    assert sum(line.startswith("  ok   Piper ") for line in lines) == 8  # all tiny voices fetched
+    assert any(
+        line.startswith("  ok   onnxruntime") and "CPUExecutionProvider" in line for line in lines
+    )
+    assert any(
+        line.startswith("  ok   load synthesizer") and "VoiceRouter" in line for line in lines
+    )
+
+
+def test_a_missing_default_piper_voice_names_the_fetch_command(piper_settings, tmp_path):
+    piper_settings.PIPER_VOICES_DIR = tmp_path / "no-voices"
+    with pytest.raises(CommandError) as caught:
+        doctor("--no-load")
+    assert str(caught.value) == (
+        "1 problem(s): Piper ru_RU-denis: run `python manage.py fetch_models --only piper "
+        f"--piper-voices {DENIS}` with internet access"
+    )
+
+
+def test_a_piper_voice_that_is_not_the_published_file_is_a_failure(piper_settings, monkeypatch):
+    from workers.engines import piper
+
+    key = "ru_RU-denis-medium"
+    published = piper.PIPER_VOICE_FILES[key]
+    monkeypatch.setitem(
+        piper.PIPER_VOICE_FILES, key, piper.PiperVoiceFiles(key, published.onnx_bytes, "0" * 32)
+    )
+    with pytest.raises(CommandError, match=f"Piper ru_RU-denis: .*has MD5 {published.onnx_md5}"):
+        doctor("--no-load")
+
+
+def test_silero_is_not_needed_when_no_default_voice_is_silero(piper_settings, tmp_path):
+    piper_settings.TTS_VOICE_EN = "piper:en_US-lessac-medium"
+    piper_settings.SILERO_CACHE_DIR = tmp_path / "no-silero"
+    output = doctor("--no-load")
+    assert "not needed by the default piper:ru_RU-denis-medium" in output
+    assert output.rstrip().endswith("All checks passed.")

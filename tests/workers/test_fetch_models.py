@@ -150,3 +150,82 @@ def test_canary_download_offline_fails_with_a_clear_error(settings, tmp_path, mo
     settings.CANARY_MODEL = "nvidia/canary-1b-v2"
     with pytest.raises(CommandError, match="download failed: OfflineModeIsEnabled"):
         call_command("fetch_models", "--only", "canary", "--no-progress")
+
+
+DENIS = "piper:ru_RU-denis-medium"
+
+
+@pytest.fixture
+def piper_server(server, settings, tmp_path, monkeypatch):
+    """rhasspy/piper-voices' layout on the local server (tiny voices under their real paths),
+    with the tiny models' size and MD5 standing in for the published ones."""
+    from tests.models_fixtures import build_tiny_piper_voice
+    from workers.engines import piper
+    from workers.models_fetch import file_md5
+
+    for voice in (DENIS, "piper:en_US-lessac-medium"):
+        files = piper.PIPER_VOICE_FILES[voice.removeprefix("piper:")]
+        folder = server.root / "piper" / files.repo_dir
+        model = build_tiny_piper_voice(folder, files.key)
+        (folder / f"{files.key}.MODEL_CARD").rename(folder / "MODEL_CARD")
+        monkeypatch.setitem(
+            piper.PIPER_VOICE_FILES,
+            files.key,
+            piper.PiperVoiceFiles(files.key, model.stat().st_size, file_md5(model)),
+        )
+    settings.PIPER_BASE_URL = server.url + "/piper"
+    settings.PIPER_VOICES_DIR = tmp_path / "cache" / "piper"
+    settings.TTS_VOICE_RU = DENIS
+    return server
+
+
+def test_fetches_the_chosen_piper_voices_with_their_model_cards(settings, piper_server, capsys):
+    """The chosen voice's three files from rhasspy/piper-voices' paths, once; then the
+    production engine speaks with it offline."""
+    from workers.engines.piper import PiperSynthesizer
+
+    call_command("fetch_models", "--only", "piper", "--no-progress")
+    folder = "/piper/ru/ru_RU/denis/medium/"
+    assert sorted(piper_server.requests) == sorted(
+        folder + name
+        for name in ("ru_RU-denis-medium.onnx", "ru_RU-denis-medium.onnx.json", "MODEL_CARD")
+    )
+    cache = Path(settings.PIPER_VOICES_DIR)
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "ru_RU-denis-medium.MODEL_CARD",
+        "ru_RU-denis-medium.onnx",
+        "ru_RU-denis-medium.onnx.json",
+    ]
+    call_command("fetch_models", "--only", "piper", "--no-progress")
+    assert len(piper_server.requests) == 3  # already present: skipped
+    assert "already present" in capsys.readouterr().out
+
+    speech = PiperSynthesizer(cache).synthesize("Привет.", lang="ru", voice=DENIS)
+    assert speech.sample_rate == 24000 and len(speech.audio) > 0
+
+
+def test_piper_voices_option(settings, piper_server):
+    call_command(
+        "fetch_models", "--only", "piper", "--piper-voices", "en_US-lessac-medium", "--no-progress"
+    )
+    assert {path.rsplit("/", 1)[0] for path in piper_server.requests} == {
+        "/piper/en/en_US/lessac/medium"
+    }
+    with pytest.raises(CommandError, match="unknown Piper voice"):
+        call_command("fetch_models", "--only", "piper", "--piper-voices", "ru_RU-nobody-low")
+
+
+def test_no_chosen_piper_voice_fetches_nothing(settings, piper_server, capsys):
+    settings.TTS_VOICE_RU = "baya"
+    call_command("fetch_models", "--only", "piper", "--no-progress")
+    assert piper_server.requests == []
+    assert "no Piper voice chosen" in capsys.readouterr().out
+
+
+def test_a_piper_model_that_is_not_the_published_file_is_deleted(settings, piper_server):
+    (piper_server.root / "piper/ru/ru_RU/denis/medium/ru_RU-denis-medium.onnx").write_bytes(
+        b"tampered"
+    )
+    with pytest.raises(CommandError, match="has 8 bytes, the published ru_RU-denis-medium.onnx"):
+        call_command("fetch_models", "--only", "piper", "--no-progress")
+    assert not (Path(settings.PIPER_VOICES_DIR) / "ru_RU-denis-medium.onnx").exists()

@@ -185,3 +185,82 @@ def test_a_canary_that_hears_only_special_tokens_means_no_speech_and_no_tts(
     assert (result.text, result.audio, result.tts_failed) == ("", None, False)
     assert result.tts_error == NO_SPEECH
     assert result.meta["no_speech"] is True
+
+
+# --- Piper voices, through the production voice router ---------------------------------------
+
+DENIS = "piper:ru_RU-denis-medium"
+
+
+@pytest.fixture(scope="module")
+def voice_router(model_settings):
+    from workers.engines.voices import VoiceRouter
+
+    return VoiceRouter.from_settings(model_settings)
+
+
+def test_piper_speaks_piece_by_piece(canary, voice_router, identifier, english_speech):
+    """The translation cut into pieces, each spoken by the tiny Piper voice as soon as it is
+    synthesized, in order, at TTS_SAMPLE_RATE, with the pause before every piece but the
+    first; then the joined waveform of `run` is those pieces."""
+    from workers.engines.piper import PAUSE_S as PIPER_SENTENCE_PAUSE_S
+    from workers.pipeline import PAUSE_S, SpokenTranslation, TranslationPipeline, speech_pieces_of
+
+    pipeline = TranslationPipeline(
+        translator=canary, synthesizer=voice_router, identifier=identifier
+    )
+    text = "Первое предложение. " + "Второе, " * 25 + "конец. Третье!"
+    expected_texts = speech_pieces_of(text)
+    assert len(expected_texts) >= 3
+
+    pieces = list(pipeline.speak(text, lang="ru", voice=DENIS))
+
+    assert [p.text for p in pieces] == expected_texts
+    assert [p.index for p in pieces] == list(range(len(expected_texts)))
+    assert all(p.audio is not None and p.sample_rate == 24000 and not p.error for p in pieces)
+    pause = int(PAUSE_S * 24000)
+    assert np.abs(pieces[0].audio[:pause]).max() > 0  # the first piece starts with speech
+    for piece in pieces[1:]:
+        assert not piece.audio[:pause].any() and np.abs(piece.audio[pause:]).max() > 0
+    alone = voice_router.synthesize(expected_texts[1], lang="ru", voice=DENIS)
+    np.testing.assert_array_equal(pieces[1].audio[pause:], alone.audio)
+    assert PIPER_SENTENCE_PAUSE_S == PAUSE_S  # sentences inside a piece pause alike
+
+    spoken = SpokenTranslation.of(iter(pieces))
+    assert spoken.error == "" and spoken.pieces == len(pieces)
+    assert len(spoken.audio) == sum(len(p.audio) for p in pieces)
+
+    result = pipeline.run(english_speech, src="en", tgt="ru", voices={"ru": DENIS})
+    assert (result.voice, result.tts_failed, result.sample_rate) == (DENIS, False, 24000)
+    assert len(result.audio) > 0
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (None, "the Piper voice ru_RU-denis-medium is missing"),
+        ("corrupt", "could not load the Piper voice ru_RU-denis-medium"),
+    ],
+    ids=["missing", "corrupt"],
+)
+def test_a_missing_or_corrupt_piper_voice_is_tts_failed_with_the_reason(
+    canary, identifier, english_speech, model_settings, tmp_path, damage, reason
+):
+    from types import SimpleNamespace
+
+    from tests.models_fixtures import build_tiny_piper_voice
+    from workers.engines.voices import VoiceRouter
+
+    if damage == "corrupt":
+        build_tiny_piper_voice(tmp_path, "ru_RU-denis-medium")
+        (tmp_path / "ru_RU-denis-medium.onnx").write_bytes(b"\x08\x07garbage")
+    settings = SimpleNamespace(**{**vars(model_settings), "PIPER_VOICES_DIR": tmp_path})
+    pipeline = TranslationPipeline(
+        translator=canary, synthesizer=VoiceRouter.from_settings(settings), identifier=identifier
+    )
+    result = pipeline.run(english_speech, src="en", tgt="ru", voices={"ru": DENIS})
+    assert result.tts_failed is True and result.audio is None
+    assert result.text  # the translation itself is kept
+    assert reason in result.tts_error and "fetch_models --only piper" in result.tts_error
+    pieces = list(pipeline.speak("Один. " + "Два " * 60 + ". Три.", lang="ru", voice=DENIS))
+    assert len(pieces) == 1 and pieces[0].audio is None  # the voice cannot load: stop there

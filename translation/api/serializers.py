@@ -40,8 +40,11 @@ class UploadSerializer(serializers.Serializer):
     voice = serializers.ChoiceField(
         choices=list(ALL_VOICES),
         required=False,
-        help_text="A Silero voice of the target language (ru: aidar, baya, kseniya, xenia, "
-        "eugene; en: en_0..en_117).",
+        help_text="A voice of the target language: Silero (ru: aidar, baya, kseniya, xenia, "
+        "eugene; en: en_0..en_117) or Piper (ru: piper:ru_RU-denis-medium, "
+        "piper:ru_RU-dmitri-medium, piper:ru_RU-irina-medium, piper:ru_RU-ruslan-medium; en: "
+        "piper:en_US-lessac-medium, piper:en_US-amy-medium, piper:en_US-ryan-medium, "
+        "piper:en_GB-alan-medium).",
         error_messages={"invalid_choice": "unknown voice {input!r}"},
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from translation.constants import DEFAULT_VOICES, VOICES
+from translation.constants import DEFAULT_VOICES, SILERO_VOICES, VOICE_CATALOGUE
 from workers.engines.base import LANGS, EngineError, EngineUnavailable, Lang, Speech
 from workers.engines.textnorm import normalize_for_speech, split_sentences
 
@@ -67,18 +67,18 @@ SILERO_MODELS: dict[str, SileroModel] = {
 
 def check_voices(lang: Lang, speakers: list[str] | None, source: str) -> list[str]:
     """Compare a loaded model's speakers with the voices the product offers
-    (`translation.constants.VOICES`, which the UI and the API list): each difference is logged
-    as an error at load and returned (for `manage.py doctor`)."""
+    (`translation.constants.SILERO_VOICES`, which the UI and the API list): each difference is
+    logged as an error at load and returned (for `manage.py doctor`)."""
     if speakers is None:
         return []
-    offered, installed = set(VOICES[lang]), set(speakers) - {"random"}
+    offered, installed = set(SILERO_VOICES[lang]), set(speakers) - {"random"}
     problems = []
     if missing := sorted(offered - installed):
         problems.append(f"{source} lacks the {lang} voices {', '.join(missing)} that are offered")
     if extra := sorted(installed - offered):
         problems.append(f"{source} has {lang} voices not offered: {', '.join(extra)}")
     for problem in problems:
-        logger.error("Silero voice list mismatch: %s (translation/constants.py VOICES)", problem)
+        logger.error("Silero voice list mismatch: %s (translation/constants.py)", problem)
     return problems
 
 
@@ -126,7 +126,12 @@ class SileroSynthesizer:
         synthesizer = cls(
             settings.SILERO_CACHE_DIR,
             sample_rate=int(settings.TTS_SAMPLE_RATE),
-            default_voices={"ru": settings.TTS_VOICE_RU, "en": settings.TTS_VOICE_EN},
+            default_voices={
+                lang: voice
+                for lang, voice in (("ru", settings.TTS_VOICE_RU), ("en", settings.TTS_VOICE_EN))
+                # another engine's voice (workers/engines/voices.py routes it): Silero keeps its own
+                if voice not in VOICE_CATALOGUE or VOICE_CATALOGUE[voice].engine == "silero"
+            },
             device=getattr(settings, "MODEL_DEVICE", "auto"),
         )
         synthesizer.preload()
@@ -149,7 +154,7 @@ class SileroSynthesizer:
                 )
 
     def _check_voice(self, lang: Lang, voice: str) -> str:
-        voices = VOICES[lang]
+        voices = SILERO_VOICES[lang]
         if voice not in voices:
             raise EngineError(
                 f"unknown {lang} voice {voice!r}: choose one of {_describe_voices(voices)}"

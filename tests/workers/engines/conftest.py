@@ -42,6 +42,7 @@ def model_settings(tiny_model_env) -> SimpleNamespace:
         LID_MODEL=tiny_model_env["LID_MODEL"],
         MODEL_DEVICE=tiny_model_env["MODEL_DEVICE"],
         SILERO_CACHE_DIR=Path(tiny_model_env["SILERO_CACHE_DIR"]),
+        PIPER_VOICES_DIR=Path(tiny_model_env["PIPER_VOICES_DIR"]),
         TTS_SAMPLE_RATE=24000,
         TTS_VOICE_RU="baya",
         TTS_VOICE_EN="en_0",
@@ -68,6 +69,13 @@ def synthesizer(model_settings):
     from workers.engines.silero import SileroSynthesizer
 
     return SileroSynthesizer.from_settings(model_settings)
+
+
+@pytest.fixture(scope="session")
+def piper(model_settings):
+    from workers.engines.piper import PiperSynthesizer
+
+    return PiperSynthesizer.from_settings(model_settings)
 
 
 @pytest.fixture(scope="session")

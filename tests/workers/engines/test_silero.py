@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.models_fixtures import TINY_TTS_SECONDS_PER_CHAR
-from translation.constants import VOICES
+from translation.constants import SILERO_VOICES
 from workers.engines.base import EngineError, EngineUnavailable, SpeechSynthesizer
 from workers.engines.silero import PAUSE_S, SILERO_MODELS, SileroSynthesizer, check_voices
 from workers.engines.textnorm import normalize_for_speech, split_sentences
@@ -57,7 +57,7 @@ def test_unsupported_sample_rate_is_refused(model_settings):
 
 
 def test_voices(synthesizer):
-    for voice in VOICES["ru"]:
+    for voice in SILERO_VOICES["ru"]:
         assert len(synthesizer.synthesize("Да.", lang="ru", voice=voice).audio) > 0
     with pytest.raises(EngineError, match="aidar, baya, kseniya, xenia, eugene"):
         synthesizer.synthesize("Да.", lang="ru", voice="en_1")
@@ -130,13 +130,13 @@ def test_v5_russian_gets_stress_and_yo_flags_and_v3_english_its_own(tmp_path):
 
 
 def test_the_installed_voices_are_checked_against_the_offered_ones(synthesizer, caplog):
-    """At load, each package's speakers are compared with translation.constants.VOICES (the
+    """At load, each package's speakers are compared with translation.constants.SILERO_VOICES (the
     list the UI and the API offer); the tiny packages carry Silero's real lists."""
     with caplog.at_level("ERROR", logger="workers.engines.silero"):
         for lang in ("ru", "en"):
             synthesizer.synthesize("Да." if lang == "ru" else "Yes.", lang=lang)
     assert "mismatch" not in caplog.text
-    assert check_voices("ru", [*VOICES["ru"], "random"], "v5_ru.pt") == []
+    assert check_voices("ru", [*SILERO_VOICES["ru"], "random"], "v5_ru.pt") == []
     problems = check_voices("ru", ["aidar", "baya", "natasha"], "v5_ru.pt")
     assert problems == [
         "v5_ru.pt lacks the ru voices eugene, kseniya, xenia that are offered",

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 class Command(BaseCommand):
     help = (
         "Check the worker's device and precision, the GPU, the model files, their load times "
-        "and one synthetic round trip (language ID -> Canary -> Silero); exit 1 on any problem."
+        "and one synthetic round trip (language ID -> Canary -> the voice); exit 1 on any problem."
     )
 
     def add_arguments(self, parser):

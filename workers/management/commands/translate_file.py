@@ -12,7 +12,7 @@ from translation.audio.files import load_audio_16k
 from translation.audio.pcm import AudioFormatError
 from translation.audio.vad import NoSpeechFound, require_speech
 from translation.audio.wav import wav_bytes_from_float32
-from translation.constants import MODEL_SAMPLE_RATE, VOICES
+from translation.constants import MODEL_SAMPLE_RATE, PIPER_VOICES, VOICES
 from translation.streaming.protocol import MODES, ProtocolError, parse_control
 
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--voice",
             help=f"a voice of the target language (ru: {', '.join(VOICES['ru'])}; "
-            "en: en_0..en_117)",
+            f"en: en_0..en_117, {', '.join(PIPER_VOICES['en'])})",
         )
         parser.add_argument(
             "-o", "--output", required=True, help="where to write the translated WAV"
