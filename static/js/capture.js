@@ -1,3 +1,4 @@
+// @ts-check
 // Audio capture: a microphone, or a tab / the system through getDisplayMedia, into a 48 kHz
 // AudioContext whose AudioWorklet (pcm-worklet.js) hands back int16 frames of ~20 ms.
 
