@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from translation import caption_dispatch, delivery, selectors, services
+from translation import calls, caption_dispatch, delivery, selectors, services
 from translation.audio import AudioFormatError
 from translation.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 from translation.constants import MODEL_SAMPLE_RATE
@@ -87,6 +87,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         self.captions: CaptionState | None = None
         self.partial_sender: asyncio.Task | None = None
+        self.lane: calls.CallLane | None = None  # set when the control names a call
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()
         # The VAD model load (ONNX) stays off the event loop.
@@ -158,6 +159,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             return
         self._queue(ended)
         self._configure_captions(config)
+        if not await self._join_call(config):
+            return
         await self.send(
             text_data=status_message(
                 "configured",
@@ -168,8 +171,38 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 channels=config.channels,
                 voice=dict(config.voices),
                 captions=self.captions is not None,
+                call=config.call,
+                speaker=config.speaker,
             )
         )
+
+    async def _join_call(self, config: SessionConfig) -> bool:
+        """A control naming a call makes this connection that call's lane (once: a
+        connection belongs to one lane; a page that changes calls opens a new one)."""
+        if config.call is None or config.speaker is None:
+            return True
+        lane = self.lane
+        if lane is not None:
+            if (lane.call_id, lane.speaker) == (config.call, config.speaker):
+                return True
+            await self.send(
+                text_data=error_message(
+                    "this connection is already a lane of another call; open a new one"
+                )
+            )
+            return False
+        try:
+            self.lane = await database_sync_to_async(calls.join_call)(
+                call_id=config.call, speaker=config.speaker
+            )
+        except DatabaseError as exc:
+            logger.warning(
+                "session %s: could not join call %s: %s", self.session_id, config.call, exc
+            )
+            await self.send(
+                text_data=error_message(f"could not join the call (the database): {exc}")
+            )
+        return True
 
     def _queue(self, pending: list[PendingUtterance]) -> None:
         for item in pending:
@@ -195,6 +228,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             )
             return
         started = time.perf_counter()
+        lane = self.lane
+        offset_s = lane.offset_s if lane is not None else 0.0  # on the call's clock
+        start_s, end_s = item.utterance.start_s + offset_s, item.utterance.end_s + offset_s
         try:
             row = await database_sync_to_async(services.submit_utterance)(
                 session_id=self.session_id,
@@ -202,9 +238,11 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 reply_channel=self.channel_name,
                 audio=item.utterance.audio,
                 config=item.config,
-                stream_start_s=item.utterance.start_s,
-                stream_end_s=item.utterance.end_s,
+                stream_start_s=start_s,
+                stream_end_s=end_s,
                 timings=item.timings,
+                call_id=lane.call_id if lane is not None else None,
+                speaker=lane.speaker if lane is not None else "",
             )
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
@@ -220,8 +258,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 seq=item.seq,
                 id=str(row.id),
                 submit_ms=submit_ms,
-                start_s=round(item.utterance.start_s, 3),
-                end_s=round(item.utterance.end_s, 3),
+                start_s=round(start_s, 3),
+                end_s=round(end_s, 3),
             )
         )
 

@@ -4,6 +4,7 @@ from translation import views
 
 urlpatterns = [
     path("", views.live_page, name="live"),
+    path("call", views.call_page, name="call"),
     path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
     path("history", views.history_page, name="history"),

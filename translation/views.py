@@ -9,6 +9,7 @@ from translation import selectors, transcripts
 from translation.constants import LANG_NAMES, VOICES
 
 SESSIONS_PER_PAGE = 20
+CALLS_PER_PAGE = 10
 
 
 def voice_catalogue() -> dict[str, object]:
@@ -25,6 +26,11 @@ def live_page(request: HttpRequest) -> HttpResponse:
     return render(request, "translation/live.html", {"voice_catalogue": voice_catalogue()})
 
 
+def call_page(request: HttpRequest) -> HttpResponse:
+    """Both directions of a call: two lanes (me → them, them → me), one conversation."""
+    return render(request, "translation/call.html", {"voice_catalogue": voice_catalogue()})
+
+
 @ensure_csrf_cookie
 def upload_page(request: HttpRequest) -> HttpResponse:
     """Upload a recording; the page talks to /api/translations and /ws/jobs/<id>."""
@@ -37,8 +43,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @staff_member_required
 def history_page(request: HttpRequest) -> HttpResponse:
-    """Live sessions, newest first, with their utterances, players and transcript links."""
-    page_obj = Paginator(selectors.list_sessions(), SESSIONS_PER_PAGE).get_page(
+    """Calls (both lanes interleaved) and live sessions, newest first, with their
+    utterances, players and transcript links."""
+    calls_page = Paginator(selectors.list_calls(), CALLS_PER_PAGE).get_page(
+        request.GET.get("calls")
+    )
+    page_obj = Paginator(selectors.list_sessions(without_calls=True), SESSIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     grouped = selectors.utterances_by_session([s["session_id"] for s in page_obj])
@@ -46,7 +56,13 @@ def history_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "translation/history.html",
-        {"page_obj": page_obj, "sessions": sessions, "formats": list(transcripts.FORMATS)},
+        {
+            "calls_page": calls_page,
+            "calls": selectors.calls_with_lanes(list(calls_page)),
+            "page_obj": page_obj,
+            "sessions": sessions,
+            "formats": list(transcripts.FORMATS),
+        },
     )
 
 

@@ -34,6 +34,11 @@ urlpatterns = [
         views.SessionTranscript.as_view(),
         name="session-transcript",
     ),
+    path(
+        "calls/<str:call_id>/transcript",
+        views.CallTranscript.as_view(),
+        name="call-transcript",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -394,3 +394,41 @@ class TranslationTranscript(ApiView):
             name=f"transcript-{row.id}",
             title=f"rutrans translation {row.id}",
         )
+
+
+class CallTranscript(ApiView):
+    @extend_schema(
+        operation_id="calls_transcript",
+        summary="A call's transcript (both lanes)",
+        description="The finished utterances of both lanes of a call, in time order on the "
+        "call's clock (seconds since its first lane joined), each labelled with its speaker: "
+        "`Me:` / `Them:` in SRT and text, WebVTT voice tags `<v me>` / `<v them>`, `speaker` "
+        "in JSON (with `src`, `tgt`, `source_text`, `text`, `start_s`, `end_s`). For whoever "
+        "holds the call's id (made by the call page, sent in each lane's control message).",
+        parameters=[
+            OpenApiParameter(
+                "call_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The call's id: 32 lower-case hex characters.",
+                pattern="^[0-9a-f]{32}$",
+            ),
+            FORMAT_PARAMETER,
+        ],
+        responses={
+            **TRANSCRIPT_RESPONSES,
+            400: _error("An unknown format."),
+            404: _error("No such call (or a malformed id)."),
+            503: _error("The database is unavailable."),
+        },
+    )
+    def get(self, request: Request, call_id: str) -> HttpResponse:
+        call = selectors.get_call(call_id)
+        if call is None:
+            raise NotFound(f"no call with id {call_id[:40]!r}")
+        return _transcript_response(
+            request,
+            transcripts.cues_from_rows(selectors.call_utterances(call)),
+            name=f"call-{call.id}",
+            title=f"rutrans call {call.id}",
+        )
