@@ -6,14 +6,25 @@ const WORKLET_URL = new URL("./pcm-worklet.js", import.meta.url);
 
 export class CaptureError extends Error {}
 
-async function openStream(source) {
+/**
+ * @param {"mic" | "display"} source
+ * @param {{deviceId?: string, suppressLocalAudioPlayback?: boolean}} options
+ *   deviceId: a microphone or other input ("" = the default); suppressLocalAudioPlayback: the
+ *   shared tab goes quiet and the page plays its sound itself (the call page's ducking).
+ */
+async function openStream(source, { deviceId = "", suppressLocalAudioPlayback = false } = {}) {
   if (source === "display") {
     if (!navigator.mediaDevices?.getDisplayMedia) {
       throw new CaptureError("This browser cannot share tab or system audio.");
     }
     const stream = await navigator.mediaDevices.getDisplayMedia({
       video: true, // Chrome shares audio only alongside a video track
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+      audio: {
+        echoCancellation: false,
+        noiseSuppression: false,
+        autoGainControl: false,
+        ...(suppressLocalAudioPlayback ? { suppressLocalAudioPlayback: true } : {}),
+      },
       systemAudio: "include",
       selfBrowserSurface: "exclude",
     });
@@ -31,7 +42,12 @@ async function openStream(source) {
     throw new CaptureError("Microphone capture needs a secure page (https:// or localhost).");
   }
   return navigator.mediaDevices.getUserMedia({
-    audio: { channelCount: { ideal: 1 }, echoCancellation: true, noiseSuppression: true },
+    audio: {
+      channelCount: { ideal: 1 },
+      echoCancellation: true,
+      noiseSuppression: true,
+      ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
+    },
   });
 }
 
@@ -50,9 +66,18 @@ export class Capture extends EventTarget {
     return this.context ? this.context.sampleRate : 48000;
   }
 
-  async start(source) {
+  /** The captured stream while running (the call page plays a tab's sound from it). */
+  get stream() {
+    return this._stream;
+  }
+
+  /**
+   * @param {"mic" | "display"} source
+   * @param {{deviceId?: string, suppressLocalAudioPlayback?: boolean}} [options]
+   */
+  async start(source, options = {}) {
     this.stop();
-    const stream = await openStream(source);
+    const stream = await openStream(source, options);
     try {
       const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
       await context.audioWorklet.addModule(WORKLET_URL);
