@@ -8,6 +8,7 @@ end of its last utterance), so nothing of the earlier connection is lost or over
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -36,6 +37,6 @@ def join_call(*, call_id: str, speaker: Speaker) -> CallLane:
         last_end_s = Translation.objects.filter(call=call, speaker=speaker).aggregate(
             end=Max("stream_end_s")
         )["end"]
-    return CallLane(
-        call_id=call_id, speaker=speaker, offset_s=round(max(elapsed_s, last_end_s or 0.0), 3)
-    )
+    # Whole milliseconds, rounded up: never a hair before the last utterance's end.
+    offset_s = math.ceil(max(elapsed_s, last_end_s or 0.0) * 1000) / 1000
+    return CallLane(call_id=call_id, speaker=speaker, offset_s=offset_s)

@@ -9,9 +9,10 @@ from django.db import models
 
 
 class Call(models.Model):
-    """A two-sided call: each lane is a /ws/translate connection (or several, when it
-    reconnects) naming this call's id. The call's clock starts when its first lane joins;
-    its utterances' stream times are on that clock."""
+    """A call: each lane ("me", "them") is a /ws/translate connection (or several, when it
+    reconnects) naming this call's id. The call page has two lanes; the live page is a call of
+    one lane, so its reconnects continue too. The call's clock starts when its first lane
+    joins; its utterances' stream times are on that clock."""
 
     id = models.CharField(primary_key=True, max_length=32, editable=False)  # the client's id
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -7,12 +7,22 @@ const WORKLET_URL = new URL("./pcm-worklet.js", import.meta.url);
 export class CaptureError extends Error {}
 
 /**
- * @param {"mic" | "display"} source
- * @param {{deviceId?: string, suppressLocalAudioPlayback?: boolean}} options
- *   deviceId: a microphone or other input ("" = the default); suppressLocalAudioPlayback: the
- *   shared tab goes quiet and the page plays its sound itself (the call page's ducking).
+ * @typedef {object} CaptureOptions
+ * @property {string} [deviceId]  a microphone or other input ("" = the default)
+ * @property {boolean} [suppressLocalAudioPlayback]  the shared tab goes quiet and the page
+ *   plays its sound itself (the call page's ducking)
+ * @property {boolean} [voiceProcessing]  echo cancellation and noise suppression (a person at
+ *   a microphone); off for a device carrying a call's sound
  */
-async function openStream(source, { deviceId = "", suppressLocalAudioPlayback = false } = {}) {
+
+/**
+ * @param {"mic" | "display"} source
+ * @param {CaptureOptions} options
+ */
+async function openStream(
+  source,
+  { deviceId = "", suppressLocalAudioPlayback = false, voiceProcessing = true } = {},
+) {
   if (source === "display") {
     if (!navigator.mediaDevices?.getDisplayMedia) {
       throw new CaptureError("This browser cannot share tab or system audio.");
@@ -44,8 +54,8 @@ async function openStream(source, { deviceId = "", suppressLocalAudioPlayback = 
   return navigator.mediaDevices.getUserMedia({
     audio: {
       channelCount: { ideal: 1 },
-      echoCancellation: true,
-      noiseSuppression: true,
+      echoCancellation: voiceProcessing,
+      noiseSuppression: voiceProcessing,
       ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
     },
   });
@@ -73,7 +83,7 @@ export class Capture extends EventTarget {
 
   /**
    * @param {"mic" | "display"} source
-   * @param {{deviceId?: string, suppressLocalAudioPlayback?: boolean}} [options]
+   * @param {CaptureOptions} [options]
    */
   async start(source, options = {}) {
     this.stop();

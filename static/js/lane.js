@@ -147,6 +147,7 @@ export class Lane extends EventTarget {
     await this.capture.start(choice.source, {
       deviceId: choice.deviceId,
       suppressLocalAudioPlayback: duck && choice.source === "display",
+      voiceProcessing: this.speaker === "me",
     });
     this.running = true;
     this.capture.paused = this.guarded;

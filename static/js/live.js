@@ -7,7 +7,7 @@ import { emit, expose } from "./events.js";
 import { LevelMeter } from "./level.js";
 import { OutputDevicePicker } from "./output-device.js";
 import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
-import { modeLanguages } from "./protocol.js";
+import { modeLanguages, newCallId } from "./protocol.js";
 import { PushToTalk } from "./push-to-talk.js";
 import { loadStored, readLiveSettings, saveStored } from "./settings.js";
 import { TranscriptLinks } from "./transcript.js";
@@ -108,6 +108,9 @@ player.setCatchUp(els.catchUp.value);
 
 let running = false;
 let resumeTimer = null;
+// This page is a one-lane call ("me"): a reconnect continues the same stream, and the
+// session's transcript covers every connection of the page.
+const pageCall = newCallId();
 
 function currentControl() {
   const mode = els.mode.value;
@@ -120,6 +123,8 @@ function currentControl() {
     channels: capture.channels,
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     captions: els.captions.checked,
+    call: pageCall,
+    speaker: "me",
   };
 }
 
