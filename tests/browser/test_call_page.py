@@ -21,7 +21,7 @@ import srt
 
 from tests.browser.conftest import events, screenshots, wait_for_event
 from tests.speech import speech_synthesizer, trim_silence
-from translation.audio import resample_float32
+from translation.audio.pcm import resample_float32
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.timeout(300)]
 
