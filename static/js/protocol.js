@@ -1,6 +1,6 @@
 // @ts-check
 // The /ws/translate messages as types (JSDoc, checked by `tsc` in `make lint`). The server's
-// schema is translation/protocol.py; the JSON Schema test keeps the two in step.
+// schema is translation/streaming/protocol.py (ControlMessage and the message builders); change both together.
 
 /** @typedef {"en" | "ru"} Lang */
 /** @typedef {"auto" | Lang} SourceLang */
