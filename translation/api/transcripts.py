@@ -132,7 +132,7 @@ class CallTranscript(ApiView):
             raise NotFound(f"no call with id {call_id[:40]!r}")
         return _transcript_response(
             request,
-            transcripts.cues_from_rows(history_selectors.call_utterances(call)),
+            transcripts.cues_from_rows(history_selectors.call_utterances(call), speakers=True),
             name=f"call-{call.id}",
             title=f"rutrans call {call.id}",
         )

@@ -47,9 +47,10 @@ class Cue:
         return f"{self.src}->{self.tgt}"
 
 
-def cues_from_rows(rows: Iterable[Translation]) -> list[Cue]:
+def cues_from_rows(rows: Iterable[Translation], *, speakers: bool = False) -> list[Cue]:
     """The finished utterances with some text, in stream order. An upload (no stream times)
-    is one cue over its whole duration."""
+    is one cue over its whole duration. `speakers`: label each cue with its lane (a call's
+    transcript; a session's, one lane, is not labelled)."""
     cues = []
     for row in rows:
         if row.status != Translation.Status.DONE:
@@ -68,7 +69,7 @@ def cues_from_rows(rows: Iterable[Translation]) -> list[Cue]:
                 tgt=row.tgt_lang or row.requested_tgt,
                 source_text=source_text,
                 text=text,
-                speaker=row.speaker if row.call_id else "",
+                speaker=row.speaker if speakers and row.call_id else "",
             )
         )
     return sorted(cues, key=lambda cue: (cue.start_s, cue.seq))

@@ -148,3 +148,8 @@ def test_the_call_transcript_is_in_the_openapi_schema(client):
     assert {"200", "404"} <= operation["responses"].keys()
     (path_param,) = [p for p in operation["parameters"] if p["in"] == "path"]
     assert path_param["schema"]["pattern"] == "^[0-9a-f]{32}$"
+
+
+def test_a_lanes_session_transcript_has_no_speaker_labels(client, call_rows):
+    body = client.get(f"/api/sessions/{'a' * 32}/transcript", {"format": "srt"}).content.decode()
+    assert [c.content.splitlines()[0] for c in srt.parse(body)] == ["Здравствуйте.", "Как дела?"]
