@@ -8,7 +8,11 @@ PORT ?= 8000
 
 TURN_MODEL := var/models/smart-turn-v3.2-cpu.onnx
 
-.PHONY: install system-deps run test lint migrate worker turn-model
+.PHONY: install system-deps run test lint lint-js migrate worker turn-model
+
+# The browser UI's checkers (ESLint, Prettier, TypeScript over JSDoc), exactly as locked.
+NODE_BIN := node_modules/.bin
+PRETTIER_FILES := static/js tests/js eslint.config.js jsconfig.json package.json .prettierrc.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +23,10 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) torch
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[worker,test]"
+	touch $@
+
+$(NODE_BIN)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed
@@ -44,12 +52,19 @@ run: install
 worker: install
 	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool solo --loglevel INFO
 
+# Left to right: system-deps brings node and npm before lint's `npm ci`.
 test: install system-deps $(TURN_MODEL) lint
 	node --test tests/js/
 	$(BIN)/python -m pytest
 
-# Style and types: ruff (lint + format) and mypy (Django and DRF plugins; see pyproject.toml).
-lint: install
+# Style and types: ruff (lint + format) and mypy (Django and DRF plugins; see pyproject.toml);
+# the JavaScript: ESLint, Prettier and tsc (// @ts-check files, JSDoc types; jsconfig.json).
+lint: install lint-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+lint-js: $(NODE_BIN)/.installed
+	$(NODE_BIN)/eslint .
+	$(NODE_BIN)/prettier --check $(PRETTIER_FILES)
+	$(NODE_BIN)/tsc -p jsconfig.json

@@ -5,8 +5,10 @@
 # is missing.
 set -euo pipefail
 packages=(espeak-ng sox libsndfile1 chromium pocketsphinx-testdata)
-# Node.js runs the UI's JavaScript unit tests; any recent one will do.
+# Node.js runs the UI's JavaScript unit tests and its checkers (ESLint 10 needs >= 20.19);
+# npm installs those checkers from package-lock.json (`npm ci`, in `make lint`).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

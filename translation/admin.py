@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from translation.jobs import capacity
-from translation.models import Translation
+from translation.models import Call, Translation
 
 
 class DirectionFilter(admin.SimpleListFilter):
@@ -47,8 +47,8 @@ class TranslationAdmin(admin.ModelAdmin):
         "latency_ms",
         "tts_failed",
     )
-    list_filter = ("status", DirectionFilter, "source", "tts_failed", "created_at")
-    search_fields = ("source_text", "text", "session_id", "=id")
+    list_filter = ("status", DirectionFilter, "source", "speaker", "tts_failed", "created_at")
+    search_fields = ("source_text", "text", "session_id", "=id", "=call__id")
     date_hierarchy = "created_at"
     list_per_page = 50
     ordering = ("-created_at",)
@@ -57,6 +57,8 @@ class TranslationAdmin(admin.ModelAdmin):
         "source",
         "session_id",
         "seq",
+        "call",
+        "speaker",
         "status",
         "requested_src",
         "requested_tgt",
@@ -79,7 +81,10 @@ class TranslationAdmin(admin.ModelAdmin):
         "finished_at",
     )
     fieldsets = (
-        (None, {"fields": ("id", "status", "source", "session_id", "seq", "error")}),
+        (
+            None,
+            {"fields": ("id", "status", "source", "session_id", "seq", "call", "speaker", "error")},
+        ),
         (
             "Languages",
             {"fields": ("requested_src", "requested_tgt", "src_lang", "tgt_lang", "voice")},
@@ -135,3 +140,51 @@ class TranslationAdmin(admin.ModelAdmin):
     @admin.display(description="latency (ms)")
     def latency_ms(self, obj: Translation) -> float | None:
         return obj.timings.get("total_ms")
+
+
+class CallUtteranceInline(admin.TabularInline):
+    """A call's utterances, both lanes, in the order of the call's clock."""
+
+    model = Translation
+    fields = ("speaker", "stream_start_s", "direction", "source_text", "text", "status")
+    readonly_fields = fields
+    ordering = ("stream_start_s", "created_at")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "lanes", "utterance_count")
+    search_fields = ("=id",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "created_at", "lanes", "transcripts")
+    inlines = (CallUtteranceInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        return False
+
+    @admin.display(description="lanes")
+    def lanes(self, obj: Call) -> str:
+        speakers = sorted(set(obj.utterances.values_list("speaker", flat=True)))
+        return ", ".join(s.capitalize() for s in speakers) or "—"
+
+    @admin.display(description="utterances")
+    def utterance_count(self, obj: Call) -> int:
+        return obj.utterances.count()
+
+    @admin.display(description="transcript")
+    def transcripts(self, obj: Call) -> str:
+        url = reverse("api:call-transcript", args=[obj.id])
+        return format_html(
+            '<a href="{0}?format=srt">SRT</a> · <a href="{0}?format=vtt">VTT</a> · '
+            '<a href="{0}?format=txt">TXT</a> · <a href="{0}?format=json">JSON</a>',
+            url,
+        )

@@ -16,6 +16,13 @@ SourceLang = Literal["auto", "en", "ru"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 LANG_NAMES: dict[str, str] = {"en": "English", "ru": "Russian", "auto": "Auto"}
 
+# A call: two lanes ("me" → them, "them" → me), each its own /ws/translate connection, tied
+# by a client-made id of 128 random bits.
+Speaker = Literal["me", "them"]
+SPEAKERS: tuple[Speaker, ...] = ("me", "them")
+SPEAKER_NAMES: dict[str, str] = {"me": "Me", "them": "Them"}
+CALL_ID_PATTERN = r"^[0-9a-f]{32}$"
+
 MODEL_SAMPLE_RATE = 16_000
 """The rate Canary, the language ID and the VAD expect."""
 

@@ -1,10 +1,27 @@
-"""History: one row per utterance (live) or upload, from queued to done/failed."""
+"""History: one row per utterance (live) or upload, from queued to done/failed; a call ties the
+utterances of its two lanes ("me" and "them") together on one clock."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.db import models
+
+
+class Call(models.Model):
+    """A call: each lane ("me", "them") is a /ws/translate connection (or several, when it
+    reconnects) naming this call's id. The call page has two lanes; the live page is a call of
+    one lane, so its reconnects continue too. The call's clock starts when its first lane
+    joins; its utterances' stream times are on that clock."""
+
+    id = models.CharField(primary_key=True, max_length=32, editable=False)  # the client's id
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"call {self.id}"
 
 
 class Translation(models.Model):
@@ -24,6 +41,11 @@ class Translation(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.LIVE)
     session_id = models.CharField(max_length=64, blank=True, db_index=True)
     seq = models.PositiveIntegerField(null=True, blank=True)
+    # A lane of a call: the call and which side spoke ("me" or "them"); null/"" otherwise.
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="utterances"
+    )
+    speaker = models.CharField(max_length=8, blank=True, choices=[("me", "Me"), ("them", "Them")])
     # Where the worker pushes the result (a channel name); empty for uploads.
     reply_channel = models.CharField(max_length=200, blank=True)
 

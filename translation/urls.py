@@ -5,6 +5,7 @@ from translation.history import views as history_views
 
 urlpatterns = [
     path("", views.live_page, name="live"),
+    path("call", views.call_page, name="call"),
     path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
     path("history", history_views.history_page, name="history"),

@@ -27,6 +27,35 @@ def live_page(request: HttpRequest) -> HttpResponse:
     return render(request, "translation/live.html", {"voice_catalogue": voice_catalogue()})
 
 
+CALL_LANES = (
+    {
+        "speaker": "me",
+        "name": "Me",
+        "title": "→ them",
+        "lede": "My microphone, my language into theirs, played into the call.",
+        "input_label": "My microphone",
+        "output_label": "Play into the call on",
+    },
+    {
+        "speaker": "them",
+        "name": "Them",
+        "title": "→ me",
+        "lede": "The call's sound, their language into mine, played on my headphones.",
+        "input_label": "The call's sound",
+        "output_label": "Play to me on",
+    },
+)
+
+
+def call_page(request: HttpRequest) -> HttpResponse:
+    """Both directions of a call: two lanes (me → them, them → me), one conversation."""
+    return render(
+        request,
+        "translation/call.html",
+        {"voice_catalogue": voice_catalogue(), "lanes": CALL_LANES},
+    )
+
+
 @ensure_csrf_cookie
 def upload_page(request: HttpRequest) -> HttpResponse:
     """Upload a recording; the page talks to /api/translations and /ws/jobs/<id>."""

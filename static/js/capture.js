@@ -1,3 +1,4 @@
+// @ts-check
 // Audio capture: a microphone, or a tab / the system through getDisplayMedia, into a 48 kHz
 // AudioContext whose AudioWorklet (pcm-worklet.js) hands back int16 frames of ~20 ms.
 
@@ -5,14 +6,35 @@ const WORKLET_URL = new URL("./pcm-worklet.js", import.meta.url);
 
 export class CaptureError extends Error {}
 
-async function openStream(source) {
+/**
+ * @typedef {object} CaptureOptions
+ * @property {string} [deviceId]  a microphone or other input ("" = the default)
+ * @property {boolean} [suppressLocalAudioPlayback]  the shared tab goes quiet and the page
+ *   plays its sound itself (the call page's ducking)
+ * @property {boolean} [voiceProcessing]  echo cancellation and noise suppression (a person at
+ *   a microphone); off for a device carrying a call's sound
+ */
+
+/**
+ * @param {"mic" | "display"} source
+ * @param {CaptureOptions} options
+ */
+async function openStream(
+  source,
+  { deviceId = "", suppressLocalAudioPlayback = false, voiceProcessing = true } = {},
+) {
   if (source === "display") {
     if (!navigator.mediaDevices?.getDisplayMedia) {
       throw new CaptureError("This browser cannot share tab or system audio.");
     }
     const stream = await navigator.mediaDevices.getDisplayMedia({
       video: true, // Chrome shares audio only alongside a video track
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+      audio: {
+        echoCancellation: false,
+        noiseSuppression: false,
+        autoGainControl: false,
+        ...(suppressLocalAudioPlayback ? { suppressLocalAudioPlayback: true } : {}),
+      },
       systemAudio: "include",
       selfBrowserSurface: "exclude",
     });
@@ -30,7 +52,12 @@ async function openStream(source) {
     throw new CaptureError("Microphone capture needs a secure page (https:// or localhost).");
   }
   return navigator.mediaDevices.getUserMedia({
-    audio: { channelCount: { ideal: 1 }, echoCancellation: true, noiseSuppression: true },
+    audio: {
+      channelCount: { ideal: 1 },
+      echoCancellation: voiceProcessing,
+      noiseSuppression: voiceProcessing,
+      ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
+    },
   });
 }
 
@@ -49,9 +76,18 @@ export class Capture extends EventTarget {
     return this.context ? this.context.sampleRate : 48000;
   }
 
-  async start(source) {
+  /** The captured stream while running (the call page plays a tab's sound from it). */
+  get stream() {
+    return this._stream;
+  }
+
+  /**
+   * @param {"mic" | "display"} source
+   * @param {CaptureOptions} [options]
+   */
+  async start(source, options = {}) {
     this.stop();
-    const stream = await openStream(source);
+    const stream = await openStream(source, options);
     try {
       const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
       await context.audioWorklet.addModule(WORKLET_URL);

@@ -23,7 +23,10 @@ export function renderDetection(lid, onCorrect) {
   const mode = `${other}->${lid.lang}`;
   fix.textContent = `It was ${LANG_NAMES[other] || other}`;
   fix.title = `Translate the next utterance ${other.toUpperCase()} → ${lid.lang.toUpperCase()}`;
-  fix.setAttribute("aria-label", `Wrong language: it was ${LANG_NAMES[other] || other}; translate ${other.toUpperCase()} to ${lid.lang.toUpperCase()} from the next utterance`);
+  fix.setAttribute(
+    "aria-label",
+    `Wrong language: it was ${LANG_NAMES[other] || other}; translate ${other.toUpperCase()} to ${lid.lang.toUpperCase()} from the next utterance`,
+  );
   fix.addEventListener("click", () => {
     onCorrect(mode);
     fix.disabled = true;

@@ -1,3 +1,4 @@
+// @ts-check
 // A small, always-on record of what the page did, for tests and for debugging in DevTools:
 // window.rutrans.events is a list of {type, t, ...detail}; each is also a "rutrans" DOM event.
 const hook = (window.rutrans ??= { events: [] });

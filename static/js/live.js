@@ -1,14 +1,18 @@
 // The live page: capture → /ws/translate → conversation view + playback queue.
 import { CapacityBanner } from "./capacity.js";
-import { announceFinal, settleEntry, showPartial } from "./captions.js";
+// Rendering lives in conversation.js, stored settings in settings.js, the meter in level.js.
+import { announceFinal, showPartial } from "./captions.js";
 import { Capture, CaptureError } from "./capture.js";
+import { Conversation } from "./conversation.js";
 import { emit, expose } from "./events.js";
-import { renderDetection } from "./detection.js";
+import { LevelMeter } from "./level.js";
 import { OutputDevicePicker } from "./output-device.js";
 import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
+import { modeLanguages, newCallId } from "./protocol.js";
 import { PushToTalk } from "./push-to-talk.js";
+import { loadStored, readLiveSettings, saveStored } from "./settings.js";
 import { TranscriptLinks } from "./transcript.js";
-import { DEFAULT_VOICES, LANG_NAMES, fillVoiceSelect } from "./voices.js";
+import { fillVoiceSelect } from "./voices.js";
 import { LiveSocket } from "./ws-client.js";
 
 const STORAGE_KEY = "rutrans.live.v1";
@@ -43,16 +47,8 @@ const els = {
 
 // --- settings, kept across visits -------------------------------------------------------------
 
-function loadSettings() {
-  try {
-    return JSON.parse(localStorage.getItem(STORAGE_KEY)) || {};
-  } catch {
-    return {};
-  }
-}
-
 function saveSettings() {
-  const saved = {
+  saveStored(localStorage, STORAGE_KEY, {
     mode: els.mode.value,
     source: selectedSource(),
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
@@ -61,28 +57,26 @@ function saveSettings() {
     pushToTalk: els.pushToTalk.checked,
     catchUp: els.catchUp.value,
     captions: els.captions.checked,
-  };
-  try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
-  } catch {
-    // Private mode or storage full: settings just will not persist.
-  }
+  });
 }
 
 function selectedSource() {
   return els.sources.find((input) => input.checked)?.value || "mic";
 }
 
-const saved = loadSettings();
-if ([...els.mode.options].some((o) => o.value === saved.mode)) els.mode.value = saved.mode;
-fillVoiceSelect(els.voiceRu, "ru", saved.voice?.ru ?? DEFAULT_VOICES.ru);
-fillVoiceSelect(els.voiceEn, "en", saved.voice?.en ?? DEFAULT_VOICES.en);
-if (typeof saved.mute === "boolean") els.mute.checked = saved.mute;
-if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
-if (typeof saved.pushToTalk === "boolean") els.pushToTalk.checked = saved.pushToTalk;
-if (CATCH_UP_MODES.includes(saved.catchUp)) els.catchUp.value = saved.catchUp;
-if (typeof saved.captions === "boolean") els.captions.checked = saved.captions;
-for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
+const saved = readLiveSettings(loadStored(localStorage, STORAGE_KEY), {
+  modes: [...els.mode.options].map((o) => o.value),
+  catchUpModes: CATCH_UP_MODES,
+});
+els.mode.value = saved.mode;
+fillVoiceSelect(els.voiceRu, "ru", saved.voice.ru);
+fillVoiceSelect(els.voiceEn, "en", saved.voice.en);
+els.mute.checked = saved.mute;
+els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
+els.pushToTalk.checked = saved.pushToTalk;
+els.catchUp.value = saved.catchUp;
+els.captions.checked = saved.captions;
+for (const input of els.sources) input.checked = input.value === saved.source;
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
   if (display) {
@@ -100,16 +94,29 @@ player.setMuted(els.mute.checked);
 const outputPicker = new OutputDevicePicker({ select: els.outputDevice, hint: els.outputHint, player });
 const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
 const transcript = new TranscriptLinks(els.transcript);
+const meter = new LevelMeter(els.level);
+const conversation = new Conversation({
+  list: els.conversation,
+  empty: els.empty,
+  onCorrect: correctDirection,
+  onReplay(entry) {
+    player.context();
+    for (const piece of entry.pieces) player.enqueue({ ...piece, replay: true, id: entry.key });
+    emit("replay", { id: entry.key });
+  },
+});
 let framesSent = 0;
 player.setCatchUp(els.catchUp.value);
 
 let running = false;
 let resumeTimer = null;
-const entries = new Map(); // "session:seq" → entry
+// This page is a one-lane call ("me"): a reconnect continues the same stream, and the
+// session's transcript covers every connection of the page.
+const pageCall = newCallId();
 
 function currentControl() {
   const mode = els.mode.value;
-  const [src, tgt] = mode === "auto" ? ["auto", null] : mode.split("->");
+  const [src, tgt] = modeLanguages(mode);
   return {
     mode,
     src,
@@ -118,6 +125,8 @@ function currentControl() {
     channels: capture.channels,
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     captions: els.captions.checked,
+    call: pageCall,
+    speaker: "me",
   };
 }
 
@@ -143,7 +152,6 @@ async function start() {
   setRunning(true);
   emit("capture-started", { sampleRate: capture.sampleRate, channels: capture.channels });
   outputPicker.refresh(); // the microphone permission lets Chrome name the outputs
-
 }
 
 function stop() {
@@ -167,7 +175,7 @@ function setRunning(on) {
   document.body.dataset.running = String(on);
   showPushToTalk();
   if (on) setActivity(capture.paused ? "Paused while the translation plays" : listeningText());
-  else setLevel(0);
+  else meter.set(0);
 }
 
 function explainCaptureError(err) {
@@ -193,34 +201,19 @@ capture.addEventListener("ended", () => {
 
 // --- capture → socket -------------------------------------------------------------------------
 
-let levelShown = 0;
-let levelFrame = 0;
-function setLevel(level) {
-  // RMS → a 0..1 bar on a -60..0 dBFS scale, smoothed so it falls gently.
-  const db = level > 0 ? 20 * Math.log10(level) : -100;
-  const target = Math.min(1, Math.max(0, (db + 60) / 60));
-  levelShown = target > levelShown ? target : levelShown * 0.85 + target * 0.15;
-  if (!levelFrame) {
-    levelFrame = requestAnimationFrame(() => {
-      levelFrame = 0;
-      els.level.style.transform = `scaleX(${levelShown.toFixed(3)})`;
-    });
-  }
-}
-
 let maxLevel = 0;
 capture.addEventListener("frame", ({ detail }) => {
   if (ptt.open) {
     socket.sendFrame(detail.buffer);
     framesSent++;
   }
-  setLevel(detail.level);
+  meter.set(detail.level);
   if (detail.level > maxLevel + 0.02) {
     maxLevel = detail.level;
     emit("level", { level: maxLevel });
   }
 });
-capture.addEventListener("level", ({ detail }) => setLevel(detail.level));
+capture.addEventListener("level", ({ detail }) => meter.set(detail.level));
 
 // --- socket → conversation --------------------------------------------------------------------
 
@@ -239,7 +232,7 @@ socket.addEventListener("state", ({ detail }) => {
     state === "retrying"
       ? `${detail.refused ? "Translator busy" : "Connection lost"}, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
       : STATE_TEXT[state] || state;
-  if (state === "retrying") markLostEntries();
+  if (state === "retrying") conversation.markLost();
   emit("socket-state", { state });
 });
 
@@ -286,8 +279,7 @@ socket.addEventListener("result", ({ detail }) => {
   // The text comes first; its audio follows in pieces ("audio"), then "audio-end".
   const { result, session } = detail;
   const entry = entryFor(session, result.seq, result.id);
-  settleEntry(entry);
-  fillResult(entry, result);
+  conversation.fillResult(entry, result);
   announceFinal(result);
   emit("text", { seq: result.seq, session, text: result.text });
 });
@@ -308,14 +300,18 @@ socket.addEventListener("audio-end", ({ detail }) => {
   const entry = entryFor(session, seq);
   const result = entry.result || { seq, timings: {} };
   const timings = { ...result.timings, ...(detail.timings || {}) };
-  showTimings(entry, timings);
+  conversation.showTimings(entry, timings);
   if (!entry.pieces.length && !result.text) {
     entry.replay.hidden = true; // no speech was heard: nothing to say, nothing went wrong
   } else if (!entry.pieces.length) {
     entry.replay.hidden = true;
-    showEntryProblem(entry, `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(), "warn");
+    conversation.showProblem(
+      entry,
+      `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(),
+      "warn",
+    );
   } else if (error) {
-    showEntryProblem(entry, `Part of the audio is missing: ${error}`, "warn");
+    conversation.showProblem(entry, `Part of the audio is missing: ${error}`, "warn");
   }
   emit("result", {
     seq,
@@ -339,7 +335,7 @@ socket.addEventListener("error", ({ detail }) => {
   emit("server-error", { error: detail.error, seq: detail.seq });
   if (detail.seq !== undefined) {
     const entry = entryFor(detail.session, detail.seq);
-    setEntryError(entry, detail.error);
+    conversation.setError(entry, detail.error);
   } else {
     addNotice(detail.error, "error");
   }
@@ -367,19 +363,19 @@ player.addEventListener("lag", ({ detail }) => showLag(detail));
 player.addEventListener("skipped", ({ detail }) => {
   const ids = [...new Set(detail.items.map((item) => item.id))];
   for (const id of ids) {
-    const entry = entries.get(id);
+    const entry = conversation.get(id);
     if (entry) entry.el.dataset.skipped = "true";
   }
   emit("playback-skipped", { ids, seconds: detail.seconds });
 });
 player.addEventListener("start", ({ detail }) => {
-  const entry = entries.get(detail.item.id);
+  const entry = conversation.get(detail.item.id);
   if (entry) entry.el.dataset.playing = "true";
   emit("playback-started", { id: detail.item.id });
 });
 for (const type of ["ended", "stopped", "failed"]) {
   player.addEventListener(type, ({ detail }) => {
-    const entry = entries.get(detail.item.id);
+    const entry = conversation.get(detail.item.id);
     if (entry) delete entry.el.dataset.playing;
     emit(`playback-${type}`, {
       id: detail.item.id,
@@ -417,7 +413,8 @@ function showLag({ behindS, rate }) {
   const { maxLagS, targetS } = player.catchUp;
   els.lag.dataset.state = behindS > maxLagS / 2 ? "far" : behindS > targetS ? "behind" : "ok";
   const speed = rate > 1 ? ` · playing at ${rate.toFixed(2).replace(/0$/, "")}×` : "";
-  els.lag.textContent = behindS < 0.05 ? "Playback up to date" : `Playback ${behindS.toFixed(1)} s behind${speed}`;
+  els.lag.textContent =
+    behindS < 0.05 ? "Playback up to date" : `Playback ${behindS.toFixed(1)} s behind${speed}`;
 }
 
 // --- push-to-talk -----------------------------------------------------------------------------
@@ -457,119 +454,13 @@ showPushToTalk();
 
 els.clear.addEventListener("click", () => {
   player.clear();
-  entries.clear();
-  els.conversation.replaceChildren();
-  updateEmpty();
+  conversation.clear();
 });
 
-// --- the conversation view --------------------------------------------------------------------
+// --- the conversation view (conversation.js) --------------------------------------------------
 
 function entryFor(session, seq, id) {
-  const key = `${session}:${seq}`;
-  let entry = entries.get(key);
-  if (!entry) {
-    entry = renderEntry(key, seq);
-    entries.set(key, entry);
-    els.conversation.append(entry.el);
-    updateEmpty();
-    entry.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  }
-  if (id) entry.el.dataset.id = id;
-  return entry;
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function renderEntry(key, seq) {
-  const direction = el("span", { class: "direction", text: directionText(els.mode.value) });
-  const latency = el("span", { class: "latency" });
-  const replay = el("button", { class: "btn btn-small replay", type: "button", disabled: "" });
-  replay.append(
-    el("span", { class: "icon", "aria-hidden": "true", text: "▶" }),
-    el("span", { class: "btn-text", text: "Replay" }),
-  );
-  const sourceText = el("p", { class: "text", text: "…" });
-  const targetText = el("p", { class: "text pending", text: "Translating…" });
-  const sourceLabel = el("span", { class: "lang-label", text: "Heard" });
-  const targetLabel = el("span", { class: "lang-label", text: "Translation" });
-  const item = el(
-    "li",
-    { class: "utterance", "data-state": "pending", "data-seq": String(seq) },
-    el("div", { class: "utterance-head" }, direction, latency, replay),
-    el(
-      "div",
-      { class: "utterance-body" },
-      el("div", { class: "side source" }, sourceLabel, sourceText),
-      el("div", { class: "side target" }, targetLabel, targetText),
-    ),
-    el("p", { class: "utterance-error", role: "alert", hidden: "" }),
-  );
-  const entry = {
-    key,
-    el: item,
-    direction,
-    latency,
-    replay,
-    sourceText,
-    targetText,
-    sourceLabel,
-    targetLabel,
-    result: null,
-    pieces: [], // {wav: Blob, durationS}, in order
-    wavBytes: 0,
-  };
-  replay.addEventListener("click", () => {
-    if (!entry.pieces.length) return;
-    player.context();
-    for (const piece of entry.pieces) player.enqueue({ ...piece, replay: true, id: key });
-    emit("replay", { id: key });
-  });
-  return entry;
-}
-
-function directionText(mode) {
-  if (mode === "auto") return "Auto-detect";
-  const [src, tgt] = mode.split("->");
-  return `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
-}
-
-function fillResult(entry, result) {
-  const { src, tgt } = result;
-  entry.result = result;
-  entry.direction.textContent = `${src.toUpperCase()} → ${tgt.toUpperCase()}`;
-  entry.direction.setAttribute("aria-label", `${LANG_NAMES[src]} to ${LANG_NAMES[tgt]}`);
-  entry.sourceLabel.textContent = LANG_NAMES[src] || src;
-  entry.targetLabel.textContent = LANG_NAMES[tgt] || tgt;
-  entry.sourceText.lang = src;
-  entry.targetText.lang = tgt;
-  const heard = result.source_text;
-  entry.sourceText.textContent = heard || "(no transcript)";
-  entry.sourceText.classList.toggle("muted", !heard);
-  entry.targetText.textContent = result.text || "(nothing was recognised)";
-  entry.targetText.classList.toggle("muted", !result.text);
-  entry.targetText.classList.remove("pending");
-  showTimings(entry, result.timings || {});
-  entry.el.dataset.state = "done";
-  entry.replay.setAttribute("aria-label", `Replay translation: ${result.text}`);
-  if (result.lid && !entry.el.querySelector(".detection")) {
-    entry.el.querySelector(".utterance-head").after(renderDetection(result.lid, correctDirection));
-  }
-}
-
-function showTimings(entry, timings) {
-  const { label, detail } = describeTimings(timings);
-  entry.latency.textContent = label;
-  entry.latency.title = detail;
-  entry.latency.setAttribute("aria-label", `Latency ${label}. ${detail}`);
+  return conversation.entryFor(session, seq, { id, mode: els.mode.value });
 }
 
 /** The user says language ID got it wrong: the next utterances use this direction. */
@@ -580,63 +471,9 @@ function correctDirection(mode) {
   emit("direction-corrected", { mode });
 }
 
-function describeTimings(t) {
-  const parts = [
-    ["end of speech", t.endpoint_ms],
-    ["queue", t.queue_ms],
-    ["language ID", t.lid_ms],
-    ["translation", t.ast_ms],
-    ["speech", t.tts_ms],
-    ["first audio", t.first_audio_ms],
-    ["delivery", t.push_ms],
-  ].filter(([, v]) => typeof v === "number");
-  // What the listener waits for, from the end of speech: detection, queue, the models up to
-  // the first spoken piece (or the text, until audio comes), delivery.
-  const models = t.first_audio_ms ?? (t.lid_ms || 0) + (t.ast_ms || 0);
-  const wait = (t.endpoint_ms || 0) + (t.queue_ms || 0) + models + (t.push_ms || 0);
-  const label = wait >= 1000 ? `${(wait / 1000).toFixed(1)} s` : `${Math.round(wait)} ms`;
-  const detail = parts.map(([name, v]) => `${name} ${Math.round(v)} ms`).join(" · ");
-  const audio = typeof t.audio_s === "number" ? ` · utterance ${t.audio_s.toFixed(1)} s` : "";
-  return { label, detail: detail + audio };
-}
-
-function setEntryError(entry, message) {
-  settleEntry(entry);
-  entry.el.dataset.state = "error";
-  entry.targetText.textContent = "Not translated";
-  entry.targetText.classList.remove("pending");
-  entry.targetText.classList.add("muted");
-  entry.sourceText.textContent = "";
-  entry.replay.hidden = true;
-  showEntryProblem(entry, message, "error");
-}
-
-function showEntryProblem(entry, message, kind) {
-  const box = entry.el.querySelector(".utterance-error");
-  box.textContent = message;
-  box.dataset.kind = kind;
-  box.hidden = false;
-}
-
-function markLostEntries() {
-  for (const entry of entries.values()) {
-    if (entry.el.dataset.state === "pending" || entry.el.dataset.state === "partial") {
-      setEntryError(entry, "The connection was lost before this translation arrived.");
-    }
-  }
-}
-
 function addNotice(message, kind) {
-  const item = el("li", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" });
-  item.textContent = message;
-  els.conversation.append(item);
-  updateEmpty();
-  item.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  conversation.addNotice(message, kind);
   emit("notice", { kind, message });
-}
-
-function updateEmpty() {
-  els.empty.hidden = els.conversation.children.length > 0;
 }
 
 function setActivity(text) {

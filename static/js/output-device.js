@@ -1,3 +1,4 @@
+// @ts-check
 // The speaker picker: lists Chrome's audio outputs and plays the translations on the chosen
 // one (PlaybackQueue.setSinkId → AudioContext.setSinkId), e.g. a virtual cable that a call
 // app uses as its microphone (docs/AUDIO_ROUTING.md). Chrome names the outputs only once the
@@ -15,13 +16,14 @@ export function canChooseOutput() {
 
 export class OutputDevicePicker {
   /**
-   * @param {{select: HTMLSelectElement, hint: HTMLElement, player: {setSinkId(id: string): Promise<void>}}} parts
+   * @param {{select: HTMLSelectElement, hint: HTMLElement, player: {sinkId: string, setSinkId(id: string): Promise<void>}, storageKey?: string}} parts
    */
-  constructor({ select, hint, player }) {
+  constructor({ select, hint, player, storageKey = STORAGE_KEY }) {
     this.select = select;
     this.hint = hint;
     this.player = player;
-    this.saved = loadChoice();
+    this.storageKey = storageKey; // the call page keeps one choice per lane
+    this.saved = loadChoice(storageKey);
     if (!canChooseOutput() || !navigator.mediaDevices?.enumerateDevices) {
       select.disabled = true;
       this._hint("This browser cannot choose the speaker; translations play on the system output.");
@@ -34,7 +36,7 @@ export class OutputDevicePicker {
 
   /** Re-read the list of outputs (after a permission grant, or a device plugged in). */
   async refresh() {
-    let devices = [];
+    let devices;
     try {
       devices = await navigator.mediaDevices.enumerateDevices();
     } catch {
@@ -49,9 +51,7 @@ export class OutputDevicePicker {
     const wanted = this._match(outputs);
     this.select.replaceChildren(...options);
     this.select.value = wanted;
-    this._hint(
-      outputs.length ? "" : "Press Start once (and allow the microphone) to list the speakers.",
-    );
+    this._hint(outputs.length ? "" : "Press Start once (and allow the microphone) to list the speakers.");
     emit("output-devices", { labels: outputs.map((d) => d.label) });
     if (wanted !== (this.player.sinkId || DEFAULT_ID)) await this.choose(wanted, { save: false });
   }
@@ -71,7 +71,7 @@ export class OutputDevicePicker {
     this._hint("");
     if (save) {
       this.saved = { deviceId, label };
-      saveChoice(this.saved);
+      saveChoice(this.storageKey, this.saved);
     }
     emit("output-device", { deviceId, label });
   }
@@ -91,18 +91,18 @@ export class OutputDevicePicker {
   }
 }
 
-function loadChoice() {
+function loadChoice(key) {
   try {
-    const saved = JSON.parse(localStorage.getItem(STORAGE_KEY));
+    const saved = JSON.parse(localStorage.getItem(key));
     return saved && typeof saved.deviceId === "string" ? saved : { deviceId: DEFAULT_ID, label: "" };
   } catch {
     return { deviceId: DEFAULT_ID, label: "" };
   }
 }
 
-function saveChoice(choice) {
+function saveChoice(key, choice) {
   try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(choice));
+    localStorage.setItem(key, JSON.stringify(choice));
   } catch {
     // Private mode or storage full: the choice just will not persist.
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // The playback queue: translated WAV pieces play one after another, never overlapping, and
 // keep up with the speaker. Live pieces are ordered by [connection, seq, piece]; a replay
 // joins the end of the queue.

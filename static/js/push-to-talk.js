@@ -4,7 +4,8 @@
 //
 // Events (`event.detail`): "press" {}, "release" {heldMs}.
 
-const EDITABLE = 'input[type="text"], input[type="search"], input:not([type]), textarea, select, [contenteditable]';
+const EDITABLE =
+  'input[type="text"], input[type="search"], input:not([type]), textarea, select, [contenteditable]';
 
 export class PushToTalk extends EventTarget {
   /**

@@ -1,3 +1,4 @@
+// @ts-check
 // The live page's transcript download: links to the server's transcript of the current session
 // (GET /api/sessions/<id>/transcript?format=…, times from the audio stream), usable during the
 // session and after Stop, once the session has an utterance.
@@ -12,7 +13,9 @@ export class TranscriptLinks {
   /** @param {HTMLElement} container  holds one `a[data-format]` per format */
   constructor(container) {
     this.container = container;
-    this.links = [...container.querySelectorAll("a[data-format]")];
+    this.links = [
+      .../** @type {NodeListOf<HTMLAnchorElement>} */ (container.querySelectorAll("a[data-format]")),
+    ];
     this.sessionId = null;
     this.setSession(null);
   }

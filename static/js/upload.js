@@ -126,7 +126,9 @@ function postUpload(form) {
       if (xhr.status === 202 || xhr.status === 201 || xhr.status === 200) resolve(xhr.response);
       else reject(new Error(apiError(xhr, xhr.response)));
     });
-    xhr.addEventListener("error", () => reject(new Error("The upload failed: the server could not be reached.")));
+    xhr.addEventListener("error", () =>
+      reject(new Error("The upload failed: the server could not be reached.")),
+    );
     xhr.send(form);
   });
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The /ws/translate client: connects, (re)sends the control message, reconnects with
 // exponential backoff, and follows each result's audio: the result JSON, then its WAV pieces
 // (binary frames, each a complete WAV), then `audio_end`.
@@ -34,7 +35,7 @@ export function backoffDelay(attempt, { initialMs = 500, maxMs = 15000, random =
 
 export class LiveSocket extends EventTarget {
   /**
-   * @param {{url?: string, control: () => object}} options
+   * @param {{url?: string, control: () => import("./protocol.js").ControlMessage}} options
    *   control: returns the current control message; called on every (re)connect.
    */
   constructor({ url = wsUrl("/ws/translate"), control }) {
@@ -87,7 +88,8 @@ export class LiveSocket extends EventTarget {
     }
   }
 
-  /** Send one int16 PCM frame; kept for a short while when not connected. */
+  /** Send one int16 PCM frame; kept for a short while when not connected.
+   * @param {ArrayBuffer} buffer */
   sendFrame(buffer) {
     if (this._canSendNow()) {
       this._ws.send(buffer);
@@ -177,6 +179,7 @@ export class LiveSocket extends EventTarget {
       this._emit("audio", { seq: open.seq, index: open.pieces++, wav: data, session: this.sessionIndex });
       return;
     }
+    /** @type {import("./protocol.js").ServerMessage} */
     let message;
     try {
       message = JSON.parse(data);

@@ -3,13 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import {
-  FRAME_MS,
-  PcmFramer,
-  floatToInt16,
-  frameLevel,
-  frameSamplesFor,
-} from "../../static/js/framing.js";
+import { FRAME_MS, PcmFramer, floatToInt16, frameLevel, frameSamplesFor } from "../../static/js/framing.js";
 
 const QUANTUM = 128;
 
@@ -82,10 +76,16 @@ describe("PcmFramer", () => {
     const third = framer.push([ramp(QUANTUM, 256)]); // 384 in: one frame, 84 carried
     assert.equal(third.length, 1);
     assert.equal(framer.buffered, 84);
-    assert.deepEqual(Array.from(third[0]), Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(third[0]),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
     const fourth = framer.push([ramp(216, 384)]); // 84 + 216 = 300
     assert.equal(fourth.length, 1);
-    assert.deepEqual(Array.from(fourth[0]), Array.from({ length: 300 }, (_, i) => 300 + i));
+    assert.deepEqual(
+      Array.from(fourth[0]),
+      Array.from({ length: 300 }, (_, i) => 300 + i),
+    );
   });
 
   it("emits several frames from one large block", () => {
@@ -132,7 +132,13 @@ describe("PcmFramer", () => {
     const framer = new PcmFramer({ channels: 1, frameSamples: 2 });
     const [a, b] = framer.push([ramp(4, 1)]);
     assert.notEqual(a.buffer, b.buffer);
-    assert.deepEqual([Array.from(a), Array.from(b)], [[1, 2], [3, 4]]);
+    assert.deepEqual(
+      [Array.from(a), Array.from(b)],
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    );
   });
 
   it("reset drops a partial frame", () => {

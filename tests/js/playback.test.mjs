@@ -100,7 +100,10 @@ describe("PlaybackQueue order", () => {
     assert.equal(queue.enqueue(piece("live", 1, [1, 0, 0])), false);
     assert.equal(queue.enqueue({ wav: "again", durationS: 1, replay: true }), true);
     await settle();
-    assert.deepEqual(output.plays.map((p) => p.wav), ["again"]);
+    assert.deepEqual(
+      output.plays.map((p) => p.wav),
+      ["again"],
+    );
     queue.clear();
     await settle();
   });

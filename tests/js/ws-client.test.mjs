@@ -27,7 +27,9 @@ class FakeWebSocket {
   }
 
   receive(data) {
-    this.onmessage({ data: typeof data === "string" || data instanceof ArrayBuffer ? data : JSON.stringify(data) });
+    this.onmessage({
+      data: typeof data === "string" || data instanceof ArrayBuffer ? data : JSON.stringify(data),
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from translation.audio.wav import wav_bytes_from_float32
-from translation.models import Translation
+from translation.models import Call, Translation
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +69,19 @@ def test_list_is_headed_by_the_queue(admin_client, monkeypatch):
     page = admin_client.get("/admin/translation/translation/").content.decode()
     assert 'id="backlog"' in page and "Queue: 2 waiting" in page
     assert "workers&#x27; rate not measured yet" in page or "workers' rate not measured yet" in page
+
+
+def test_a_call_lists_both_lanes_and_links_its_transcript(admin_client):
+    call = Call.objects.create(id="ab" * 16)
+    for speaker, start, text in [("them", 3.0, "Good afternoon."), ("me", 0.5, "Здравствуйте.")]:
+        Translation.objects.create(
+            call=call, speaker=speaker, status="done", text=text, stream_start_s=start
+        )
+    listing = admin_client.get("/admin/translation/call/").content.decode()
+    assert call.id in listing and "Me, Them" in listing
+    page = admin_client.get(f"/admin/translation/call/{call.id}/change/").content.decode()
+    assert page.index("Здравствуйте.") < page.index("Good afternoon.")  # the call's clock
+    assert f'href="/api/calls/{call.id}/transcript?format=vtt"' in page
+    assert admin_client.get("/admin/translation/call/add/").status_code == 403
+    by_lane = admin_client.get("/admin/translation/translation/?speaker__exact=them")
+    assert [row.text for row in by_lane.context["cl"].result_list] == ["Good afternoon."]

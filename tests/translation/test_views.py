@@ -1,4 +1,4 @@
-"""The pages: live and upload render the shared voice list."""
+"""The pages: live, call and upload render the shared voice list; the call page its lanes."""
 
 
 def test_pages_render_the_shared_voice_list(client, db, settings):
@@ -9,7 +9,7 @@ def test_pages_render_the_shared_voice_list(client, db, settings):
     from translation.constants import LANG_NAMES, VOICES
 
     settings.TTS_VOICE_RU = "piper:ru_RU-irina-medium"
-    for page in ("/", "/upload"):
+    for page in ("/", "/call", "/upload"):
         html = client.get(page).content.decode()
         raw = re.search(
             r'<script id="voice-catalogue" type="application/json">(.*?)</script>', html
@@ -30,3 +30,12 @@ def test_pages_render_the_shared_voice_list(client, db, settings):
             "engine": "silero",
             "licence": "CC BY-NC-SA 4.0 (non-commercial)",
         }
+
+
+def test_the_call_page_has_both_lanes_and_their_pickers(client, db):
+    page = client.get("/call").content.decode()
+    for speaker in ("me", "them"):
+        for part in ("input", "mode", "voice", "output"):
+            assert f'id="{speaker}-{part}" data-role="{part}"' in page
+    assert 'id="voice-catalogue"' in page and "js/call.js" in page
+    assert 'href="/call" aria-current="page"' in page

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from translation.api import views
+from translation.api import transcripts, views
 
 app_name = "api"
 
@@ -25,14 +25,19 @@ urlpatterns = [
     ),
     path(
         "translations/<str:translation_id>/transcript",
-        views.TranslationTranscript.as_view(),
+        transcripts.TranslationTranscript.as_view(),
         name="translation-transcript",
     ),
     path("sessions", views.SessionCollection.as_view(), name="sessions"),
     path(
         "sessions/<str:session_id>/transcript",
-        views.SessionTranscript.as_view(),
+        transcripts.SessionTranscript.as_view(),
         name="session-transcript",
+    ),
+    path(
+        "calls/<str:call_id>/transcript",
+        transcripts.CallTranscript.as_view(),
+        name="call-transcript",
     ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

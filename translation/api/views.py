@@ -8,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -28,7 +28,6 @@ from translation.api.serializers import (
     UploadSerializer,
 )
 from translation.history import selectors as history_selectors
-from translation.history import transcripts
 from translation.jobs import capacity, selectors, submit
 from translation.models import Translation
 
@@ -292,37 +291,6 @@ class TranslationInput(ApiView):
         )
 
 
-# --- transcripts -------------------------------------------------------------------------------
-
-FORMAT_PARAMETER = OpenApiParameter(
-    "format",
-    str,
-    enum=list(transcripts.FORMATS),
-    description="srt (SubRip), vtt (WebVTT), txt (plain text) or json; default txt.",
-)
-TRANSCRIPT_RESPONSES = {
-    (200, media): OpenApiResponse(
-        {"type": "string"}, description="The transcript (a download, UTF-8)."
-    )
-    for media, _ in transcripts.FORMATS.values()
-}
-
-
-def _transcript_response(request: Request, cues: list[transcripts.Cue], *, name: str, title: str):
-    fmt = request.query_params.get("format") or "txt"
-    if fmt not in transcripts.FORMATS:
-        raise ValidationError(
-            {"format": [f"unknown format {fmt!r} (use one of {', '.join(transcripts.FORMATS)})"]},
-            code="invalid_format",
-        )
-    media, extension = transcripts.FORMATS[fmt]
-    response = HttpResponse(
-        transcripts.render(cues, fmt, title=title), content_type=f"{media}; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
-    return response
-
-
 class SessionCollection(ApiView, generics.GenericAPIView):
     permission_classes = [permissions.IsAdminUser]
     serializer_class = SessionSerializer
@@ -341,60 +309,3 @@ class SessionCollection(ApiView, generics.GenericAPIView):
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(history_selectors.list_sessions())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-
-class SessionTranscript(ApiView):
-    @extend_schema(
-        operation_id="sessions_transcript",
-        summary="A live session's transcript",
-        description="Its finished utterances (what was said, the translation, the direction) "
-        "with times in the session's audio stream. For whoever holds the session's id (sent "
-        "to the page in the `ready` status of `/ws/translate`).",
-        parameters=[
-            OpenApiParameter(
-                "session_id", str, OpenApiParameter.PATH, description="The session's id."
-            ),
-            FORMAT_PARAMETER,
-        ],
-        responses={
-            **TRANSCRIPT_RESPONSES,
-            400: _error("An unknown format."),
-            404: _error("No such session, or it has no utterances yet."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request, session_id: str) -> HttpResponse:
-        rows = history_selectors.live_session_utterances(session_id)
-        if not rows:
-            raise NotFound(f"no live session with id {session_id!r}")
-        key = rows[0].session_id
-        return _transcript_response(
-            request,
-            transcripts.cues_from_rows(rows),
-            name=f"transcript-{key}",
-            title=f"rutrans live session {key}",
-        )
-
-
-class TranslationTranscript(ApiView):
-    @extend_schema(
-        operation_id="translations_transcript",
-        summary="A job's transcript",
-        description="What was said and its translation, in the same formats as a live "
-        "session's transcript; empty until the job is done.",
-        parameters=[ID_PARAMETER, FORMAT_PARAMETER],
-        responses={
-            **TRANSCRIPT_RESPONSES,
-            400: _error("An unknown format."),
-            404: _error("No such job."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request, translation_id: str) -> HttpResponse:
-        row = _job_or_404(translation_id)
-        return _transcript_response(
-            request,
-            transcripts.cues_from_rows([row]),
-            name=f"transcript-{row.id}",
-            title=f"rutrans translation {row.id}",
-        )

@@ -2,7 +2,10 @@
 
 Pure formatting: the rows come from translation.history.selectors. Times are stream times (seconds
 since the session's first audio frame, `Translation.stream_start_s`/`stream_end_s`), so the
-cues line up with a recording of what was heard, not with when results happened to arrive."""
+cues line up with a recording of what was heard, not with when results happened to arrive.
+
+A call's transcript holds both lanes on the call's clock; each cue names its speaker ("Me:" /
+"Them:" in SRT and text, a WebVTT voice tag `<v me>` / `<v them>`, `speaker` in JSON)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from translation.constants import SPEAKER_NAMES
 from translation.models import Translation
 
 # format → (media type, file extension)
@@ -36,15 +40,17 @@ class Cue:
     tgt: str
     source_text: str
     text: str
+    speaker: str = ""  # a call's lane ("me" / "them"); "" outside calls
 
     @property
     def direction(self) -> str:
         return f"{self.src}->{self.tgt}"
 
 
-def cues_from_rows(rows: Iterable[Translation]) -> list[Cue]:
+def cues_from_rows(rows: Iterable[Translation], *, speakers: bool = False) -> list[Cue]:
     """The finished utterances with some text, in stream order. An upload (no stream times)
-    is one cue over its whole duration."""
+    is one cue over its whole duration. `speakers`: label each cue with its lane (a call's
+    transcript; a session's, one lane, is not labelled)."""
     cues = []
     for row in rows:
         if row.status != Translation.Status.DONE:
@@ -63,6 +69,7 @@ def cues_from_rows(rows: Iterable[Translation]) -> list[Cue]:
                 tgt=row.tgt_lang or row.requested_tgt,
                 source_text=source_text,
                 text=text,
+                speaker=row.speaker if speakers and row.call_id else "",
             )
         )
     return sorted(cues, key=lambda cue: (cue.start_s, cue.seq))
@@ -83,16 +90,19 @@ def render(cues: list[Cue], fmt: str, *, title: str) -> str:
 
 def to_srt(cues: list[Cue]) -> str:
     blocks = [
-        f"{n}\n{_clock(c.start_s, ',')} --> {_clock(c.end_s, ',')}\n{_cue_text(c)}\n"
+        f"{n}\n{_clock(c.start_s, ',')} --> {_clock(c.end_s, ',')}\n"
+        f"{_speaker_prefix(c)}{_cue_text(c)}\n"
         for n, c in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
 
 def to_vtt(cues: list[Cue]) -> str:
+    # Cue ids: the seq outside calls; in a call the two lanes' seqs repeat, so the cue's number.
     blocks = [
-        f"{c.seq}\n{_clock(c.start_s, '.')} --> {_clock(c.end_s, '.')}\n{_cue_text(c)}\n"
-        for c in cues
+        f"{n if c.speaker else c.seq}\n{_clock(c.start_s, '.')} --> {_clock(c.end_s, '.')}\n"
+        f"{_voice_tag(c)}{_cue_text(c)}\n"
+        for n, c in enumerate(cues, start=1)
     ]
     return "\n".join(["WEBVTT\n", *blocks])
 
@@ -102,7 +112,7 @@ def to_text(cues: list[Cue], *, title: str) -> str:
     for c in cues:
         span = f"{_clock(c.start_s, '.')} - {_clock(c.end_s, '.')}"
         lines += [
-            f"[{span}] {c.src.upper()} -> {c.tgt.upper()}",
+            f"[{span}] {_speaker_prefix(c)}{c.src.upper()} -> {c.tgt.upper()}",
             f"{c.src}: {c.source_text}" if c.source_text else f"{c.src}: (no transcript)",
             f"{c.tgt}: {c.text}",
             "",
@@ -113,9 +123,24 @@ def to_text(cues: list[Cue], *, title: str) -> str:
 def to_json(cues: list[Cue], *, title: str) -> str:
     body = {
         "title": title,
-        "utterances": [{**asdict(c), "direction": c.direction} for c in cues],
+        "utterances": [_json_cue(c) for c in cues],
     }
     return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+
+
+def _json_cue(cue: Cue) -> dict[str, object]:
+    fields = {**asdict(cue), "direction": cue.direction}
+    if not cue.speaker:
+        del fields["speaker"]
+    return fields
+
+
+def _speaker_prefix(cue: Cue) -> str:
+    return f"{SPEAKER_NAMES.get(cue.speaker, cue.speaker)}: " if cue.speaker else ""
+
+
+def _voice_tag(cue: Cue) -> str:
+    return f"<v {cue.speaker}>" if cue.speaker else ""
 
 
 def _cue_text(cue: Cue) -> str:

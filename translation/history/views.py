@@ -1,4 +1,5 @@
-"""The staff's history page: live sessions with their utterances, players and transcripts."""
+"""The staff's history page: calls and live sessions with their utterances, players and
+transcripts."""
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
@@ -10,20 +11,31 @@ from translation.history import transcripts
 from translation.jobs import selectors as job_selectors
 
 SESSIONS_PER_PAGE = 20
+CALLS_PER_PAGE = 10
 
 
 @staff_member_required
 def history_page(request: HttpRequest) -> HttpResponse:
-    """Live sessions, newest first, with their utterances, players and transcript links."""
-    page_obj = Paginator(history_selectors.list_sessions(), SESSIONS_PER_PAGE).get_page(
-        request.GET.get("page")
+    """Calls (both lanes interleaved) and live sessions, newest first, with their
+    utterances, players and transcript links."""
+    calls_page = Paginator(history_selectors.list_calls(), CALLS_PER_PAGE).get_page(
+        request.GET.get("calls")
     )
+    page_obj = Paginator(
+        history_selectors.list_sessions(without_calls=True), SESSIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     grouped = history_selectors.utterances_by_session([s["session_id"] for s in page_obj])
     sessions = [{**s, "rows": grouped[s["session_id"]]} for s in page_obj]
     return render(
         request,
         "translation/history.html",
-        {"page_obj": page_obj, "sessions": sessions, "formats": list(transcripts.FORMATS)},
+        {
+            "calls_page": calls_page,
+            "calls": history_selectors.calls_with_lanes(list(calls_page)),
+            "page_obj": page_obj,
+            "sessions": sessions,
+            "formats": list(transcripts.FORMATS),
+        },
     )
 
 

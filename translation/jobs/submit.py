@@ -36,9 +36,12 @@ def submit_utterance(
     stream_start_s: float | None = None,
     stream_end_s: float | None = None,
     timings: dict[str, float] | None = None,
+    call_id: str | None = None,
+    speaker: str = "",
 ) -> Translation:
     """Store a live utterance (16 kHz mono float32) and queue its translation. The stream
-    times say where it lies in the session's audio (seconds since the session began)."""
+    times say where it lies in the session's audio (seconds since the session began; for a
+    lane of a call, `call_id` and its `speaker`, on the call's clock)."""
     row_id = uuid.uuid4()
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
     with transaction.atomic():
@@ -47,6 +50,8 @@ def submit_utterance(
             source=Translation.Source.LIVE,
             session_id=session_id,
             seq=seq,
+            call_id=call_id,
+            speaker=speaker if call_id else "",
             reply_channel=reply_channel,
             requested_src=config.src,
             requested_tgt=config.tgt or "",

@@ -13,6 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from translation import events
 from translation.audio.pcm import AudioFormatError
@@ -28,7 +29,7 @@ from translation.events import (
 from translation.jobs import capacity, submit
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
-from translation.streaming import caption_dispatch
+from translation.streaming import calls, caption_dispatch
 from translation.streaming.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 from translation.streaming.overload import OverloadNotices, status_for
 from translation.streaming.protocol import (
@@ -59,6 +60,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.partial_sender: asyncio.Task | None = None
         self.admitted = False
         self.overload = OverloadNotices()
+        self.lane: calls.CallLane | None = None  # set when the control names a call
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()
         # Admission (translation/jobs/capacity.py): refused after the accept, so the browser sees
@@ -154,6 +156,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             return
         self._queue(ended)
         self._configure_captions(config)
+        if not await self._join_call(config):
+            return
         await self.send(
             text_data=status_message(
                 "configured",
@@ -164,8 +168,38 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 channels=config.channels,
                 voice=dict(config.voices),
                 captions=self.captions is not None,
+                call=config.call,
+                speaker=config.speaker,
             )
         )
+
+    async def _join_call(self, config: SessionConfig) -> bool:
+        """A control naming a call makes this connection that call's lane (once: a
+        connection belongs to one lane; a page that changes calls opens a new one)."""
+        if config.call is None or config.speaker is None:
+            return True
+        lane = self.lane
+        if lane is not None:
+            if (lane.call_id, lane.speaker) == (config.call, config.speaker):
+                return True
+            await self.send(
+                text_data=error_message(
+                    "this connection is already a lane of another call; open a new one"
+                )
+            )
+            return False
+        try:
+            self.lane = await database_sync_to_async(calls.join_call)(
+                call_id=config.call, speaker=config.speaker
+            )
+        except DatabaseError as exc:
+            logger.warning(
+                "session %s: could not join call %s: %s", self.session_id, config.call, exc
+            )
+            await self.send(
+                text_data=error_message(f"could not join the call (the database): {exc}")
+            )
+        return True
 
     def _queue(self, pending: list[PendingUtterance]) -> None:
         for item in pending:
@@ -190,6 +224,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             )
             return
         started = time.perf_counter()
+        lane = self.lane
+        offset_s = lane.offset_s if lane is not None else 0.0  # on the call's clock
+        start_s, end_s = item.utterance.start_s + offset_s, item.utterance.end_s + offset_s
         try:
             row = await database_sync_to_async(submit.submit_utterance)(
                 session_id=self.session_id,
@@ -197,9 +234,11 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 reply_channel=self.channel_name,
                 audio=item.utterance.audio,
                 config=item.config,
-                stream_start_s=item.utterance.start_s,
-                stream_end_s=item.utterance.end_s,
+                stream_start_s=start_s,
+                stream_end_s=end_s,
                 timings=item.timings,
+                call_id=lane.call_id if lane is not None else None,
+                speaker=lane.speaker if lane is not None else "",
             )
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
@@ -217,8 +256,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 seq=item.seq,
                 id=str(row.id),
                 submit_ms=submit_ms,
-                start_s=round(item.utterance.start_s, 3),
-                end_s=round(item.utterance.end_s, 3),
+                start_s=round(start_s, 3),
+                end_s=round(end_s, 3),
             )
         )
 

@@ -12,15 +12,25 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from translation.constants import (
+    CALL_ID_PATTERN,
     LANGS,
     MAX_STREAM_RATE,
     MIN_STREAM_RATE,
     VOICES,
     Lang,
     SourceLang,
+    Speaker,
 )
 
 FLUSH = "__flush__"
@@ -49,6 +59,8 @@ class SessionConfig:
     channels: int = 2
     voices: tuple[tuple[str, str], ...] = ()  # (target language, voice) pairs
     captions: bool | None = None  # live captions: None follows the server (LIVE_CAPTIONS)
+    call: str | None = None  # the call this connection is a lane of (32 hex characters)
+    speaker: Speaker | None = None  # which lane: "me" or "them" (set exactly when call is)
 
     @property
     def mode(self) -> str:
@@ -113,6 +125,16 @@ class ControlMessage(BaseModel):
         (), description='an object like {"ru": "baya", "en": "en_0"}'
     )
     captions: bool | None = Field(None, description="true or false")
+    call: Annotated[str, StringConstraints(pattern=CALL_ID_PATTERN)] | None = Field(
+        None, description="a call's id: 32 lower-case hex characters, or null"
+    )
+    speaker: Literal["me", "them"] | None = Field(None, description='"me", "them" or null')
+
+    @model_validator(mode="after")
+    def _call_has_a_speaker(self) -> ControlMessage:
+        if (self.call is None) != (self.speaker is None):
+            raise ValueError("call and speaker come together: a lane of a call names both")
+        return self
 
 
 class StablePrefix(BaseModel):
@@ -147,10 +169,10 @@ def _explain(error: ValidationError) -> str:
     kind, loc = first["type"], first["loc"]
     if kind == "json_invalid":
         return f"invalid JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+    if kind == "value_error":  # our own validators' ProtocolError (or the model's check)
+        return str(first["ctx"]["error"])
     if not loc:
         return "control message must be a JSON object"
-    if kind == "value_error":  # our own validators' ProtocolError
-        return str(first["ctx"]["error"])
     field = str(loc[0])
     info = ControlMessage.model_fields.get(field)
     expected = info.description if info is not None and info.description else first["msg"]
@@ -187,6 +209,8 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
         channels=control.channels,
         voices=control.voice,
         captions=control.captions,
+        call=control.call,
+        speaker=control.speaker,
     )
 
 

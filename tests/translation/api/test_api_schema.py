@@ -93,6 +93,7 @@ def test_schema_is_served_as_openapi_3(client):
         "/api/translations/{translation_id}/transcript",
         "/api/sessions",
         "/api/sessions/{session_id}/transcript",
+        "/api/calls/{call_id}/transcript",
     }
     upload = schema["paths"]["/api/translations"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]

@@ -6,7 +6,7 @@ import uuid
 
 from django.core.files.base import ContentFile
 
-from translation.models import Translation
+from translation.models import Call, Translation
 
 
 def test_history_page_is_for_staff_only(client, db, django_user_model):
@@ -50,3 +50,30 @@ def test_history_lists_sessions_with_players_and_exports(admin_client, db):
         assert f'href="/api/sessions/{session}/transcript?format={fmt}"' in page
     assert "not a session" not in page
     assert 'href="/history" aria-current="page"' in page
+
+
+def test_history_shows_a_call_with_both_lanes_and_its_exports(admin_client, db):
+    call = Call.objects.create(id="ab" * 16)
+    for speaker, start, text in [("them", 3.0, "Good afternoon."), ("me", 0.5, "Здравствуйте.")]:
+        Translation.objects.create(
+            source="live",
+            session_id=(speaker[0] * 32),
+            seq=0,
+            call=call,
+            speaker=speaker,
+            status="done",
+            src_lang="en" if speaker == "me" else "ru",
+            tgt_lang="ru" if speaker == "me" else "en",
+            text=text,
+            stream_start_s=start,
+            stream_end_s=start + 1,
+        )
+    page = admin_client.get("/history").content.decode()
+    assert f'data-call="{call.id}"' in page and "Call <code" in page
+    card = page[page.index(f'data-call="{call.id}"') :]
+    assert card.index("Здравствуйте.") < card.index("Good afternoon.")  # the call's clock
+    assert card.index('data-speaker="me"') < card.index('data-speaker="them"')
+    for fmt in ("srt", "vtt", "txt", "json"):
+        assert f'href="/api/calls/{call.id}/transcript?format={fmt}"' in card
+    # Its lanes' sessions are shown with the call, not again as live sessions.
+    assert 'data-session="' + "m" * 32 not in page

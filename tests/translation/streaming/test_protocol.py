@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -134,6 +135,8 @@ VALID_FIELDS = {
     "channels": st.sampled_from([1, 2]),
     "voice": st.sampled_from([None, "baya", "en_3", {"ru": "xenia"}, {"en": "en_7", "ru": None}]),
     "captions": st.sampled_from([True, False, None]),
+    "call": st.sampled_from([None, "0" * 32, "0123456789abcdef" * 2]),
+    "speaker": st.sampled_from([None, "me", "them"]),
 }
 assert set(VALID_FIELDS) == set(ControlMessage.model_fields), "fuzz every field of the schema"
 
@@ -172,6 +175,9 @@ def check_parsed(raw) -> SessionConfig | None:
     assert type(config.channels) is int
     for lang, voice in config.voices:
         assert voice in VOICES[lang]
+    assert (config.call is None) == (config.speaker is None)
+    assert config.call is None or re.fullmatch("[0-9a-f]{32}", config.call)
+    assert config.speaker in (None, "me", "them")
     return config
 
 
@@ -306,3 +312,42 @@ def test_bounded_json_never_exceeds_the_message_limit():
     assert len(encoded.encode()) <= MAX_MESSAGE_BYTES
     assert message["truncated"] is True and message["id"] == "a"
     assert message["text"].startswith("яяя") and message["text"].endswith("…")
+
+
+# --- a call's lanes ------------------------------------------------------------------------------
+
+CALL = "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize("speaker", ["me", "them"])
+def test_a_lane_of_a_call_names_the_call_and_its_speaker(speaker):
+    config = parse_control({"mode": "en->ru", "call": CALL, "speaker": speaker})
+    assert (config.call, config.speaker) == (CALL, speaker)
+    assert parse_control({"mode": "en->ru"}).call is None
+
+
+@pytest.mark.parametrize(
+    ("control", "message"),
+    [
+        (
+            {"call": "abc", "speaker": "me"},
+            'call must be a call\'s id: 32 lower-case hex characters, or null (got "abc")',
+        ),
+        ({"call": CALL.upper(), "speaker": "me"}, "call must be a call's id"),
+        ({"call": CALL + "0", "speaker": "me"}, "call must be a call's id"),
+        ({"call": "g" * 32, "speaker": "me"}, "call must be a call's id"),
+        (
+            {"call": 12345, "speaker": "me"},
+            "call must be a call's id: 32 lower-case hex characters, or null (got 12345)",
+        ),
+        ({"call": CALL, "speaker": "you"}, 'speaker must be "me", "them" or null (got "you")'),
+        ({"call": CALL, "speaker": "Me"}, 'speaker must be "me", "them" or null'),
+        ({"call": CALL, "speaker": 1}, 'speaker must be "me", "them" or null (got 1)'),
+        ({"call": CALL}, "call and speaker come together"),
+        ({"speaker": "them"}, "call and speaker come together"),
+    ],
+)
+def test_a_bad_call_or_speaker_is_refused_in_the_schemas_words(control, message):
+    with pytest.raises(ProtocolError) as caught:
+        parse_control(json.dumps(control))
+    assert message in str(caught.value)
