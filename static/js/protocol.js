@@ -45,6 +45,20 @@
  */
 
 /**
+ * The workers' backlog (translation/streaming/protocol.py `CapacityStatus`): `busy` while
+ * translations run more than MAX_QUEUE_LAG_S behind, `clear` once caught up, `refused` for a
+ * new session that is not admitted (the socket then closes with 1013 and `message`).
+ * @typedef {object} CapacityStatusMessage
+ * @property {"status"} type
+ * @property {"busy" | "clear" | "refused"} state
+ * @property {number} lag_s
+ * @property {number} queued
+ * @property {boolean} captions_paused
+ * @property {number} [retry_after_s]
+ * @property {string} message
+ */
+
+/**
  * @typedef {object} ResultMessage
  * @property {"result"} type
  * @property {number} seq
@@ -90,7 +104,7 @@
  * @property {number} [seq]
  */
 
-/** @typedef {StatusMessage | ResultMessage | AudioEndMessage | PartialMessage | ErrorMessage} ServerMessage */
+/** @typedef {StatusMessage | CapacityStatusMessage | ResultMessage | AudioEndMessage | PartialMessage | ErrorMessage} ServerMessage */
 
 export const SPEAKERS = /** @type {const} */ (["me", "them"]);
 export const CALL_ID_PATTERN = /^[0-9a-f]{32}$/;

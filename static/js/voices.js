@@ -2,9 +2,7 @@
 // licence, its default voices and the languages' names: rendered into the page from
 // translation/constants.py (`json_script` "voice-catalogue"), so there is one list, kept by the
 // server.
-const catalogue = JSON.parse(
-  globalThis.document?.getElementById("voice-catalogue")?.textContent || "{}",
-);
+const catalogue = JSON.parse(globalThis.document?.getElementById("voice-catalogue")?.textContent || "{}");
 
 export const VOICES = catalogue.voices || { ru: [], en: [] };
 export const DEFAULT_VOICES = catalogue.defaults || { ru: "", en: "" };
