@@ -36,6 +36,15 @@ class Translation(models.Model):
         FAILED = "failed", "Failed"
 
     TERMINAL = (Status.DONE, Status.FAILED)
+    STATUS_ORDER: dict[str, int] = {
+        Status.QUEUED: 0,
+        Status.RUNNING: 1,
+        Status.DONE: 2,
+        Status.FAILED: 2,
+    }
+    """How far along a status is: a watcher never reports one going back (a redelivered task
+    reports `running` again); `done` and `failed` are both the end. Transitions:
+    `translation.jobs.states`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.LIVE)
@@ -75,6 +84,9 @@ class Translation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the row's task was last handed to the queue (created, re-queued or re-sent):
+    # recovery finds lost queued work from this, not from the broker's internals.
+    enqueued_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -94,3 +106,8 @@ class Translation(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @classmethod
+    def status_rank(cls, status: str) -> int:
+        """The place of `status` in STATUS_ORDER (an unknown one counts as the start)."""
+        return cls.STATUS_ORDER.get(status, 0)

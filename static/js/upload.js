@@ -192,7 +192,7 @@ function follow(current) {
       return; // not JSON: ignore
     }
     if (message.type === "error") fail(message.error || "The job could not be followed.");
-    else if (message.status) update(message);
+    else if (message.type === "job") update(message);
   };
   socket.onclose = () => {
     current.socket = null;

@@ -137,3 +137,21 @@ def test_silero_is_not_needed_when_no_default_voice_is_silero(piper_settings, tm
     output = doctor("--no-load")
     assert "not needed by the default piper:ru_RU-denis-medium" in output
     assert output.rstrip().endswith("All checks passed.")
+
+
+def test_without_the_language_id_model_the_round_trip_still_runs_a_fixed_direction(
+    model_settings, tmp_path
+):
+    """Only the language-ID model missing: doctor reports it, and still proves that a session
+    with a direction set works (the round trip runs en->ru without LID)."""
+    model_settings.LID_MODEL = str(tmp_path / "absent-ambernet.nemo")
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("doctor", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("  FAIL load identifier") for line in lines)
+    [trip] = [line for line in lines if "round trip" in line]
+    assert trip.startswith("  ok   round trip"), trip
+    assert "en->ru (fixed: no language ID)" in trip and "lid " not in trip
+    assert "canary " in trip and "tts " in trip
+    assert "round trip" not in str(caught.value)

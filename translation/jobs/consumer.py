@@ -15,12 +15,11 @@ from translation.jobs import selectors
 from translation.jobs.delivery import job_group
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
+from translation.models import Translation
 from translation.streaming.protocol import bounded_json, error_message
 
 logger = logging.getLogger(__name__)
 
-# Status order: a watcher never goes back (a redelivered task reports "running" again).
-_STATUS_RANK = {"queued": 0, "running": 1, "done": 2, "failed": 2}
 JOB_NOT_FOUND_CLOSE_CODE = 4404
 
 
@@ -60,12 +59,12 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         await self._report(JobStatus.from_message(message).job)
 
     async def _report(self, job: dict[str, Any]) -> None:
-        rank = _STATUS_RANK.get(job["status"], 0)
+        rank = Translation.status_rank(job["status"])
         if rank <= self.rank:
             return  # already reported (the event and the first read can overlap)
         self.rank = rank
         await self.send(
             text_data=bounded_json({"type": "job", **job}, text_fields=("text", "source_text"))
         )
-        if rank == _STATUS_RANK["done"]:
+        if job["status"] in Translation.TERMINAL:
             await self.close()

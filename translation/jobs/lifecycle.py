@@ -9,14 +9,15 @@ import time
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
 
 from translation.events import Outcome
-from translation.jobs import liveness
+from translation.jobs import liveness, states
 from translation.jobs.delivery import deliver_result, notify_job_status
 from translation.models import Translation
 
 logger = logging.getLogger(__name__)
+
+Status = Translation.Status
 
 WORKER_LOST_REASON = (
     "the worker translating this stopped (it was killed or lost its connection) on each of "
@@ -35,7 +36,7 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
         row = Translation.objects.select_for_update().filter(pk=translation_id).first()
         if row is None or row.is_terminal:
             return None
-        if row.status == Translation.Status.RUNNING and row.worker != worker:
+        if row.status == Status.RUNNING and row.worker != worker:
             try:
                 alive = row.worker in liveness.live_workers([row.worker])
             except liveness.LivenessUnknown:
@@ -44,16 +45,20 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
                 logger.info("translation %s runs on %s; skipping a duplicate", row.id, row.worker)
                 return None
             if row.attempts >= settings.TRANSLATION_MAX_ATTEMPTS:
-                lost = mark_failed(row, WORKER_LOST_REASON.format(attempts=row.attempts))
+                reason = WORKER_LOST_REASON.format(attempts=row.attempts)
+                lost = states.fail(row, reason, expected=[Status.RUNNING])
         if lost is None:
-            row.status = Translation.Status.RUNNING
             row.worker = worker[:200]
             row.attempts += 1
-            row.started_at = timezone.now()
             submitted_at = row.meta.get("submitted_at")
             if submitted_at:
                 row.timings["queue_ms"] = round((time.time() - submitted_at) * 1000.0, 2)
-            row.save(update_fields=["status", "worker", "attempts", "started_at", "timings"])
+            states.move(
+                row,
+                Status.RUNNING,
+                expected=[Status.QUEUED, Status.RUNNING],
+                fields=["worker", "attempts", "timings"],
+            )
     if lost is not None:
         tell_waiters(lost)
         return None
@@ -65,11 +70,13 @@ def _owned_by(row: Translation, worker: str | None) -> bool:
     """May `worker` record the end of this row? Yes while the run it started is the current one,
     or when recovery re-queued the row and nobody has started it again (the re-queued message
     then finds it finished). No once it is finished or another worker has started it."""
-    if worker is None:  # a caller outside a worker's run (tests, tools): as before
+    if row.is_terminal:
+        return False
+    if worker is None:  # a caller outside a worker's run (tests, tools)
         return True
-    if row.status == Translation.Status.QUEUED:
+    if row.status == Status.QUEUED:
         return True
-    return row.status == Translation.Status.RUNNING and row.worker == worker
+    return row.status == Status.RUNNING and row.worker == worker
 
 
 def finish_translation(
@@ -83,7 +90,6 @@ def finish_translation(
         if not _owned_by(row, worker):
             logger.info("translation %s: dropping the outcome of %s (%s)", row.id, worker, row)
             return None
-        row.status = Translation.Status.DONE
         row.src_lang, row.tgt_lang = outcome.src, outcome.tgt
         row.text = outcome.text
         row.source_text = outcome.source_text or ""
@@ -92,9 +98,9 @@ def finish_translation(
         row.voice = outcome.voice
         row.timings = {**row.timings, **outcome.timings}
         row.meta = {**row.meta, **outcome.meta}
-        row.finished_at = timezone.now()
         if outcome.wav:
             row.output_audio.save(f"{row.id}.wav", ContentFile(outcome.wav), save=False)
+        states.move(row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False)
         row.save()
     notify_job_status(row)
     return row
@@ -107,18 +113,10 @@ def fail_translation(
     only while that worker's run is the row's current one; None when unknown or not."""
     with transaction.atomic():
         row = Translation.objects.select_for_update().filter(pk=translation_id).first()
-        if row is None or (worker is not None and not _owned_by(row, worker)):
+        if row is None or not _owned_by(row, worker):
             return None
-        mark_failed(row, error)
+        states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING])
     notify_job_status(row)
-    return row
-
-
-def mark_failed(row: Translation, error: str) -> Translation:
-    row.status = Translation.Status.FAILED
-    row.error = error
-    row.finished_at = timezone.now()
-    row.save(update_fields=["status", "error", "finished_at"])
     return row
 
 

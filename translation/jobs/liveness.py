@@ -15,14 +15,12 @@ its identity is this process's.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
 
-from translation.constants import FINALS_QUEUE
 from translation.messaging.broker import broker_redis
 
 logger = logging.getLogger(__name__)
@@ -92,29 +90,3 @@ def live_workers(workers: Iterable[str]) -> set[str]:
     except Exception as exc:  # redis-py's connection and timeout errors, whatever the version
         raise LivenessUnknown(f"{type(exc).__name__}: {exc}") from exc
     return {w for w, value in zip(names, found, strict=True) if value is not None}
-
-
-_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def waiting_translations() -> set[str]:
-    """Ids of the translations whose task message waits in the broker's queue, not yet taken
-    by any worker (kombu's Redis transport keeps them in a list per queue and priority; the
-    message's headers name the task's arguments). Raises LivenessUnknown when that cannot be
-    told: in the embedded default (no broker), or with Redis unreachable."""
-    if settings.EMBEDDED:
-        raise LivenessUnknown("no broker: the embedded worker's queue is in-process")
-    keys = [
-        FINALS_QUEUE,
-        *(f"{FINALS_QUEUE}\x06\x16{priority}" for priority in range(1, 10)),
-    ]
-    try:
-        pipe = broker_redis().pipeline(transaction=False)
-        for key in keys:
-            pipe.lrange(key, 0, -1)
-        lists = pipe.execute()
-    except Exception as exc:  # redis-py's connection and timeout errors, whatever the version
-        raise LivenessUnknown(f"{type(exc).__name__}: {exc}") from exc
-    return {
-        found.decode() for messages in lists for raw in messages for found in _UUID.findall(raw)
-    }

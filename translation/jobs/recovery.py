@@ -11,16 +11,17 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from translation.jobs import liveness
-from translation.jobs.delivery import deliver_result, notify_job_status
-from translation.jobs.lifecycle import WORKER_LOST_REASON, mark_failed, tell_waiters
+from translation.jobs import liveness, states
+from translation.jobs.lifecycle import WORKER_LOST_REASON, tell_waiters
 from translation.messaging.dispatch import enqueue_translation
 from translation.models import Translation
 
 logger = logging.getLogger(__name__)
+
+Status = Translation.Status
 
 
 STALE_REASON = (
@@ -39,24 +40,20 @@ def fail_stale_translations(*, older_than_s: float) -> list[Translation]:
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=older_than_s)
-    stuck = Q(status=Translation.Status.QUEUED, created_at__lt=cutoff) | Q(
-        status=Translation.Status.RUNNING, started_at__lt=cutoff
+    stuck = Q(status=Status.QUEUED, created_at__lt=cutoff) | Q(
+        status=Status.RUNNING, started_at__lt=cutoff
     )
     failed: list[Translation] = []
     with transaction.atomic():
         rows = Translation.objects.select_for_update(skip_locked=True).filter(stuck)
         for row in rows:
-            since = row.started_at if row.status == Translation.Status.RUNNING else row.created_at
+            since = row.started_at if row.status == Status.RUNNING else row.created_at
             since = since or row.created_at  # a running row always has started_at
-            row.error = STALE_REASON.format(age=(now - since).total_seconds())
-            row.status = Translation.Status.FAILED
-            row.finished_at = now
-            row.save(update_fields=["status", "error", "finished_at"])
-            failed.append(row)
+            reason = STALE_REASON.format(age=(now - since).total_seconds())
+            failed.append(states.fail(row, reason, expected=[row.status]))
     for row in failed:
         logger.warning("translation %s was stuck; marked failed: %s", row.id, row.error)
-        notify_job_status(row)
-        deliver_result(row, wav=None)
+        tell_waiters(row)
     return failed
 
 
@@ -73,11 +70,12 @@ class Recovery:
 def recover_translations() -> Recovery:
     """Re-queue every `running` row whose worker is dead (its heartbeat expired, see
     `translation.jobs.liveness`), or fail it with a clear error once it has had
-    TRANSLATION_MAX_ATTEMPTS runs; tell the failed rows' waiters. Nothing happens while the
+    TRANSLATION_MAX_ATTEMPTS runs; tell the failed rows' waiters; then send again the tasks of
+    queued rows that the database shows lost (`_resend_lost_tasks`). Nothing happens while the
     heartbeats cannot be read. Rows locked by someone else are skipped (several processes
     recover at once), and a re-queued row's old message, should the broker deliver it again,
     finds the row taken or finished (`start_translation`)."""
-    running = Translation.objects.filter(status=Translation.Status.RUNNING)
+    running = Translation.objects.filter(status=Status.RUNNING)
     workers = set(running.values_list("worker", flat=True).distinct())
     try:
         dead = workers - liveness.live_workers(workers)
@@ -90,11 +88,11 @@ def recover_translations() -> Recovery:
         rows = running.select_for_update(skip_locked=True).filter(worker__in=dead)
         for row in rows:
             if row.attempts >= settings.TRANSLATION_MAX_ATTEMPTS:
-                failed.append(mark_failed(row, WORKER_LOST_REASON.format(attempts=row.attempts)))
+                reason = WORKER_LOST_REASON.format(attempts=row.attempts)
+                failed.append(states.fail(row, reason, expected=[Status.RUNNING]))
                 continue
             row.meta = {**row.meta, "recovered": [*row.meta.get("recovered", []), row.worker]}
-            row.status = Translation.Status.QUEUED
-            row.save(update_fields=["status", "meta"])
+            states.move(row, Status.QUEUED, expected=[Status.RUNNING], fields=["meta"])
             transaction.on_commit(partial(enqueue_translation, str(row.id)))
             requeued.append(row)
     resent = _resend_lost_tasks()
@@ -115,21 +113,37 @@ def recover_translations() -> Recovery:
 
 
 def _resend_lost_tasks() -> list[str]:
-    """Send the task again for every row `queued` for over WORKER_DEAD_AFTER_S whose message no
-    longer waits in the broker: a worker took it and died before starting it, or the broker
-    lost it. If a live worker does hold it after all, the copy is skipped (`start_translation`).
-    Returns the ids sent again."""
-    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_S)
-    old = Translation.objects.filter(status=Translation.Status.QUEUED, created_at__lt=cutoff)
-    ids = [str(pk) for pk in old.values_list("pk", flat=True)]
-    if not ids:
+    """Send the task again for every queued row whose message the database shows lost: queued
+    for over WORKER_DEAD_AFTER_S (since `enqueued_at`) while the finals queue, first in first
+    out, has moved past it (a row enqueued after it started over WORKER_DEAD_AFTER_S ago), or
+    stood idle (nothing running, nothing started since it was enqueued). A worker took its
+    message and died before starting it, or the broker lost it. A backlog waiting its turn
+    matches neither rule. Each row is re-sent at most TRANSLATION_MAX_ATTEMPTS times (the
+    stale sweep fails it in the end); a copy that finds the row taken is skipped
+    (`start_translation`). Embedded, nothing is lost (the queue is in-process). Returns the ids
+    sent again."""
+    if settings.EMBEDDED:
         return []
-    try:
-        waiting = liveness.waiting_translations()
-    except liveness.LivenessUnknown:
+    grace = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_S)
+    old = Translation.objects.filter(status=Status.QUEUED, enqueued_at__lt=grace)
+    if not old.exists():
         return []
-    lost = [pk for pk in ids if pk not in waiting]
+    idle = not Translation.objects.filter(status=Status.RUNNING).exists()
+    overtaken = Translation.objects.filter(
+        enqueued_at__gt=OuterRef("enqueued_at"), started_at__lt=grace
+    )
+    started_since = Translation.objects.filter(started_at__gt=OuterRef("enqueued_at"))
+    lost_rule = Exists(overtaken) | ~Exists(started_since) if idle else Exists(overtaken)
+    lost: list[str] = []
+    with transaction.atomic():
+        for row in old.filter(lost_rule).select_for_update(skip_locked=True):
+            resends = int(row.meta.get("resent", 0))
+            if resends >= settings.TRANSLATION_MAX_ATTEMPTS:
+                continue
+            row.meta = {**row.meta, "resent": resends + 1}
+            states.move(row, Status.QUEUED, expected=[Status.QUEUED], fields=["meta"])
+            transaction.on_commit(partial(enqueue_translation, str(row.id)))
+            lost.append(str(row.id))
     for pk in lost:
         logger.warning("translation %s: queued, but its task is gone; sending it again", pk)
-        enqueue_translation(pk)
     return lost

@@ -14,6 +14,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from translation.audio.files import decode_audio_file
@@ -60,6 +61,7 @@ def submit_utterance(
             stream_end_s=stream_end_s,
             timings=dict(timings or {}),
             meta={"voices": dict(config.voices), "submitted_at": time.time()},
+            enqueued_at=timezone.now(),
         )
         row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
         row.save(force_insert=True)
@@ -102,6 +104,7 @@ def submit_upload(
                 requested_src=config.src,
                 requested_tgt=config.tgt or "",
                 duration_s=duration_s,
+                enqueued_at=timezone.now(),
                 meta={
                     "voices": dict(config.voices),
                     "submitted_at": time.time(),

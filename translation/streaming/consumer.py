@@ -57,7 +57,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.live: LiveSession | None = None
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         self.captions: CaptionState | None = None
-        self.partial_sender: asyncio.Task | None = None
+        self.partial_senders: set[asyncio.Task] = set()
         self.admitted = False
         self.overload = OverloadNotices()
         self.lane: calls.CallLane | None = None  # set when the control names a call
@@ -113,12 +113,15 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         await self.stop_background_tasks()
 
     async def stop_background_tasks(self) -> None:
+        """The watchdog and any partial still being handed over are cancelled; utterances
+        already cut are still recorded (the submitter ends after them)."""
+        for sender in list(getattr(self, "partial_senders", ())):
+            sender.cancel()
         if getattr(self, "admitted", False):
             self.admitted = False
             capacity.monitor.open_sessions -= 1
         if hasattr(self, "watchdog") and not self.watchdog.done():
             self.watchdog.cancel()
-            # Utterances already cut are still recorded; the submitter ends after them.
             self.submissions.put_nowait(None)
 
     # --- client → server -----------------------------------------------------------------------
@@ -215,7 +218,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         assert live is not None
         if live.in_flight > MAX_IN_FLIGHT:
             await self._deliver(
-                live.accept(
+                live.results.accept(
                     UtteranceFailed(
                         seq=item.seq,
                         error="too many utterances waiting for translation; this one was dropped",
@@ -243,13 +246,13 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
             await self._deliver(
-                live.accept(
+                live.results.accept(
                     UtteranceFailed(seq=item.seq, error=f"could not queue the utterance: {exc}")
                 )
             )
             return
         submit_ms = round((time.perf_counter() - started) * 1000.0, 2)
-        live.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
+        live.results.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
         await self.send(
             text_data=status_message(
                 "queued",
@@ -274,10 +277,10 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 loop_lag_ms = (now - before - WATCH_INTERVAL_S) * 1000.0
                 live.note_loop_lag(loop_lag_ms)
                 capacity.monitor.note_loop_lag(loop_lag_ms)
-                if live.idle_due(now):
+                if live.idle_due():
                     self._queue(live.flush("idle"))
-                if live.deadlines:
-                    await self._deliver(live.expire(now))
+                if live.results.deadlines:
+                    await self._deliver(live.results.expire())
                 await self._tell_overload(now)
         except asyncio.CancelledError:
             pass
@@ -340,7 +343,9 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             speech_s=speech_s,
         )
         captions.sent(request, time.monotonic())
-        self.partial_sender = asyncio.create_task(self._submit_partial(captions, request, job))
+        sender = asyncio.create_task(self._submit_partial(captions, request, job))
+        self.partial_senders.add(sender)
+        sender.add_done_callback(self.partial_senders.discard)
 
     async def _submit_partial(
         self, captions: CaptionState, request: PartialRequest, job: caption_dispatch.PartialJob
@@ -360,7 +365,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             return
         reply = PartialReply.from_message(message)
         seq = reply.seq
-        final_arrived = seq < live.next_to_send or seq in live.headed
+        final_arrived = seq < live.results.next_to_send or seq in live.results.headed
         shown = captions.accept(reply, final_arrived=final_arrived)
         if shown is None:
             return
@@ -385,7 +390,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     async def _accept(self, event: SessionEvent) -> None:
         """A worker's event for one utterance: released to the client in seq order."""
         if self.live is not None:
-            await self._deliver(self.live.accept(event))
+            await self._deliver(self.live.results.accept(event))
 
     async def _deliver(self, ready: list[SessionEvent]) -> None:
         for event in ready:

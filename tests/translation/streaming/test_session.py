@@ -1,12 +1,10 @@
 import json
-import time
 
 import numpy as np
 import pytest
 
 from tests.speech import silence
 from translation.audio.pcm import AudioFormatError
-from translation.events import AudioEnd, AudioPiece, UtteranceFailed, UtteranceResult
 from translation.streaming.protocol import ProtocolError
 from translation.streaming.session import LiveSession
 
@@ -66,115 +64,22 @@ def test_flush_without_speech_gives_nothing(session):
     assert session.flush() == []
 
 
-def head(seq, text="", attempt=1):
-    return UtteranceResult(seq=seq, result={"text": text}, attempt=attempt)
-
-
-def piece(seq, data=b"RIFF", attempt=1):
-    return AudioPiece(seq=seq, wav=data, attempt=attempt)
-
-
-def end(seq, pieces, attempt=1, **extra):
-    return AudioEnd(seq=seq, pieces=pieces, attempt=attempt, **extra)
-
-
-def kinds(events):
-    """Each released event as (seq, what): the result text, the piece bytes, or 'end N'."""
-    out = []
-    for e in events:
-        if isinstance(e, UtteranceResult):
-            out.append((e.seq, e.result["text"]))
-        elif isinstance(e, AudioPiece):
-            out.append((e.seq, e.wav))
-        elif isinstance(e, AudioEnd):
-            out.append((e.seq, f"end {e.pieces}"))
-        else:
-            assert isinstance(e, UtteranceFailed)
-            out.append((e.seq, "error"))
-    return out
-
-
-def test_results_are_released_in_seq_order(session):
-    session.next_seq = 3
-    assert session.accept(head(2, "c")) == []
-    assert session.accept(end(2, 0)) == []
-    assert session.accept(head(1, "b")) == []
-    assert session.accept(end(1, 0)) == []
-    released = session.accept(head(0, "a"))
-    assert kinds(released) == [(0, "a")]  # seq 0's audio is not over yet
-    released = session.accept(end(0, 0))
-    assert kinds(released) == [(0, "end 0"), (1, "b"), (1, "end 0"), (2, "c"), (2, "end 0")]
-    assert session.accept(head(1, "again")) == []  # duplicate/late: dropped
-    assert session.in_flight == 0
-
-
-def test_the_current_seq_streams_while_later_ones_wait_whole(session):
-    session.next_seq = 2
-    assert kinds(session.accept(head(0, "a"))) == [(0, "a")]
-    assert kinds(session.accept(piece(0, b"a1"))) == [(0, b"a1")]
-    # seq 1 is complete already, but must not interleave with seq 0's audio.
-    for event in (head(1, "b"), piece(1, b"b1"), piece(1, b"b2"), end(1, 2)):
-        assert session.accept(event) == []
-    assert kinds(session.accept(piece(0, b"a2"))) == [(0, b"a2")]
-    assert kinds(session.accept(end(0, 2))) == [
-        (0, "end 2"),
-        (1, "b"),
-        (1, b"b1"),
-        (1, b"b2"),
-        (1, "end 2"),
-    ]
-    assert session.in_flight == 0 and session.held == {}
-
-
-def test_an_error_ends_its_seq_by_itself(session):
-    session.next_seq = 2
-    assert session.accept(head(1, "b")) == []
-    released = session.accept(UtteranceFailed(seq=0, error="model failed"))
-    assert kinds(released) == [(0, "error"), (1, "b")]
-    assert kinds(session.accept(end(1, 0))) == [(1, "end 0")]
-
-
-def test_pieces_of_another_task_run_are_dropped(session):
-    session.next_seq = 1
-    session.accept(head(0, "a", attempt=1))
-    assert session.accept(piece(0, b"x", attempt=2)) == []  # a redelivered task's audio
-    assert session.accept(head(0, "a", attempt=2)) == []
-    assert session.accept(piece(3, b"x")) == []  # no result for it
-    assert kinds(session.accept(end(0, 0, attempt=1))) == [(0, "end 0")]
-
-
-def test_the_end_counts_the_pieces_that_really_passed(session):
-    session.next_seq = 1
-    session.accept(head(0, "a"))
-    session.accept(piece(0))
-    released = session.accept(end(0, 3))
-    assert released[0].pieces == 1 and "2 of 3 audio pieces were lost" in released[0].error
-
-
-def test_overdue_results_become_errors_so_later_ones_flow(session):
-    session.next_seq = 2
-    session.expect(0, timeout_s=0.0)
-    session.expect(1, timeout_s=60.0)
-    assert session.accept(head(1, "b")) == []
-    assert session.accept(end(1, 0)) == []
-    released = session.expire(now=float("inf"))
-    assert kinds(released) == [(0, "error"), (1, "b"), (1, "end 0")]
-    assert "worker may be down" in released[0].error
-    assert session.accept(head(0, "too late")) == []
-
-
-def test_audio_that_stops_coming_is_ended_with_an_error(session):
-    session.next_seq = 2
-    session.expect(0, timeout_s=60.0)
-    session.expect(1, timeout_s=60.0)
-    session.accept(head(0, "a"))
-    session.accept(piece(0))
-    assert session.expire(now=time.monotonic()) == []  # audio keeps the deadline fresh
-    session.accept(head(1, "b"))
-    released = session.expire(now=float("inf"))
-    assert kinds(released) == [(0, "end 1"), (1, "b"), (1, "end 0")]
-    assert "did not arrive in time" in released[0].error
-    assert session.accept(piece(0)) == [] and session.in_flight == 0
+def test_idle_is_due_after_the_silence_window_on_the_sessions_clock(speech, settings):
+    """No frame for UTTERANCE_SILENCE_MS while speech is open: the utterance ends (the clock is
+    the session's, so no real time passes here)."""
+    now = [100.0]
+    live = LiveSession(clock=lambda: now[0])
+    live.configure(json.dumps({"mode": "en->ru", "sample_rate": 16_000, "channels": 1}))
+    sentence = speech.speech_16k("Good morning, everyone.", "en")
+    for start in range(0, len(sentence), 320):
+        live.ingest(pcm(sentence[start : start + 320]))
+    assert live.segmenter.has_speech and not live.idle_due()
+    now[0] += settings.UTTERANCE_SILENCE_MS / 1000.0
+    assert live.idle_due()
+    [pending] = live.flush("idle")
+    assert pending.utterance.reason == "idle"
+    assert pending.timings["endpoint_ms"] == pytest.approx(settings.UTTERANCE_SILENCE_MS)
+    assert live.in_flight == 1 and live.results.clock is live.clock
 
 
 def test_turn_detection_without_its_model_file_falls_back_to_the_silence_rule(
