@@ -20,6 +20,7 @@ from translation.constants import (
     CAPTIONS_QUEUE,
     DEFAULT_VOICES,
     FINALS_QUEUE,
+    PURGE_HISTORY_TASK,
     TRANSLATE_TASK,
 )
 
@@ -243,6 +244,7 @@ CELERY_TASK_DEFAULT_QUEUE = FINALS_QUEUE
 CELERY_TASK_ROUTES = {
     TRANSLATE_TASK: {"queue": FINALS_QUEUE},
     CAPTION_TASK: {"queue": CAPTIONS_QUEUE},
+    PURGE_HISTORY_TASK: {"queue": FINALS_QUEUE},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -281,6 +283,63 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
 STALE_TRANSLATION_S = env_int("STALE_TRANSLATION_S", CELERY_TASK_TIME_LIMIT + 300)
 STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 10.0)
 
+# --- Cache (limits' counters, audio kept for a while without a file) ---------------------------
+
+# Redis when REDIS_URL is set (shared by every web and worker process), else this process's
+# memory (the embedded default is one process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rutrans",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+# --- Limits per client (translation/limits/) -----------------------------------------------------
+
+# A client is its user when signed in, else its IP address. Behind a reverse proxy set how
+# many proxies in front of the web server append to X-Forwarded-For; 0 (the default) ignores
+# the header, so a client cannot pick its own address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Per anonymous client (an IP address); 0 turns a limit off. Signed-in users get
+# LIMIT_SIGNED_IN_FACTOR times as much, staff LIMIT_STAFF_FACTOR times (0: no limit for them).
+# The defaults are far above what a team's use needs (docs/RUNBOOK.md, "Limits").
+LIMIT_UPLOADS_PER_MINUTE = env_int("LIMIT_UPLOADS_PER_MINUTE", 30)
+LIMIT_QUEUED_JOBS = env_int("LIMIT_QUEUED_JOBS", 50)
+LIMIT_AUDIO_S_PER_HOUR = env_int("LIMIT_AUDIO_S_PER_HOUR", 36_000)
+LIMIT_LIVE_SESSIONS = env_int("LIMIT_LIVE_SESSIONS", 20)
+LIMIT_SIGNED_IN_FACTOR = env_int("LIMIT_SIGNED_IN_FACTOR", 4)
+LIMIT_STAFF_FACTOR = env_int("LIMIT_STAFF_FACTOR", 0)
+
+# --- Audio retention and storage (translation/retention.py) --------------------------------------
+
+# Keep the recordings (input and translated WAVs, uploaded originals). 0: write none to disk:
+# a job's translated WAV waits in the cache for its download (TRANSIENT_AUDIO_S, deleted once
+# fetched) and the models' input travels through the cache. A live session may turn it off
+# for itself (control field `store_audio: false`).
+STORE_AUDIO = env_bool("STORE_AUDIO", True)
+TRANSIENT_AUDIO_S = env_int("TRANSIENT_AUDIO_S", 1800)
+# Days a row's audio, and the row itself (texts, timings), are kept; 0 keeps them for ever.
+HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
+HISTORY_TEXT_RETENTION_DAYS = env_float("HISTORY_TEXT_RETENTION_DAYS", 365.0)
+if HISTORY_TEXT_RETENTION_DAYS and HISTORY_RETENTION_DAYS > HISTORY_TEXT_RETENTION_DAYS:
+    HISTORY_RETENTION_DAYS = HISTORY_TEXT_RETENTION_DAYS  # audio never outlives its row
+# How often the purge runs (celery beat on the real stack, the sweeper thread embedded).
+RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0)
+CELERY_BEAT_SCHEDULE = {
+    "purge-history": {"task": PURGE_HISTORY_TASK, "schedule": RETENTION_INTERVAL_S},
+}
+# Uploads and live utterances are refused (507) while less than this is free under MEDIA_ROOT.
+MEDIA_MIN_FREE_MB = env_int("MEDIA_MIN_FREE_MB", 1024)
+
 # --- REST API (uploads) -------------------------------------------------------------------------
 
 # Largest upload accepted (bytes, 413 above) and longest recording (seconds, 400 above).
@@ -300,6 +359,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "translation.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's own client address (throttles) trusts X-Forwarded-For as translation/limits does.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "rutrans API",

@@ -19,6 +19,8 @@ from translation.audio import AudioFormatError
 from translation.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.delivery import remember_event_loop
+from translation.limits import quotas
+from translation.limits.clients import client_of_scope
 from translation.live import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 from translation.protocol import (
     FLUSH,
@@ -33,6 +35,9 @@ from translation.protocol import (
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.05
+CLIENT_LIMIT_CLOSE_CODE = 4429
+"""Close code of a session refused by a per-client limit (translation/limits), after an error
+message saying which and when to retry; the server being overloaded is 1013 instead."""
 
 
 # The channel layer's errors when Redis goes away (redis-py raises ConnectionError and
@@ -87,8 +92,12 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         self.captions: CaptionState | None = None
         self.partial_sender: asyncio.Task | None = None
+        self.client = client_of_scope(self.scope)
+        self.counted = False  # in the client's live sessions (translation/limits)
         remember_event_loop(asyncio.get_running_loop())
-        await self.accept()
+        await self.accept()  # before any refusal, so that the browser sees the close reason
+        if not await self._count_client_session():
+            return
         # The VAD model load (ONNX) stays off the event loop.
         self.live = await asyncio.to_thread(LiveSession)
         self.submitter = asyncio.create_task(self._submit_in_order())
@@ -116,6 +125,24 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.stop_background_tasks()
+        if self.counted:
+            self.counted = False
+            await asyncio.to_thread(quotas.leave_live_session, self.client, self.session_id)
+
+    async def _count_client_session(self) -> bool:
+        """Count this session among its client's live sessions; over LIMIT_LIVE_SESSIONS,
+        say why in an error and close with CLIENT_LIMIT_CLOSE_CODE (False)."""
+        try:
+            await asyncio.to_thread(quotas.join_live_session, self.client, self.session_id)
+        except quotas.LimitExceeded as exc:
+            logger.info("session %s refused for %s: %s", self.session_id, self.client.key, exc)
+            await self.send(
+                text_data=error_message(str(exc), code=exc.limit, retry_after_s=exc.retry_after_s)
+            )
+            await self.close(code=CLIENT_LIMIT_CLOSE_CODE, reason=str(exc)[:120])
+            return False
+        self.counted = True
+        return True
 
     async def stop_background_tasks(self) -> None:
         if hasattr(self, "watchdog") and not self.watchdog.done():
@@ -168,6 +195,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 channels=config.channels,
                 voice=dict(config.voices),
                 captions=self.captions is not None,
+                store_audio=services.keeps_audio(config),
             )
         )
 
@@ -205,7 +233,20 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 stream_start_s=item.utterance.start_s,
                 stream_end_s=item.utterance.end_s,
                 timings=item.timings,
+                client=self.client,
             )
+        except quotas.LimitExceeded as exc:  # this utterance only; the session goes on
+            await self._deliver(
+                live.accept(
+                    {
+                        "seq": item.seq,
+                        "error": str(exc),
+                        "code": exc.limit,
+                        "retry_after_s": exc.retry_after_s,
+                    }
+                )
+            )
+            return
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
             await self._deliver(
@@ -229,6 +270,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         """End an utterance when frames stop arriving; time out lost results."""
         live = self.live
         assert live is not None
+        refreshed = time.monotonic()
         try:
             while True:
                 before = time.monotonic()
@@ -240,6 +282,11 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                     self._queue(live.flush("idle"))
                 if live.deadlines:
                     await self._deliver(live.expire(now))
+                if self.counted and now - refreshed >= quotas.LIVE_REFRESH_S:
+                    refreshed = now
+                    await asyncio.to_thread(
+                        quotas.refresh_live_session, self.client, self.session_id
+                    )
         except asyncio.CancelledError:
             pass
 
@@ -346,7 +393,14 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                     timings["submit_ms"] = event["submit_ms"]
                 await self.send(text_data=bounded_json(result, text_fields=("text", "source_text")))
             else:
-                await self.send(text_data=error_message(event["error"], seq=event["seq"]))
+                await self.send(
+                    text_data=error_message(
+                        event["error"],
+                        seq=event["seq"],
+                        code=event.get("code", ""),
+                        retry_after_s=event.get("retry_after_s"),
+                    )
+                )
 
 
 # Status order: a watcher never goes back (a redelivered task reports "running" again).

@@ -49,6 +49,7 @@ class SessionConfig:
     channels: int = 2
     voices: tuple[tuple[str, str], ...] = ()  # (target language, voice) pairs
     captions: bool | None = None  # live captions: None follows the server (LIVE_CAPTIONS)
+    store_audio: bool | None = None  # keep the recordings: None follows the server (STORE_AUDIO)
 
     @property
     def mode(self) -> str:
@@ -113,6 +114,7 @@ class ControlMessage(BaseModel):
         (), description='an object like {"ru": "baya", "en": "en_0"}'
     )
     captions: bool | None = Field(None, description="true or false")
+    store_audio: bool | None = Field(None, description="true or false")
 
 
 def _shown(value: Any, limit: int = 40) -> str:
@@ -174,13 +176,22 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
         channels=control.channels,
         voices=control.voice,
         captions=control.captions,
+        store_audio=control.store_audio,
     )
 
 
-def error_message(error: str, *, seq: int | None = None) -> str:
+def error_message(
+    error: str, *, seq: int | None = None, code: str = "", retry_after_s: int | None = None
+) -> str:
+    """An error; a client over one of its limits also gets the limit's `code` and
+    `retry_after_s` (the seconds until it would pass, like HTTP's Retry-After)."""
     message: dict[str, Any] = {"type": "error", "error": error}
     if seq is not None:
         message["seq"] = seq
+    if code:
+        message["code"] = code
+    if retry_after_s is not None:
+        message["retry_after_s"] = retry_after_s
     return json.dumps(message)
 
 

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from translation import liveness
+from translation import liveness, storage, transient_audio
 from translation.audio import (
     decode_audio_file,
     resample_float32,
@@ -31,6 +31,8 @@ from translation.audio import (
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.delivery import deliver_result, notify_job_status
 from translation.dispatch import enqueue_translation
+from translation.limits import quotas
+from translation.limits.clients import Client
 from translation.models import Translation
 from translation.protocol import SessionConfig
 from translation.vad import require_speech
@@ -56,6 +58,12 @@ class Outcome:
     error: str = ""
 
 
+def keeps_audio(config: SessionConfig) -> bool:
+    """Are this session's (or upload's) recordings written to disk? Not when the server keeps
+    none (STORE_AUDIO=0) or the client asked for none (`store_audio: false`)."""
+    return bool(settings.STORE_AUDIO) and config.store_audio is not False
+
+
 def submit_utterance(
     *,
     session_id: str,
@@ -66,30 +74,53 @@ def submit_utterance(
     stream_start_s: float | None = None,
     stream_end_s: float | None = None,
     timings: dict[str, float] | None = None,
+    client: Client | None = None,
 ) -> Translation:
     """Store a live utterance (16 kHz mono float32) and queue its translation. The stream
-    times say where it lies in the session's audio (seconds since the session began)."""
+    times say where it lies in the session's audio (seconds since the session began).
+
+    Its seconds count against the client's audio quota (LimitExceeded, nothing stored); a
+    nearly full disk refuses it (MediaFull) when its recording would be kept."""
     row_id = uuid.uuid4()
+    store = keeps_audio(config)
+    if store:
+        storage.require_free_space()
+    duration_s = round(len(audio) / MODEL_SAMPLE_RATE, 3)
+    charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
-    with transaction.atomic():
-        row = Translation(
-            id=row_id,
-            source=Translation.Source.LIVE,
-            session_id=session_id,
-            seq=seq,
-            reply_channel=reply_channel,
-            requested_src=config.src,
-            requested_tgt=config.tgt or "",
-            duration_s=round(len(audio) / MODEL_SAMPLE_RATE, 3),
-            stream_start_s=stream_start_s,
-            stream_end_s=stream_end_s,
-            timings=dict(timings or {}),
-            meta={"voices": dict(config.voices), "submitted_at": time.time()},
-        )
-        row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
-        row.save(force_insert=True)
-        transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    try:
+        with transaction.atomic():
+            row = Translation(
+                id=row_id,
+                source=Translation.Source.LIVE,
+                session_id=session_id,
+                seq=seq,
+                reply_channel=reply_channel,
+                client=client.key if client else "",
+                store_audio=store,
+                requested_src=config.src,
+                requested_tgt=config.tgt or "",
+                duration_s=duration_s,
+                stream_start_s=stream_start_s,
+                stream_end_s=stream_end_s,
+                timings=dict(timings or {}),
+                meta={"voices": dict(config.voices), "submitted_at": time.time()},
+            )
+            _keep_input(row, wav)
+            row.save(force_insert=True)
+            transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    except BaseException:
+        charge.refund()
+        raise
     return row
+
+
+def _keep_input(row: Translation, wav: bytes) -> None:
+    """The models' input: a file beside the row, or, keeping no audio, the cache."""
+    if row.store_audio:
+        row.input_audio.save(f"{row.id}.wav", ContentFile(wav), save=False)
+    else:
+        transient_audio.put_input(row.id, wav)
 
 
 def submit_upload(
@@ -98,6 +129,7 @@ def submit_upload(
     filename: str,
     config: SessionConfig,
     max_duration_s: float | None = None,
+    client: Client | None = None,
 ) -> Translation:
     """Store an uploaded recording and queue its translation.
 
@@ -107,7 +139,14 @@ def submit_upload(
     The models' input holds only the recording's speech (the VAD's spans, longer silences
     cut short); a recording with less speech than UTTERANCE_MIN_SPEECH_MS (silence, noise, a
     few milliseconds) raises NoSpeechFound, and nothing is stored or queued.
+
+    Keeping no audio (`keeps_audio`), nothing is written to disk: the models' input waits in
+    the cache. The recording's seconds count against the client's audio quota once decoded
+    (LimitExceeded); a nearly full disk refuses it first (MediaFull).
     """
+    store = keeps_audio(config)
+    if store:
+        storage.require_free_space()
     audio, sample_rate = decode_audio_file(data, max_duration_s=max_duration_s)
     duration_s = round(len(audio) / sample_rate, 3)
     model_input, speech = require_speech(
@@ -115,6 +154,7 @@ def submit_upload(
         min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
         threshold=settings.VAD_THRESHOLD,
     )
+    charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(model_input, MODEL_SAMPLE_RATE)
     row_id = uuid.uuid4()
     original_name = _storage_name(filename)
@@ -124,6 +164,8 @@ def submit_upload(
             row = Translation(
                 id=row_id,
                 source=Translation.Source.UPLOAD,
+                client=client.key if client else "",
+                store_audio=store,
                 requested_src=config.src,
                 requested_tgt=config.tgt or "",
                 duration_s=duration_s,
@@ -142,16 +184,19 @@ def submit_upload(
                     },
                 },
             )
-            original = default_storage.save(
-                f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
-            )
-            stored.append(original)
-            row.meta["upload"]["stored_as"] = original
-            row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
-            stored.append(str(row.input_audio.name))
+            if store:
+                original = default_storage.save(
+                    f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
+                )
+                stored.append(original)
+                row.meta["upload"]["stored_as"] = original
+            _keep_input(row, wav)
+            if row.input_audio:
+                stored.append(str(row.input_audio.name))
             row.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_translation(str(row_id)))
     except BaseException:
+        charge.refund()
         for name in stored:  # no row, no files
             default_storage.delete(name)
         raise
@@ -235,10 +280,21 @@ def finish_translation(
         row.meta = {**row.meta, **outcome.meta}
         row.finished_at = timezone.now()
         if outcome.wav:
-            row.output_audio.save(f"{row.id}.wav", ContentFile(outcome.wav), save=False)
+            _keep_output(row, outcome.wav)
         row.save()
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
     notify_job_status(row)
     return row
+
+
+def _keep_output(row: Translation, wav: bytes) -> None:
+    """The translated WAV: a file beside the row; keeping no audio, an upload's waits in the
+    cache for its one download, and a live utterance's (already sent) is not kept."""
+    if row.store_audio:
+        row.output_audio.save(f"{row.id}.wav", ContentFile(wav), save=False)
+    elif row.source == Translation.Source.UPLOAD:
+        transient_audio.put_output(row.id, wav)
 
 
 def fail_translation(
@@ -251,6 +307,8 @@ def fail_translation(
         if row is None or (worker is not None and not _owned_by(row, worker)):
             return None
         _mark_failed(row, error)
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
     notify_job_status(row)
     return row
 

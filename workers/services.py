@@ -8,6 +8,7 @@ from typing import Any
 
 from translation import delivery, selectors, services
 from translation.audio import AudioFormatError, wav_bytes_from_float32
+from translation.transient_audio import AudioUnavailable
 from workers import runtime
 from workers.engines.base import EngineError
 from workers.pipeline import NO_SPEECH, SpokenTranslation, TextResult, speech_pieces_of
@@ -37,7 +38,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
             tgt=row.requested_tgt or None,
             voices=row.meta.get("voices") or {},
         )
-    except (EngineError, AudioFormatError) as exc:
+    except (EngineError, AudioFormatError, AudioUnavailable) as exc:
         _fail(translation_id, str(exc), worker=worker)
         return
     except Exception as exc:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation import selectors, services, transcripts
+from translation import retention, selectors, services, transcripts, transient_audio
 from translation.api.errors import Conflict, PayloadTooLarge
 from translation.api.serializers import (
     AcceptedSerializer,
@@ -27,6 +27,8 @@ from translation.api.serializers import (
     SessionSerializer,
     UploadSerializer,
 )
+from translation.limits.clients import client_of_request
+from translation.limits.throttles import QueuedJobsThrottle, UploadRateThrottle
 from translation.models import Translation
 
 # Room for the multipart boundaries and the small form fields around the file.
@@ -112,6 +114,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
     """POST: upload a recording to translate (anyone). GET: the history (staff)."""
 
     serializer_class = JobSerializer
+    throttle_classes = [UploadRateThrottle, QueuedJobsThrottle]
 
     def get_permissions(self):
         if self.request.method == "GET":
@@ -172,7 +175,9 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
         "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
         "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
-        "`no_speech`) and never reaches a model.",
+        "`no_speech`) and never reaches a model. Per client (`429` with `Retry-After`): "
+        "LIMIT_UPLOADS_PER_MINUTE, LIMIT_QUEUED_JOBS, LIMIT_AUDIO_S_PER_HOUR; a nearly full "
+        "disk (MEDIA_MIN_FREE_MB) refuses uploads with `507`.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -181,7 +186,9 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
             422: _error("No speech found: silence, noise or a clip too short to translate."),
+            429: _error("Over a limit of this client (see Retry-After)."),
             503: _error("The database is unavailable."),
+            507: _error("The server's disk is nearly full (MEDIA_MIN_FREE_MB)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -195,6 +202,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             filename=upload.name or "",
             config=form.validated_data["config"],
             max_duration_s=settings.UPLOAD_MAX_DURATION_S,
+            client=client_of_request(request),
         )
         body = {"id": str(row.id), "status": row.status, **_job_urls(request, row)}
         return Response(
@@ -222,7 +230,9 @@ class TranslationAudio(ApiView):
     @extend_schema(
         operation_id="translations_audio",
         summary="The spoken translation (WAV)",
-        description="`409` until the job is done; `404` when it has no speech (`tts_failed`).",
+        description="`409` until the job is done; `404` when it has no speech (`tts_failed`), "
+        "or, for a job that keeps no audio (`store_audio` false, STORE_AUDIO=0), once it has "
+        "been downloaded (it is deleted then) or TRANSIENT_AUDIO_S after it was done.",
         parameters=[ID_PARAMETER],
         responses={
             (200, "audio/wav"): WAV_RESPONSE,
@@ -231,7 +241,7 @@ class TranslationAudio(ApiView):
             503: _error("The database is unavailable."),
         },
     )
-    def get(self, request: Request, translation_id: str) -> FileResponse:
+    def get(self, request: Request, translation_id: str) -> HttpResponse:
         row = _job_or_404(translation_id)
         if row.status == Translation.Status.FAILED:
             raise Conflict(f"the translation failed: {row.error}", code="failed")
@@ -239,15 +249,25 @@ class TranslationAudio(ApiView):
             raise Conflict(
                 f"the translation is still {row.status}; its audio is available once it is done"
             )
-        if not row.output_audio:
+        if row.output_audio:
+            return FileResponse(
+                row.output_audio.open("rb"),
+                content_type="audio/wav",
+                as_attachment=True,
+                filename=f"translation-{row.id}.wav",
+            )
+        if row.tts_failed:
             reason = row.error or "speech synthesis failed"
             raise NotFound(f"this translation has no audio ({reason}); its text is in the job")
-        return FileResponse(
-            row.output_audio.open("rb"),
-            content_type="audio/wav",
-            as_attachment=True,
-            filename=f"translation-{row.id}.wav",
-        )
+        if not row.store_audio:
+            try:
+                wav = transient_audio.take_output(row.id)
+            except transient_audio.AudioUnavailable as exc:
+                raise NotFound(str(exc)) from None
+            response = HttpResponse(wav, content_type="audio/wav")
+            response["Content-Disposition"] = f'attachment; filename="translation-{row.id}.wav"'
+            return response
+        raise NotFound(f"this translation's audio is gone ({retention.audio_gone_reason(row)})")
 
 
 class TranslationInput(ApiView):
