@@ -134,6 +134,7 @@ VALID_FIELDS = {
     "channels": st.sampled_from([1, 2]),
     "voice": st.sampled_from([None, "baya", "en_3", {"ru": "xenia"}, {"en": "en_7", "ru": None}]),
     "captions": st.sampled_from([True, False, None]),
+    "store_audio": st.sampled_from([True, False, None]),
 }
 assert set(VALID_FIELDS) == set(ControlMessage.model_fields), "fuzz every field of the schema"
 
@@ -172,6 +173,7 @@ def check_parsed(raw) -> SessionConfig | None:
     assert type(config.channels) is int
     for lang, voice in config.voices:
         assert voice in VOICES[lang]
+    assert config.store_audio in (True, False, None)
     return config
 
 
@@ -306,3 +308,10 @@ def test_bounded_json_never_exceeds_the_message_limit():
     assert len(encoded.encode()) <= MAX_MESSAGE_BYTES
     assert message["truncated"] is True and message["id"] == "a"
     assert message["text"].startswith("яяя") and message["text"].endswith("…")
+
+
+def test_store_audio_is_a_strict_boolean():
+    assert parse_control({"mode": "en->ru", "store_audio": False}).store_audio is False
+    assert parse_control({"mode": "en->ru"}).store_audio is None
+    with pytest.raises(ProtocolError, match="store_audio must be true or false"):
+        parse_control('{"mode": "en->ru", "store_audio": 0}')
