@@ -221,6 +221,8 @@ def purge_history(
         days = audio_older_than.total_seconds() / 86400
         why = f"older than {days:g} days (HISTORY_RETENTION_DAYS)"
         old_audio = finished.filter(created_at__lt=now - audio_older_than)
+        if rows_older_than is not None:  # those go whole (a dry run has not deleted them)
+            old_audio = old_audio.filter(created_at__gte=now - rows_older_than)
         report.rows_audio_removed, files = _remove_recordings(old_audio, why, dry_run=dry_run)
         report.files_deleted += files
     report.orphans = find_orphans(now=now.timestamp())

@@ -72,9 +72,7 @@ def test_forwarded_for_is_ignored_unless_proxies_are_trusted(settings, upload):
     assert Translation.objects.filter(client="ip:4.4.4.4").count() == 1
 
 
-def test_signed_in_users_count_per_user_with_a_higher_limit(
-    settings, upload, django_user_model
-):
+def test_signed_in_users_count_per_user_with_a_higher_limit(settings, upload, django_user_model):
     settings.LIMIT_UPLOADS_PER_MINUTE = 1
     settings.LIMIT_SIGNED_IN_FACTOR = 2
     settings.LIMIT_STAFF_FACTOR = 0

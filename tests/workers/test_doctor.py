@@ -42,6 +42,7 @@ def test_all_checks_pass_with_every_model_in_place(model_settings):
     assert [line for line in lines if not line.startswith(" ")] == [
         "Device",
         "Model files",
+        "Storage",
         "Loading (as the worker does)",
         "Round trip",
         "All checks passed.",
@@ -69,3 +70,21 @@ def test_cuda_asked_for_but_absent_is_a_failure(model_settings):
     model_settings.MODEL_DEVICE = "cuda"
     with pytest.raises(CommandError, match="CUDA is not available here: set MODEL_DEVICE=cpu"):
         doctor("--no-load")
+
+
+def test_storage_reports_free_space_and_the_media_folders_size(settings, tmp_path):
+    from workers import diagnostics
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (tmp_path / "media" / "inputs").mkdir(parents=True)
+    (tmp_path / "media" / "inputs" / "a.wav").write_bytes(b"x" * 3 * 2**20)
+    (tmp_path / "media" / "b.wav").write_bytes(b"x" * 2**20)
+    settings.MEDIA_MIN_FREE_MB = 1
+    [check] = diagnostics.storage_checks(settings)
+    assert check.ok and check.label == "media folder"
+    assert check.found.startswith(f"{tmp_path / 'media'}: 4.0 MiB in 2 files; ")
+    assert "GiB free (minimum MEDIA_MIN_FREE_MB=1)" in check.found
+    settings.MEDIA_MIN_FREE_MB = 2**40
+    [low] = diagnostics.storage_checks(settings)
+    assert not low.ok and "uploads and live utterances are refused" in low.problem
+    assert "purge_history" in low.problem

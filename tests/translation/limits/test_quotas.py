@@ -50,7 +50,9 @@ def test_live_sessions_count_open_ones_and_forget_dead_ones(settings):
     with pytest.raises(quotas.LimitExceeded) as refused:
         quotas.join_live_session(ANON, "c", now=1002.0)
     assert refused.value.limit == "live_sessions"
-    assert str(refused.value).startswith("too many live sessions for this client (2 open, at most 2)")
+    assert str(refused.value).startswith(
+        "too many live sessions for this client (2 open, at most 2)"
+    )
     quotas.join_live_session(OTHER, "x", now=1002.0)
     quotas.leave_live_session(ANON, "a", now=1003.0)
     quotas.join_live_session(ANON, "c", now=1004.0)
