@@ -28,6 +28,7 @@ const els = {
   catchUp: $("catch-up"),
   lag: $("playback-lag"),
   captions: $("captions"),
+  keepRecordings: $("keep-recordings"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -59,6 +60,7 @@ function saveSettings() {
     pushToTalk: els.pushToTalk.checked,
     catchUp: els.catchUp.value,
     captions: els.captions.checked,
+    keepRecordings: els.keepRecordings.checked,
   };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(saved));
@@ -80,6 +82,10 @@ if (typeof saved.pauseWhilePlaying === "boolean") els.pauseWhilePlaying.checked 
 if (typeof saved.pushToTalk === "boolean") els.pushToTalk.checked = saved.pushToTalk;
 if (CATCH_UP_MODES.includes(saved.catchUp)) els.catchUp.value = saved.catchUp;
 if (typeof saved.captions === "boolean") els.captions.checked = saved.captions;
+// The server may keep no recordings at all (STORE_AUDIO=0): then the box is off and disabled.
+if (typeof saved.keepRecordings === "boolean" && !els.keepRecordings.disabled) {
+  els.keepRecordings.checked = saved.keepRecordings;
+}
 for (const input of els.sources) input.checked = input.value === (saved.source || "mic");
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
@@ -116,6 +122,7 @@ function currentControl() {
     channels: capture.channels,
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
     captions: els.captions.checked,
+    store_audio: els.keepRecordings.checked,
   };
 }
 
@@ -392,7 +399,7 @@ els.pauseWhilePlaying.addEventListener("change", () => {
   }
   saveSettings();
 });
-for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions]) {
+for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions, els.keepRecordings]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (socket.connected) socket.sendControl(); // applies from the next utterance
