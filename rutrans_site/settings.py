@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -287,6 +288,7 @@ STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 10.0)
 
 # Redis when REDIS_URL is set (shared by every web and worker process), else this process's
 # memory (the embedded default is one process).
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -111,8 +111,8 @@ def _files_of(row: Translation) -> list[str]:
 
 def _without_files(row: Translation, why: str, now: datetime) -> None:
     """Forget the row's recordings (the caller deletes the files after the commit)."""
-    row.input_audio = ""  # type: ignore[assignment]
-    row.output_audio = ""  # type: ignore[assignment]
+    row.input_audio = ""
+    row.output_audio = ""
     meta = dict(row.meta)
     if "upload" in meta:
         meta["upload"] = {k: v for k, v in meta["upload"].items() if k != "stored_as"}

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -241,7 +242,7 @@ class TranslationAudio(ApiView):
             503: _error("The database is unavailable."),
         },
     )
-    def get(self, request: Request, translation_id: str) -> HttpResponse:
+    def get(self, request: Request, translation_id: str) -> HttpResponseBase:
         row = _job_or_404(translation_id)
         if row.status == Translation.Status.FAILED:
             raise Conflict(f"the translation failed: {row.error}", code="failed")

@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
 
     def handle(self, *args, older_than: str | None, audio_only: bool, dry_run: bool, **options):
+        audio: timedelta | None
+        rows: timedelta | None
         if older_than is not None:
             age = parse_age(older_than)
             audio, rows = age, (None if audio_only else age)
