@@ -257,6 +257,7 @@ socket.addEventListener("status", ({ detail }) => {
     start_s: detail.start_s,
     end_s: detail.end_s,
     captions: detail.captions,
+    store_audio: detail.store_audio,
   });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);

@@ -153,7 +153,9 @@ export class LiveSocket extends EventTarget {
   }
 
   _scheduleReconnect() {
-    const delayMs = backoffDelay(this._attempt);
+    // A session refused by a per-client limit (close 4429) said when to come back.
+    const delayMs = Math.max(backoffDelay(this._attempt), this._retryAfterMs || 0);
+    this._retryAfterMs = 0;
     this._attempt += 1;
     this._setState("retrying", { attempt: this._attempt, delayMs });
     this._timer = setTimeout(() => this._connect(), delayMs);
@@ -193,6 +195,9 @@ export class LiveSocket extends EventTarget {
       return;
     }
     if (message.type === "error") {
+      if (message.seq === undefined && Number.isFinite(message.retry_after_s)) {
+        this._retryAfterMs = message.retry_after_s * 1000; // the close that follows waits this long
+      }
       this._emit("error", { ...message, session: this.sessionIndex });
       if (this.state === "configuring" && message.seq === undefined) {
         this._setState("live");
