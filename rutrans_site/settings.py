@@ -8,14 +8,13 @@ Every variable read here is documented in docker/.env.example.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rutrans_site.env import cache_settings, env_bool, env_float, env_int, env_list, env_str
 from translation.constants import (
     CAPTION_TASK,
     CAPTIONS_QUEUE,
@@ -26,46 +25,6 @@ from translation.constants import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -266,8 +225,8 @@ if WORKER_DEAD_AFTER_S < 2 * WORKER_HEARTBEAT_S:
 TRANSLATION_MAX_ATTEMPTS = max(1, env_int("TRANSLATION_MAX_ATTEMPTS", 2))
 # With acks_late on Redis an unacknowledged task of a killed worker comes back after this many
 # seconds. Recovery does not wait for it (it re-queues on the heartbeat), and a task delivered
-# again while its first run is alive is skipped (`services.start_translation`), so this only
-# bounds how long a stray copy sits unacknowledged; keep it above the longest task anyway.
+# again while its first run is alive is skipped (`translation.jobs.lifecycle.start_translation`),
+# so this only bounds how long a stray copy sits unacknowledged; keep it above the longest task.
 BROKER_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
@@ -284,62 +243,27 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
 STALE_TRANSLATION_S = env_int("STALE_TRANSLATION_S", CELERY_TASK_TIME_LIMIT + 300)
 STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 10.0)
 
-# --- Cache (limits' counters, audio kept for a while without a file) ---------------------------
+# --- Limits, retention, recordings (translation/limits/, translation/history/retention.py) ------
 
-# Redis when REDIS_URL is set (shared by every web and worker process), else this process's
-# memory (the embedded default is one process).
-CACHES: dict[str, dict[str, Any]]
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "rutrans",
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
-
-# --- Limits per client (translation/limits/) -----------------------------------------------------
-
-# A client is its user when signed in, else its IP address. Behind a reverse proxy set how
-# many proxies in front of the web server append to X-Forwarded-For; 0 (the default) ignores
-# the header, so a client cannot pick its own address.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-# Per anonymous client (an IP address); 0 turns a limit off. Signed-in users get
-# LIMIT_SIGNED_IN_FACTOR times as much, staff LIMIT_STAFF_FACTOR times (0: no limit for them).
-# The defaults are far above what a team's use needs (docs/RUNBOOK.md, "Limits").
+CACHES = cache_settings(REDIS_URL)  # the limits' counters, audio of rows that keep none
+# Explained in docker/.env.example and docs/RUNBOOK.md; 0: no LIMIT_*, *_DAYS for ever.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)  # 0: X-Forwarded-For is ignored
 LIMIT_UPLOADS_PER_MINUTE = env_int("LIMIT_UPLOADS_PER_MINUTE", 30)
 LIMIT_QUEUED_JOBS = env_int("LIMIT_QUEUED_JOBS", 50)
 LIMIT_AUDIO_S_PER_HOUR = env_int("LIMIT_AUDIO_S_PER_HOUR", 36_000)
 LIMIT_LIVE_SESSIONS = env_int("LIMIT_LIVE_SESSIONS", 20)
 LIMIT_SIGNED_IN_FACTOR = env_int("LIMIT_SIGNED_IN_FACTOR", 4)
-LIMIT_STAFF_FACTOR = env_int("LIMIT_STAFF_FACTOR", 0)
-
-# --- Audio retention and storage (translation/retention.py) --------------------------------------
-
-# Keep the recordings (input and translated WAVs, uploaded originals). 0: write none to disk:
-# a job's translated WAV waits in the cache for its download (TRANSIENT_AUDIO_S, deleted once
-# fetched) and the models' input travels through the cache. A live session may turn it off
-# for itself (control field `store_audio: false`).
+LIMIT_STAFF_FACTOR = env_int("LIMIT_STAFF_FACTOR", 0)  # 0: no limit for staff
 STORE_AUDIO = env_bool("STORE_AUDIO", True)
 TRANSIENT_AUDIO_S = env_int("TRANSIENT_AUDIO_S", 1800)
-# Days a row's audio, and the row itself (texts, timings), are kept; 0 keeps them for ever.
 HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
 HISTORY_TEXT_RETENTION_DAYS = env_float("HISTORY_TEXT_RETENTION_DAYS", 365.0)
 if HISTORY_TEXT_RETENTION_DAYS and HISTORY_RETENTION_DAYS > HISTORY_TEXT_RETENTION_DAYS:
     HISTORY_RETENTION_DAYS = HISTORY_TEXT_RETENTION_DAYS  # audio never outlives its row
-# How often the purge runs (celery beat on the real stack, the sweeper thread embedded).
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0)
 CELERY_BEAT_SCHEDULE = {
     "purge-history": {"task": PURGE_HISTORY_TASK, "schedule": RETENTION_INTERVAL_S},
 }
-# Uploads and live utterances are refused (507) while less than this is free under MEDIA_ROOT.
 MEDIA_MIN_FREE_MB = env_int("MEDIA_MIN_FREE_MB", 1024)
 
 # --- REST API (uploads) -------------------------------------------------------------------------

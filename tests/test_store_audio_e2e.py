@@ -14,7 +14,7 @@ import soundfile as sf
 
 from tests.speech import speech_16k
 from tests.stack import real_stack
-from tests.translation.test_api_e2e import get_json, http, upload, wait_until_finished
+from tests.translation.api.test_api_e2e import get_json, http, upload, wait_until_finished
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from translation import retention
+from translation.history import retention
 from translation.models import Translation
 
 

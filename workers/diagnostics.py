@@ -81,7 +81,7 @@ def device_checks(settings: Any) -> list[Check]:
 def storage_checks(settings: Any) -> list[Check]:
     """Free space and the size of the media folder (the recordings), against
     MEDIA_MIN_FREE_MB (below it uploads and live utterances are refused)."""
-    from translation import storage
+    from translation.history import storage
 
     free = storage.free_bytes()
     size, files = storage.media_size()

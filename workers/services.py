@@ -6,9 +6,11 @@ import logging
 import time
 from typing import Any
 
-from translation import delivery, selectors, services
-from translation.audio import AudioFormatError, wav_bytes_from_float32
-from translation.transient_audio import AudioUnavailable
+from translation.audio.pcm import AudioFormatError
+from translation.audio.wav import wav_bytes_from_float32
+from translation.events import Outcome
+from translation.jobs import delivery, lifecycle, selectors
+from translation.jobs.transient_audio import AudioUnavailable
 from workers import runtime
 from workers.engines.base import EngineError
 from workers.pipeline import NO_SPEECH, SpokenTranslation, TextResult, speech_pieces_of
@@ -24,7 +26,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     Model errors fail this row only; the worker goes on. A row already finished (a redelivered
     task) is left alone.
     """
-    row = services.start_translation(translation_id, worker=worker)
+    row = lifecycle.start_translation(translation_id, worker=worker)
     if row is None:
         logger.info("translation %s is unknown or already finished; skipping", translation_id)
         return
@@ -50,7 +52,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
         outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
         delivery.deliver_text(row, outcome)
         try:
-            services.finish_translation(translation_id, outcome, worker=worker)
+            lifecycle.finish_translation(translation_id, outcome, worker=worker)
         finally:
             delivery.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
         return
@@ -86,7 +88,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     )
     try:  # None: recovery gave the row to another run meanwhile (its events carry a newer
         # attempt number, so the session keeps only one run's result)
-        services.finish_translation(translation_id, outcome, worker=worker)
+        lifecycle.finish_translation(translation_id, outcome, worker=worker)
     finally:  # even if the row cannot be written now (the task is retried): end this run
         delivery.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
 
@@ -99,8 +101,8 @@ def _outcome(
     timings: dict[str, float] | None = None,
     meta: dict[str, Any] | None = None,
     error: str = "",
-) -> services.Outcome:
-    return services.Outcome(
+) -> Outcome:
+    return Outcome(
         src=text.src,
         tgt=text.tgt,
         text=text.text,
@@ -115,7 +117,7 @@ def _outcome(
 
 
 def _fail(translation_id: str, reason: str, *, worker: str) -> None:
-    row = services.fail_translation(translation_id, reason, worker=worker)
+    row = lifecycle.fail_translation(translation_id, reason, worker=worker)
     if row is not None:
         delivery.deliver_result(row, wav=None)
 

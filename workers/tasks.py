@@ -5,9 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from translation import retention
 from translation.constants import CAPTION_TASK, PURGE_HISTORY_TASK, TRANSLATE_TASK
-from translation.liveness import this_worker
+from translation.history import retention
+from translation.jobs.liveness import this_worker
 from workers.captions import caption_partial
 from workers.services import complete_translation
 

@@ -7,8 +7,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.translation.test_retention import DAY, files_under, make_old, media, row_with_files
-from translation import retention
+from tests.translation.history.test_retention import (
+    DAY,
+    files_under,
+    make_old,
+    media,
+    row_with_files,
+)
+from translation.history import retention
 from translation.management.commands.purge_history import parse_age
 from translation.models import Translation
 

@@ -1,57 +1,4 @@
-"""The staff-only history page: sessions with their utterances, players and export links."""
-
-from __future__ import annotations
-
-import os
-import uuid
-from datetime import timedelta
-
-from django.core.files.base import ContentFile
-
-from translation.models import Translation
-
-
-def test_history_page_is_for_staff_only(client, db, django_user_model):
-    response = client.get("/history")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
-    client.force_login(django_user_model.objects.create_user("user", password="pw"))
-    assert client.get("/history").status_code == 302
-
-
-def test_history_lists_sessions_with_players_and_exports(admin_client, db):
-    session = uuid.uuid4().hex
-    row = Translation.objects.create(
-        source="live",
-        session_id=session,
-        seq=0,
-        status="done",
-        src_lang="en",
-        tgt_lang="ru",
-        source_text="Good morning.",
-        text="Доброе утро.",
-        stream_start_s=1.2,
-        stream_end_s=2.6,
-    )
-    row.input_audio.save("in.wav", ContentFile(b"RIFF"), save=False)
-    row.output_audio.save("out.wav", ContentFile(b"RIFF"), save=True)
-    Translation.objects.create(source="upload", status="done", text="not a session")
-
-    response = admin_client.get("/history")
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert page.count('class="session card"') == 1
-    assert (
-        "Good morning." in page
-        and "Доброе утро." in page
-        and "1.2–2.6 s" in page
-        and "EN → RU" in page
-    )
-    assert f'src="/history/{row.id}/input.wav"' in page
-    assert f'src="/history/{row.id}/output.wav"' in page
-    for fmt in ("srt", "vtt", "txt", "json"):
-        assert f'href="/api/sessions/{session}/transcript?format={fmt}"' in page
-    assert "not a session" not in page
-    assert 'href="/history" aria-current="page"' in page
+"""The pages: live and upload render the shared voice list."""
 
 
 def test_pages_render_the_shared_voice_list(client, db, settings):
@@ -74,30 +21,11 @@ def test_pages_render_the_shared_voice_list(client, db, settings):
         assert catalogue["names"] == LANG_NAMES
 
 
-def test_history_says_what_is_kept_and_staff_delete_a_session(admin_client, db, settings):
-    settings.HISTORY_RETENTION_DAYS, settings.HISTORY_TEXT_RETENTION_DAYS = 30, 365
-    session, other = uuid.uuid4().hex, uuid.uuid4().hex
-    row = Translation.objects.create(source="live", session_id=session, seq=0, status="done")
-    row.input_audio.save("in.wav", ContentFile(b"RIFF"), save=True)
-    Translation.objects.create(source="live", session_id=other, seq=0, status="done")
-    page = admin_client.get("/history").content.decode()
-    assert "Kept: recordings 30 days, texts 365 days" in page
-    until = (row.created_at + timedelta(days=30)).strftime("%Y-%m-%d")
-    assert f"audio until {until}" in page
-    assert page.count("Delete session") == 2
-
-    path = row.input_audio.path
-    response = admin_client.post(f"/history/sessions/{session}/delete")
-    assert response.status_code == 302 and response["Location"] == "/history"
-    assert list(Translation.objects.values_list("session_id", flat=True)) == [other]
-    assert not os.path.exists(path)
-    assert "Deleted session" in admin_client.get("/history").content.decode()
-    assert admin_client.get(f"/history/sessions/{other}/delete").status_code == 405  # POST only
-
-
-def test_only_staff_delete_sessions(client, db, django_user_model):
-    session = uuid.uuid4().hex
-    Translation.objects.create(source="live", session_id=session, seq=0, status="done")
-    client.force_login(django_user_model.objects.create_user("user", password="pw"))
-    assert client.post(f"/history/sessions/{session}/delete").status_code == 302  # to login
-    assert Translation.objects.filter(session_id=session).exists()
+def test_the_live_page_offers_keep_recordings_unless_the_server_keeps_none(client, db, settings):
+    settings.STORE_AUDIO = True
+    html = client.get("/").content.decode()
+    assert '<input type="checkbox" id="keep-recordings" checked>' in html
+    settings.STORE_AUDIO = False
+    html = client.get("/").content.decode()
+    assert '<input type="checkbox" id="keep-recordings" disabled>' in html
+    assert "this server keeps none" in html

@@ -11,10 +11,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from translation.audio import AudioFormatError
+from translation.audio.pcm import AudioFormatError
+from translation.audio.vad import NoSpeechFound
+from translation.history.storage import MediaFull
 from translation.limits.quotas import LimitExceeded
-from translation.storage import MediaFull
-from translation.vad import NoSpeechFound
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from translation.api import views
+from translation.api import transcript_views, views
 
 app_name = "api"
 
@@ -25,13 +25,13 @@ urlpatterns = [
     ),
     path(
         "translations/<str:translation_id>/transcript",
-        views.TranslationTranscript.as_view(),
+        transcript_views.TranslationTranscript.as_view(),
         name="translation-transcript",
     ),
-    path("sessions", views.SessionCollection.as_view(), name="sessions"),
+    path("sessions", transcript_views.SessionCollection.as_view(), name="sessions"),
     path(
         "sessions/<str:session_id>/transcript",
-        views.SessionTranscript.as_view(),
+        transcript_views.SessionTranscript.as_view(),
         name="session-transcript",
     ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

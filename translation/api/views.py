@@ -1,4 +1,5 @@
-"""The upload and transcript API: thin views over translation.services and translation.selectors."""
+"""The upload API: thin views over the jobs' services and selectors (transcripts and
+sessions: translation/api/transcript_views.py)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation import retention, selectors, services, transcripts, transient_audio
 from translation.api.errors import Conflict, PayloadTooLarge
 from translation.api.serializers import (
     AcceptedSerializer,
     ErrorSerializer,
     JobSerializer,
-    SessionSerializer,
     UploadSerializer,
 )
+from translation.history import retention
+from translation.jobs import selectors, submit, transient_audio
 from translation.limits.clients import client_of_request
 from translation.limits.throttles import QueuedJobsThrottle, UploadRateThrottle
 from translation.models import Translation
@@ -198,7 +199,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         upload = form.validated_data["audio"]
         if upload.size > settings.UPLOAD_MAX_BYTES:
             raise _too_large()
-        row = services.submit_upload(
+        row = submit.submit_upload(
             data=upload.read(),
             filename=upload.name or "",
             config=form.validated_data["config"],
@@ -306,112 +307,4 @@ class TranslationInput(ApiView):
             as_attachment=True,
             filename=f"input-{row.id}.wav",
             content_type="audio/wav",
-        )
-
-
-# --- transcripts -------------------------------------------------------------------------------
-
-FORMAT_PARAMETER = OpenApiParameter(
-    "format",
-    str,
-    enum=list(transcripts.FORMATS),
-    description="srt (SubRip), vtt (WebVTT), txt (plain text) or json; default txt.",
-)
-TRANSCRIPT_RESPONSES = {
-    (200, media): OpenApiResponse(
-        {"type": "string"}, description="The transcript (a download, UTF-8)."
-    )
-    for media, _ in transcripts.FORMATS.values()
-}
-
-
-def _transcript_response(request: Request, cues: list[transcripts.Cue], *, name: str, title: str):
-    fmt = request.query_params.get("format") or "txt"
-    if fmt not in transcripts.FORMATS:
-        raise ValidationError(
-            {"format": [f"unknown format {fmt!r} (use one of {', '.join(transcripts.FORMATS)})"]},
-            code="invalid_format",
-        )
-    media, extension = transcripts.FORMATS[fmt]
-    response = HttpResponse(
-        transcripts.render(cues, fmt, title=title), content_type=f"{media}; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
-    return response
-
-
-class SessionCollection(ApiView, generics.GenericAPIView):
-    permission_classes = [permissions.IsAdminUser]
-    serializer_class = SessionSerializer
-
-    @extend_schema(
-        operation_id="sessions_list",
-        summary="Live sessions (staff only)",
-        description="Newest first, 50 per page, each with its transcript's address.",
-        responses={
-            200: SessionSerializer(many=True),
-            403: _error("Not logged in as staff."),
-            404: _error("No such page."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.list_sessions())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-
-class SessionTranscript(ApiView):
-    @extend_schema(
-        operation_id="sessions_transcript",
-        summary="A live session's transcript",
-        description="Its finished utterances (what was said, the translation, the direction) "
-        "with times in the session's audio stream. For whoever holds the session's id (sent "
-        "to the page in the `ready` status of `/ws/translate`).",
-        parameters=[
-            OpenApiParameter(
-                "session_id", str, OpenApiParameter.PATH, description="The session's id."
-            ),
-            FORMAT_PARAMETER,
-        ],
-        responses={
-            **TRANSCRIPT_RESPONSES,
-            400: _error("An unknown format."),
-            404: _error("No such session, or it has no utterances yet."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request, session_id: str) -> HttpResponse:
-        rows = selectors.live_session_utterances(session_id)
-        if not rows:
-            raise NotFound(f"no live session with id {session_id!r}")
-        key = rows[0].session_id
-        return _transcript_response(
-            request,
-            transcripts.cues_from_rows(rows),
-            name=f"transcript-{key}",
-            title=f"rutrans live session {key}",
-        )
-
-
-class TranslationTranscript(ApiView):
-    @extend_schema(
-        operation_id="translations_transcript",
-        summary="A job's transcript",
-        description="What was said and its translation, in the same formats as a live "
-        "session's transcript; empty until the job is done.",
-        parameters=[ID_PARAMETER, FORMAT_PARAMETER],
-        responses={
-            **TRANSCRIPT_RESPONSES,
-            400: _error("An unknown format."),
-            404: _error("No such job."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request, translation_id: str) -> HttpResponse:
-        row = _job_or_404(translation_id)
-        return _transcript_response(
-            request,
-            transcripts.cues_from_rows([row]),
-            name=f"transcript-{row.id}",
-            title=f"rutrans translation {row.id}",
         )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from translation.retention import RetentionPolicy, purge_history
+from translation.history.retention import RetentionPolicy, purge_history
 
 UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
