@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from translation.limits.clients import Client
+from translation.messaging.broker import broker_redis
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +142,15 @@ def check_queued_jobs(client: Client) -> None:
 
 
 # --- concurrent live sessions -----------------------------------------------------------------
+# One sorted set per client in Redis (member: session id, score: last seen), changed atomically
+# (MULTI), so sessions opening and closing at once never lose each other's updates; embedded
+# (one process), the same in this process's cache under a lock.
+
+_live_lock = threading.Lock()
 
 
 def _live_key(client: Client) -> str:
-    return f"limits:live:{client.key}"
+    return f"rutrans:limits:live:{client.key}"
 
 
 def _open_sessions(key: str, now: float) -> dict[str, float]:
@@ -151,25 +158,46 @@ def _open_sessions(key: str, now: float) -> dict[str, float]:
     return {sid: seen for sid, seen in sessions.items() if now - seen < LIVE_SESSION_TTL_S}
 
 
+def _live_change(client: Client, session_id: str, now: float, *, add: bool) -> int:
+    """Add (or refresh) or remove a session; returns how many the client has open now."""
+    key = _live_key(client)
+    if settings.REDIS_URL:
+        pipe = broker_redis().pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now - LIVE_SESSION_TTL_S)
+        if add:
+            pipe.zadd(key, {session_id: now})
+        else:
+            pipe.zrem(key, session_id)
+        pipe.zcard(key)
+        pipe.expire(key, LIVE_SESSION_TTL_S)
+        return int(pipe.execute()[-2])
+    with _live_lock:
+        sessions = _open_sessions(key, now)
+        if add:
+            sessions[session_id] = now
+        else:
+            sessions.pop(session_id, None)
+        cache.set(key, sessions, timeout=LIVE_SESSION_TTL_S)
+        return len(sessions)
+
+
 def join_live_session(client: Client, session_id: str, *, now: float | None = None) -> None:
-    """Count a new live session; raises LimitExceeded when the client already has
-    LIMIT_LIVE_SESSIONS open. (A read-modify-write: sessions opening at the same instant may
-    both pass.)"""
+    """Count a new live session; raises LimitExceeded (and counts nothing) when the client
+    already has LIMIT_LIVE_SESSIONS open. Added first, then counted: two sessions opening at
+    the same instant at the limit may both be refused, never both let in."""
     limit = limit_for(client, settings.LIMIT_LIVE_SESSIONS)
     if limit is None:
         return
     now = time.time() if now is None else now
-    key = _live_key(client)
     with _failing_open("live session"):
-        sessions = _open_sessions(key, now)
-        if len(sessions) >= limit:
+        open_now = _live_change(client, session_id, now, add=True)
+        if open_now > limit:
+            _live_change(client, session_id, now, add=False)
             raise LimitExceeded(
-                f"too many live sessions for this client ({len(sessions)} open, at most {limit})",
+                f"too many live sessions for this client ({open_now - 1} open, at most {limit})",
                 limit="live_sessions",
                 retry_after_s=LIVE_RETRY_AFTER_S,
             )
-        sessions[session_id] = now
-        cache.set(key, sessions, timeout=LIVE_SESSION_TTL_S)
 
 
 def refresh_live_session(client: Client, session_id: str, *, now: float | None = None) -> None:
@@ -177,18 +205,12 @@ def refresh_live_session(client: Client, session_id: str, *, now: float | None =
     if limit_for(client, settings.LIMIT_LIVE_SESSIONS) is None:
         return
     now = time.time() if now is None else now
-    key = _live_key(client)
     with _failing_open("live session refresh"):
-        sessions = _open_sessions(key, now)
-        sessions[session_id] = now
-        cache.set(key, sessions, timeout=LIVE_SESSION_TTL_S)
+        _live_change(client, session_id, now, add=True)
 
 
 def leave_live_session(client: Client, session_id: str, *, now: float | None = None) -> None:
     """The session has ended."""
     now = time.time() if now is None else now
-    key = _live_key(client)
     with _failing_open("live session end"):
-        sessions = _open_sessions(key, now)
-        if sessions.pop(session_id, None) is not None:
-            cache.set(key, sessions, timeout=LIVE_SESSION_TTL_S)
+        _live_change(client, session_id, now, add=False)

@@ -1,6 +1,8 @@
 """The limits' counters: audio seconds per hour, live sessions, queued jobs; tiers; a broken
 cache lets requests through."""
 
+import uuid
+
 import pytest
 
 from translation.limits import quotas
@@ -43,25 +45,61 @@ def test_a_refund_gives_the_seconds_back(settings):
     quotas.charge_audio(ANON, 10.0, now=HOUR + 1)
 
 
-def test_live_sessions_count_open_ones_and_forget_dead_ones(settings):
+@pytest.fixture(params=["memory", "redis"])
+def live_backend(request, settings):
+    """Embedded: this process's cache under a lock; real stack: a Redis sorted set."""
+    if request.param == "redis":
+        from tests.services import require_redis
+        from translation.messaging import broker
+
+        settings.REDIS_URL = require_redis()
+        broker.forget_client()
+        yield
+        broker.forget_client()
+    else:
+        yield
+
+
+def test_live_sessions_count_open_ones_and_forget_dead_ones(settings, live_backend):
     settings.LIMIT_LIVE_SESSIONS = 2
-    quotas.join_live_session(ANON, "a", now=1000.0)
-    quotas.join_live_session(ANON, "b", now=1001.0)
+    anon = Client(f"ip:test-{uuid.uuid4().hex}", "anonymous")
+    other = Client(f"ip:test-{uuid.uuid4().hex}", "anonymous")
+    quotas.join_live_session(anon, "a", now=1000.0)
+    quotas.join_live_session(anon, "b", now=1001.0)
     with pytest.raises(quotas.LimitExceeded) as refused:
-        quotas.join_live_session(ANON, "c", now=1002.0)
+        quotas.join_live_session(anon, "c", now=1002.0)
     assert refused.value.limit == "live_sessions"
     assert str(refused.value).startswith(
         "too many live sessions for this client (2 open, at most 2)"
     )
-    quotas.join_live_session(OTHER, "x", now=1002.0)
-    quotas.leave_live_session(ANON, "a", now=1003.0)
-    quotas.join_live_session(ANON, "c", now=1004.0)
+    quotas.join_live_session(other, "x", now=1002.0)
+    quotas.leave_live_session(anon, "a", now=1003.0)
+    quotas.join_live_session(anon, "c", now=1004.0)
     # "b" stays open (refreshed); "c" is never refreshed: its process died.
-    quotas.refresh_live_session(ANON, "b", now=1004.0 + quotas.LIVE_REFRESH_S)
+    quotas.refresh_live_session(anon, "b", now=1004.0 + quotas.LIVE_REFRESH_S)
     later = 1004.0 + quotas.LIVE_SESSION_TTL_S
-    quotas.join_live_session(ANON, "d", now=later)
+    quotas.join_live_session(anon, "d", now=later)
     with pytest.raises(quotas.LimitExceeded):
-        quotas.join_live_session(ANON, "e", now=later)
+        quotas.join_live_session(anon, "e", now=later)
+
+
+def test_sessions_opening_and_closing_at_once_lose_no_update(settings, live_backend):
+    """Threads joining and leaving together (the consumer's to_thread calls): every session
+    that left is gone, so the client is never refused for sessions it closed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.LIMIT_LIVE_SESSIONS = 8
+    anon = Client(f"ip:test-{uuid.uuid4().hex}", "anonymous")
+
+    def cycle(worker: int) -> None:
+        for i in range(50):
+            quotas.join_live_session(anon, f"{worker}-{i}")
+            quotas.leave_live_session(anon, f"{worker}-{i}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(cycle, range(4)))
+    for i in range(8):  # all 8 places are free again
+        quotas.join_live_session(anon, f"after-{i}")
 
 
 @pytest.mark.django_db
