@@ -35,7 +35,7 @@ from tests.reliability.test_ws_fuzz import (  # noqa: E402
     translate_valid_utterance,
 )
 from tests.speech import speech_16k  # noqa: E402
-from tests.stack import start_stack  # noqa: E402
+from tests.stack import NO_CLIENT_LIMITS, start_stack  # noqa: E402
 
 
 async def fuzz_round(stack, speech, round_no: int) -> dict:
@@ -72,7 +72,9 @@ async def main(rounds: int, settle_s: float, log_copy: Path | None = None) -> di
     speech = speech_16k("Thank you very much.", "en")
     env = {**DOUBLES_ENV, "MAX_FRAME_BYTES": str(MAX_FRAME_BYTES), "UTTERANCE_SILENCE_MS": "900"}
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), database_url=None, redis_url=None, extra_env=env)
+        stack = start_stack(
+            Path(tmp), database_url=None, redis_url=None, extra_env={**NO_CLIENT_LIMITS, **env}
+        )
         try:
             pid = stack.procs["daphne"].pid
             rss_at_start = rss_mb(pid)  # models loaded, no session yet

@@ -620,7 +620,7 @@ def print_table(report: dict) -> None:
 def start_own_stack(engines: str, workers: int, torch_threads: int, extra_env: dict):
     from tests.doubles import DOUBLES_ENV
     from tests.services import fresh_postgres_database, fresh_redis_database
-    from tests.stack import start_stack
+    from tests.stack import NO_CLIENT_LIMITS, start_stack
 
     if engines == "tiny":
         from tests.models_fixtures import prepare_model_env
@@ -628,6 +628,7 @@ def start_own_stack(engines: str, workers: int, torch_threads: int, extra_env: d
         env = prepare_model_env(ROOT / "var" / "bench-models")
     else:
         env = dict(DOUBLES_ENV)
+    env.update(NO_CLIENT_LIMITS)
     if torch_threads:
         env["TORCH_NUM_THREADS"] = str(torch_threads)
     env.update(extra_env)

@@ -82,7 +82,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from tests.models_fixtures import prepare_model_env
-    from tests.stack import real_stack
+    from tests.stack import NO_CLIENT_LIMITS, real_stack
 
     env = {
         **prepare_model_env(ROOT / "var" / "bench-models"),
@@ -96,7 +96,10 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as data_dir:
         with real_stack(
-            Path(data_dir), name="rutrans_bench_long", redis_db=args.redis_db, extra_env=env
+            Path(data_dir),
+            name="rutrans_bench_long",
+            redis_db=args.redis_db,
+            extra_env={**NO_CLIENT_LIMITS, **env},
         ) as stack:
             asyncio.run(measure(stack.ws_url, 3.0))  # warm-up
             for seconds in args.lengths:

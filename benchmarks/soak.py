@@ -231,13 +231,13 @@ def run_against_new_stack(
 ) -> dict:
     """Start the real stack, soak it, stop it; the report includes the log errors."""
     from tests.services import drop_postgres_database, fresh_postgres_database
-    from tests.stack import start_stack
+    from tests.stack import NO_CLIENT_LIMITS, start_stack
 
     stack = start_stack(
         data_dir,
         database_url=fresh_postgres_database(database_name),
         redis_url=redis_url,
-        extra_env=env,
+        extra_env={**NO_CLIENT_LIMITS, **env},
     )
     try:
         pids = {"web": stack.procs["daphne"].pid, "worker": stack.procs["worker"].pid}

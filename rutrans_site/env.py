@@ -1,9 +1,11 @@
 """Typed readers of environment variables for the settings: a blank value means the default,
-a malformed one is an ImproperlyConfigured naming the variable."""
+a malformed one is an ImproperlyConfigured naming the variable. And the settings derived
+from one (the cache)."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,3 +48,23 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def cache_settings(redis_url: str) -> dict[str, dict[str, Any]]:
+    """CACHES: Redis when REDIS_URL is set (every web and worker process shares it: the
+    limits' counters, audio of rows that keep none), else this process's memory (the embedded
+    default is one process)."""
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": "rutrans",
+            }
+        }
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }

@@ -14,12 +14,13 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from rutrans_site.env import env_bool, env_float, env_int, env_list, env_str
+from rutrans_site.env import cache_settings, env_bool, env_float, env_int, env_list, env_str
 from translation.constants import (
     CAPTION_TASK,
     CAPTIONS_QUEUE,
     DEFAULT_VOICES,
     FINALS_QUEUE,
+    PURGE_HISTORY_TASK,
     TRANSLATE_TASK,
 )
 
@@ -203,6 +204,7 @@ CELERY_TASK_DEFAULT_QUEUE = FINALS_QUEUE
 CELERY_TASK_ROUTES = {
     TRANSLATE_TASK: {"queue": FINALS_QUEUE},
     CAPTION_TASK: {"queue": CAPTIONS_QUEUE},
+    PURGE_HISTORY_TASK: {"queue": FINALS_QUEUE},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -241,6 +243,29 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 1800)
 STALE_TRANSLATION_S = env_int("STALE_TRANSLATION_S", CELERY_TASK_TIME_LIMIT + 300)
 STALE_SWEEP_INTERVAL_S = env_float("STALE_SWEEP_INTERVAL_S", 10.0)
 
+# --- Limits, retention, recordings (translation/limits/, translation/history/retention.py) ------
+
+CACHES = cache_settings(REDIS_URL)  # the limits' counters, audio of rows that keep none
+# Explained in docker/.env.example and docs/RUNBOOK.md; 0: no LIMIT_*, *_DAYS for ever.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)  # 0: X-Forwarded-For is ignored
+LIMIT_UPLOADS_PER_MINUTE = env_int("LIMIT_UPLOADS_PER_MINUTE", 30)
+LIMIT_QUEUED_JOBS = env_int("LIMIT_QUEUED_JOBS", 50)
+LIMIT_AUDIO_S_PER_HOUR = env_int("LIMIT_AUDIO_S_PER_HOUR", 36_000)
+LIMIT_LIVE_SESSIONS = env_int("LIMIT_LIVE_SESSIONS", 20)
+LIMIT_SIGNED_IN_FACTOR = env_int("LIMIT_SIGNED_IN_FACTOR", 4)
+LIMIT_STAFF_FACTOR = env_int("LIMIT_STAFF_FACTOR", 0)  # 0: no limit for staff
+STORE_AUDIO = env_bool("STORE_AUDIO", True)
+TRANSIENT_AUDIO_S = env_int("TRANSIENT_AUDIO_S", 1800)
+HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
+HISTORY_TEXT_RETENTION_DAYS = env_float("HISTORY_TEXT_RETENTION_DAYS", 365.0)
+if HISTORY_TEXT_RETENTION_DAYS and HISTORY_RETENTION_DAYS > HISTORY_TEXT_RETENTION_DAYS:
+    HISTORY_RETENTION_DAYS = HISTORY_TEXT_RETENTION_DAYS  # audio never outlives its row
+RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0)
+CELERY_BEAT_SCHEDULE = {
+    "purge-history": {"task": PURGE_HISTORY_TASK, "schedule": RETENTION_INTERVAL_S},
+}
+MEDIA_MIN_FREE_MB = env_int("MEDIA_MIN_FREE_MB", 1024)
+
 # --- REST API (uploads) -------------------------------------------------------------------------
 
 # Largest upload accepted (bytes, 413 above) and longest recording (seconds, 400 above).
@@ -260,6 +285,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "translation.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's own client address (throttles) trusts X-Forwarded-For as translation/limits does.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "rutrans API",

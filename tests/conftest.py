@@ -49,3 +49,14 @@ def engines(settings):
 
 
 pytest_plugins = ["tests.speech"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: the limits' counters and the audio kept there
+    (translation/limits, translation/transient_audio) are the test's own."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

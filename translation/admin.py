@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from translation.history import retention
 from translation.jobs import capacity
 from translation.models import Call, Translation
 
@@ -46,6 +47,7 @@ class TranslationAdmin(admin.ModelAdmin):
         "short_text",
         "latency_ms",
         "tts_failed",
+        "kept_until",
     )
     list_filter = ("status", DirectionFilter, "source", "speaker", "tts_failed", "created_at")
     search_fields = ("source_text", "text", "session_id", "=id", "=call__id")
@@ -66,6 +68,9 @@ class TranslationAdmin(admin.ModelAdmin):
         "tgt_lang",
         "voice",
         "duration_s",
+        "client",
+        "store_audio",
+        "kept_until",
         "input_player",
         "source_text",
         "text",
@@ -89,7 +94,8 @@ class TranslationAdmin(admin.ModelAdmin):
             "Languages",
             {"fields": ("requested_src", "requested_tgt", "src_lang", "tgt_lang", "voice")},
         ),
-        ("Input", {"fields": ("duration_s", "input_player", "source_text")}),
+        ("Input", {"fields": ("duration_s", "client", "input_player", "source_text")}),
+        ("Retention", {"fields": ("store_audio", "kept_until")}),
         ("Translation", {"fields": ("text", "output_player", "tts_failed")}),
         (
             "Processing",
@@ -120,6 +126,17 @@ class TranslationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Translation | None = None) -> bool:
         return False
+
+    # Deleting a row deletes its recordings too (Django leaves a FileField's file behind).
+    def delete_model(self, request: HttpRequest, obj: Translation) -> None:
+        retention.delete_rows_with_audio(Translation.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retention.delete_rows_with_audio(queryset)
+
+    @admin.display(description="kept until")
+    def kept_until(self, obj: Translation) -> str:
+        return retention.kept_until_text(obj)
 
     @admin.display(description="input audio")
     def input_player(self, obj: Translation) -> str:

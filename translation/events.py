@@ -88,6 +88,9 @@ class UtteranceFailed(Event):
     attempt: int | None = None
     sent_at: float | None = None
     submit_ms: float | None = None
+    # Refused by a per-client limit (translation/limits): which, and when to try again.
+    code: str | None = None
+    retry_after_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ class Translation(models.Model):
     speaker = models.CharField(max_length=8, blank=True, choices=[("me", "Me"), ("them", "Them")])
     # Where the worker pushes the result (a channel name); empty for uploads.
     reply_channel = models.CharField(max_length=200, blank=True)
+    # Who sent it (translation/limits: `user:<pk>` or `ip:<address>`); limits count by it.
+    client = models.CharField(max_length=100, blank=True, db_index=True)
+    # False: no recording of it is written to disk (STORE_AUDIO=0 or the session's choice);
+    # the audio passes through the cache (translation/transient_audio.py) instead.
+    store_audio = models.BooleanField(default=True)
 
     requested_src = models.CharField(max_length=4, default="auto")  # auto | en | ru
     requested_tgt = models.CharField(max_length=4, blank=True)  # "" = the other language

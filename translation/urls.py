@@ -9,6 +9,11 @@ urlpatterns = [
     path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
     path("history", history_views.history_page, name="history"),
+    path(
+        "history/sessions/<str:session_id>/delete",
+        history_views.history_delete_session,
+        name="history-delete-session",
+    ),
     path("api/", include("translation.api.urls")),
     path(
         "history/<uuid:translation_id>/<str:kind>.wav",

@@ -24,7 +24,11 @@ def voice_catalogue() -> dict[str, object]:
 
 
 def live_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "translation/live.html", {"voice_catalogue": voice_catalogue()})
+    return render(
+        request,
+        "translation/live.html",
+        {"voice_catalogue": voice_catalogue(), "store_audio": settings.STORE_AUDIO},
+    )
 
 
 CALL_LANES = (

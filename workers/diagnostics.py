@@ -1,5 +1,5 @@
 """What `manage.py doctor` checks: the worker's device and precision, the GPU, the model files,
-their load times and one synthetic round trip through the models.
+their load times and one synthetic round trip through the models, and the media folder's disk.
 
 Each check returns `Check`s (a label, what was found, and whether it is a problem with the
 step to fix it); the command prints them. torch and NeMo are imported inside the checks.
@@ -91,6 +91,28 @@ def onnxruntime_check(settings: Any) -> Check:
     name = chosen[0] if isinstance(chosen, tuple) else chosen
     available = ", ".join(onnxruntime.get_available_providers())
     return Check("onnxruntime", f"{onnxruntime.__version__}, Piper on {name} ({available})")
+
+
+def storage_checks(settings: Any) -> list[Check]:
+    """Free space and the size of the media folder (the recordings), against
+    MEDIA_MIN_FREE_MB (below it uploads and live utterances are refused)."""
+    from translation.history import storage
+
+    free = storage.free_bytes()
+    size, files = storage.media_size()
+    minimum = settings.MEDIA_MIN_FREE_MB * 2**20
+    low = bool(minimum) and free < minimum
+    return [
+        Check(
+            "media folder",
+            f"{settings.MEDIA_ROOT}: {size / 2**20:.1f} MiB in {files} files; "
+            f"{free / 2**30:.1f} GiB free (minimum MEDIA_MIN_FREE_MB={settings.MEDIA_MIN_FREE_MB})",
+            "less free space than MEDIA_MIN_FREE_MB: uploads and live utterances are refused; "
+            "run `python manage.py purge_history` or lower HISTORY_RETENTION_DAYS"
+            if low
+            else "",
+        )
+    ]
 
 
 def nvidia_driver() -> str:

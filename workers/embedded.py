@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from translation.constants import CAPTION_TASK, TRANSLATE_TASK
+from translation.constants import CAPTION_TASK, PURGE_HISTORY_TASK, TRANSLATE_TASK
 from translation.messaging import dispatch
 
 
@@ -28,10 +28,17 @@ def caption(request: dict[str, Any]) -> None:
     caption_partial(request)
 
 
+def purge_history() -> None:
+    from translation.history.retention import enforce_retention
+
+    enforce_retention()
+
+
 def install() -> None:
     """Register the task bodies with the dispatcher (every process, at Django start-up)."""
     dispatch.register_embedded_task(TRANSLATE_TASK, translate)
     dispatch.register_embedded_task(CAPTION_TASK, caption)
+    dispatch.register_embedded_task(PURGE_HISTORY_TASK, purge_history)
 
 
 def warm_up() -> None:

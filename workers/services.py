@@ -10,6 +10,7 @@ from translation.audio.pcm import AudioFormatError
 from translation.audio.wav import wav_bytes_from_float32
 from translation.events import Outcome
 from translation.jobs import delivery, lifecycle, selectors
+from translation.jobs.transient_audio import AudioUnavailable
 from workers import runtime
 from workers.engines.base import EngineError
 from workers.pipeline import NO_SPEECH, SpokenTranslation, TextResult, speech_pieces_of
@@ -39,7 +40,7 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
             tgt=row.requested_tgt or None,
             voices=row.meta.get("voices") or {},
         )
-    except (EngineError, AudioFormatError) as exc:
+    except (EngineError, AudioFormatError, AudioUnavailable) as exc:
         _fail(translation_id, str(exc), worker=worker)
         return
     except Exception as exc:

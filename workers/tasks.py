@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from translation.constants import CAPTION_TASK, TRANSLATE_TASK
+from translation.constants import CAPTION_TASK, PURGE_HISTORY_TASK, TRANSLATE_TASK
+from translation.history import retention
 from translation.jobs.liveness import this_worker
 from workers.captions import caption_partial
 from workers.services import complete_translation
@@ -30,3 +31,9 @@ def translate(self, translation_id: str) -> None:
 @shared_task(name=CAPTION_TASK, acks_late=False)
 def caption(request: dict) -> None:
     caption_partial(request)
+
+
+# Periodic (CELERY_BEAT_SCHEDULE): the retention purge; the next run repeats a failed one.
+@shared_task(name=PURGE_HISTORY_TASK, acks_late=False)
+def purge_history() -> None:
+    retention.enforce_retention()

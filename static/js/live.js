@@ -33,6 +33,7 @@ const els = {
   catchUp: $("catch-up"),
   lag: $("playback-lag"),
   captions: $("captions"),
+  keepRecordings: $("keep-recordings"),
   sources: [...document.querySelectorAll('input[name="source"]')],
   conversation: $("conversation"),
   empty: $("empty"),
@@ -57,6 +58,7 @@ function saveSettings() {
     pushToTalk: els.pushToTalk.checked,
     catchUp: els.catchUp.value,
     captions: els.captions.checked,
+    keepRecordings: els.keepRecordings.checked,
   });
 }
 
@@ -77,6 +79,8 @@ els.pushToTalk.checked = saved.pushToTalk;
 els.catchUp.value = saved.catchUp;
 els.captions.checked = saved.captions;
 for (const input of els.sources) input.checked = input.value === saved.source;
+// The server may keep no recordings at all (STORE_AUDIO=0): then the box is off and disabled.
+if (!els.keepRecordings.disabled) els.keepRecordings.checked = saved.keepRecordings;
 if (!navigator.mediaDevices?.getDisplayMedia) {
   const display = els.sources.find((input) => input.value === "display");
   if (display) {
@@ -127,6 +131,7 @@ function currentControl() {
     captions: els.captions.checked,
     call: pageCall,
     speaker: "me",
+    store_audio: els.keepRecordings.checked,
   };
 }
 
@@ -251,6 +256,7 @@ socket.addEventListener("status", ({ detail }) => {
     end_s: detail.end_s,
     captions: detail.captions,
     lag_s: detail.lag_s,
+    store_audio: detail.store_audio,
   });
   if (detail.state === "queued") {
     entryFor(detail.session, detail.seq, detail.id);
@@ -397,7 +403,7 @@ els.pauseWhilePlaying.addEventListener("change", () => {
   }
   saveSettings();
 });
-for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions]) {
+for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions, els.keepRecordings]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (socket.connected) socket.sendControl(); // applies from the next utterance

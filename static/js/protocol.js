@@ -102,6 +102,8 @@
  * @property {"error"} type
  * @property {string} error
  * @property {number} [seq]
+ * @property {string} [code]           over a per-client limit: which one (translation/limits)
+ * @property {number} [retry_after_s]  over a per-client limit: seconds until it would pass
  */
 
 /** @typedef {StatusMessage | CapacityStatusMessage | ResultMessage | AudioEndMessage | PartialMessage | ErrorMessage} ServerMessage */

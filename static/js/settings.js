@@ -40,6 +40,7 @@ export function saveStored(storage, key, value) {
  * @property {boolean} pushToTalk
  * @property {string} catchUp
  * @property {boolean} captions
+ * @property {boolean} keepRecordings  keep this session's recordings (the server may keep none)
  */
 
 /** @type {LiveSettings} */
@@ -52,6 +53,7 @@ export const LIVE_DEFAULTS = Object.freeze({
   pushToTalk: false,
   catchUp: "speed+skip",
   captions: true,
+  keepRecordings: true,
 });
 
 /**
@@ -76,5 +78,6 @@ export function readLiveSettings(stored, { modes, catchUpModes, defaults = LIVE_
     pushToTalk: flag("pushToTalk"),
     catchUp: catchUpModes.includes(stored.catchUp) ? stored.catchUp : defaults.catchUp,
     captions: flag("captions"),
+    keepRecordings: flag("keepRecordings"),
   };
 }

@@ -153,7 +153,8 @@ export class LiveSocket extends EventTarget {
       this._ws = null;
       this._endOpenAudio("the connection was lost before all of this translation's audio came");
       const refused = event && event.code === TRY_AGAIN_LATER;
-      const minDelayMs = refused ? this._retryAfterMs : 0;
+      // A refusal (1013: busy; 4429: a per-client limit) said when to come back.
+      const minDelayMs = this._retryAfterMs;
       this._retryAfterMs = 0;
       if (this._wanted) this._scheduleReconnect({ minDelayMs, refused });
       else this._setState("closed");
@@ -204,6 +205,9 @@ export class LiveSocket extends EventTarget {
       return;
     }
     if (message.type === "error") {
+      if (message.seq === undefined && Number.isFinite(message.retry_after_s)) {
+        this._retryAfterMs = message.retry_after_s * 1000; // the close that follows waits this long
+      }
       this._emit("error", { ...message, session: this.sessionIndex });
       if (this.state === "configuring" && message.seq === undefined) {
         this._setState("live");

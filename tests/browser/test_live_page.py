@@ -108,3 +108,27 @@ def test_a_lost_connection_reconnects_and_resends_the_control(page, console):
     assert page.locator("#connection").inner_text() == "Connected"
     page.get_by_role("button", name="Stop").click()
     assert console.errors == []
+
+
+def test_keep_recordings_off_keeps_only_the_text(page, console, browser_stack):
+    import psycopg
+
+    page.goto("/")
+    page.wait_for_function("window.rutrans?.events?.some((e) => e.type === 'page-ready')")
+    box = page.get_by_label("Keep recordings in the history")
+    assert box.is_checked() and box.is_enabled()
+    box.uncheck()
+    page.select_option("#mode", "en->ru")
+    page.get_by_role("button", name="Start").click()
+    configured = wait_for_event(page, "status", where="e.state === 'configured'", timeout_s=15)
+    assert configured["store_audio"] is False
+    result = wait_for_event(page, "result", timeout_s=RESULT_TIMEOUT_S)
+    assert result["text"] and result["wavBytes"] > 44  # the translation is still spoken
+    with psycopg.connect(browser_stack.env["DATABASE_URL"]) as conn:
+        stored = conn.execute(
+            "SELECT store_audio, input_audio, output_audio, text FROM translation_translation "
+            "ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    assert stored == (False, "", "", result["text"])
+    page.get_by_role("button", name="Stop").click()
+    assert console.errors == []

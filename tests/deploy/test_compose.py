@@ -32,7 +32,7 @@ SECRETS = {
     "REDIS_PASSWORD": "redispass123",
     "FLOWER_BASIC_AUTH": "admin:flowerpass",
 }
-ALWAYS = {"postgres", "redis", "web", "flower", "models"}
+ALWAYS = {"postgres", "redis", "web", "flower", "models", "beat"}
 WORKERS = {"worker": "gpu", "worker-cpu": "cpu"}  # service → profile
 
 
@@ -264,7 +264,7 @@ def test_celery_app_module_exposes_the_app(rendered):
     from celery.app.utils import find_app
 
     apps = set()
-    for name in ("flower", *WORKERS):
+    for name in ("flower", "beat", *WORKERS):
         args = argv(rendered["services"][name]["command"])
         assert args[0] == "celery"
         apps.add(option(args, "-A", "--app"))
@@ -288,6 +288,29 @@ def test_workers_consume_the_queue_the_task_is_routed_to(rendered, settings):
         assert option(args, "-Q", "--queues").split(",") == [route, caption_route]
         assert option(args, "-P", "--pool") == "solo"  # never fork after CUDA init
     assert argv(rendered["services"]["worker"]["command"]) == json.loads(cmd)
+
+
+def test_beat_schedules_the_retention_purge_on_a_queue_the_workers_consume(rendered, settings):
+    """One `celery beat` (the web image: no torch) runs the schedule; each entry names a task a
+    worker has, routed to a queue the workers consume."""
+    from translation import constants
+    from workers import tasks
+
+    beat = rendered["services"]["beat"]
+    args = argv(beat["command"])
+    assert args[:4] == ["celery", "-A", "rutrans_site", "beat"]
+    assert option(args, "-s", "--schedule").startswith("/tmp/")  # writable in the image
+    assert beat["image"] == rendered["services"]["web"]["image"]
+    assert "deploy" not in beat  # no replicas: two beats would run every entry twice
+    entries = settings.CELERY_BEAT_SCHEDULE
+    assert [entry["task"] for entry in entries.values()] == [constants.PURGE_HISTORY_TASK]
+    assert tasks.purge_history.name == constants.PURGE_HISTORY_TASK
+    queue = settings.CELERY_TASK_ROUTES[constants.PURGE_HISTORY_TASK]["queue"]
+    for name in WORKERS:
+        assert queue in option(argv(rendered["services"][name]["command"]), "-Q", "--queues")
+    assert set(settings_env_vars()) - UNUSED_BY["web"] <= set(beat["environment"]) | set(
+        dockerfile_env(WEB_DOCKERFILE)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(WORKERS))

@@ -98,6 +98,28 @@ describe("LiveSocket audio pieces", () => {
     socket.close();
   });
 
+  it("waits the server's retry_after_s before reconnecting after a per-client limit", () => {
+    const socket = new LiveSocket({ url: "ws://test/ws/translate", control: () => ({}) });
+    const states = [];
+    const errors = [];
+    socket.addEventListener("state", ({ detail }) => states.push(detail));
+    socket.addEventListener("error", ({ detail }) => errors.push(detail));
+    socket.open();
+    const ws = FakeWebSocket.last;
+    ws.receive({
+      type: "error",
+      error: "too many live sessions for this client (2 open, at most 2); retry in 30 s",
+      code: "live_sessions",
+      retry_after_s: 30,
+    });
+    ws.close();
+    assert.equal(errors[0].code, "live_sessions");
+    const retrying = states.at(-1);
+    assert.equal(retrying.state, "retrying");
+    assert.equal(retrying.delayMs, 30_000);
+    socket.close();
+  });
+
   it("ignores audio without a result before it, saying so", () => {
     const { socket, ws, seen } = connected();
     ws.receive(wav(10));

@@ -74,3 +74,48 @@ def test_bad_values_are_named(tmp_path):
     assert proc.returncode != 0 and "DEBUG='maybe' is not a boolean" in proc.stderr
     proc = settings_in({"UTTERANCE_SILENCE_MS": "soon"}, tmp_path)
     assert "UTTERANCE_SILENCE_MS='soon' is not an integer" in proc.stderr
+
+
+LIMITS_PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'cache': settings.CACHES['default']['BACKEND'], "
+    "'audio_days': settings.HISTORY_RETENTION_DAYS, "
+    "'text_days': settings.HISTORY_TEXT_RETENTION_DAYS, "
+    "'drf_proxies': settings.REST_FRAMEWORK['NUM_PROXIES'], "
+    "'beat': [e['task'] for e in settings.CELERY_BEAT_SCHEDULE.values()]}))"
+)
+
+
+def probe_limits(env: dict[str, str], tmp_path) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    base.update(DJANGO_SETTINGS_MODULE="rutrans_site.settings", RUTRANS_DATA_DIR=str(tmp_path))
+    base.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITS_PROBE], cwd=ROOT, env=base, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_limits_and_retention_settings(tmp_path):
+    embedded = probe_limits({}, tmp_path)
+    assert embedded == {
+        "cache": "django.core.cache.backends.locmem.LocMemCache",
+        "audio_days": 30.0,
+        "text_days": 365.0,
+        "drf_proxies": 0,  # X-Forwarded-For ignored by DRF too unless proxies are trusted
+        "beat": ["translation.purge_history"],
+    }
+    real = probe_limits(
+        {
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "SECRET_KEY": "x" * 50,
+            "TRUSTED_PROXY_COUNT": "2",
+            "HISTORY_RETENTION_DAYS": "90",
+            "HISTORY_TEXT_RETENTION_DAYS": "30",
+        },
+        tmp_path,
+    )
+    assert real["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert real["drf_proxies"] == 2
+    assert (real["audio_days"], real["text_days"]) == (30.0, 30.0)  # audio never outlives text

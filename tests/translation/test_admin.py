@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
@@ -85,3 +87,24 @@ def test_a_call_lists_both_lanes_and_links_its_transcript(admin_client):
     assert admin_client.get("/admin/translation/call/add/").status_code == 403
     by_lane = admin_client.get("/admin/translation/translation/?speaker__exact=them")
     assert [row.text for row in by_lane.context["cl"].result_list] == ["Good afternoon."]
+
+
+def test_the_admin_shows_what_is_kept_until_when(admin_client, rows, settings):
+    settings.HISTORY_RETENTION_DAYS, settings.HISTORY_TEXT_RETENTION_DAYS = 30, 365
+    done, _ = rows
+    page = admin_client.get("/admin/translation/translation/").content.decode()
+    assert "kept until" in page.lower() and "audio until " in page
+    detail = admin_client.get(f"/admin/translation/translation/{done.id}/change/").content.decode()
+    assert "Retention" in detail and "text until " in detail
+
+
+def test_deleting_in_the_admin_deletes_the_recordings(admin_client, rows, settings):
+    done, failed = rows
+    files = [done.input_audio.path, done.output_audio.path]
+    response = admin_client.post(
+        "/admin/translation/translation/",
+        {"action": "delete_selected", "_selected_action": [done.pk, failed.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert Translation.objects.count() == 0
+    assert not any(os.path.exists(path) for path in files)

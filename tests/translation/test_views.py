@@ -39,3 +39,13 @@ def test_the_call_page_has_both_lanes_and_their_pickers(client, db):
             assert f'id="{speaker}-{part}" data-role="{part}"' in page
     assert 'id="voice-catalogue"' in page and "js/call.js" in page
     assert 'href="/call" aria-current="page"' in page
+
+
+def test_the_live_page_offers_keep_recordings_unless_the_server_keeps_none(client, db, settings):
+    settings.STORE_AUDIO = True
+    html = client.get("/").content.decode()
+    assert '<input type="checkbox" id="keep-recordings" checked>' in html
+    settings.STORE_AUDIO = False
+    html = client.get("/").content.decode()
+    assert '<input type="checkbox" id="keep-recordings" disabled>' in html
+    assert "this server keeps none" in html

@@ -43,6 +43,7 @@ def test_all_checks_pass_with_every_model_in_place(model_settings):
     assert [line for line in lines if not line.startswith(" ")] == [
         "Device",
         "Model files",
+        "Storage",
         "Loading (as the worker does)",
         "Round trip",
         "All checks passed.",
@@ -155,3 +156,21 @@ def test_without_the_language_id_model_the_round_trip_still_runs_a_fixed_directi
     assert "en->ru (fixed: no language ID)" in trip and "lid " not in trip
     assert "canary " in trip and "tts " in trip
     assert "round trip" not in str(caught.value)
+
+
+def test_storage_reports_free_space_and_the_media_folders_size(settings, tmp_path):
+    from workers import diagnostics
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (tmp_path / "media" / "inputs").mkdir(parents=True)
+    (tmp_path / "media" / "inputs" / "a.wav").write_bytes(b"x" * 3 * 2**20)
+    (tmp_path / "media" / "b.wav").write_bytes(b"x" * 2**20)
+    settings.MEDIA_MIN_FREE_MB = 1
+    [check] = diagnostics.storage_checks(settings)
+    assert check.ok and check.label == "media folder"
+    assert check.found.startswith(f"{tmp_path / 'media'}: 4.0 MiB in 2 files; ")
+    assert "GiB free (minimum MEDIA_MIN_FREE_MB=1)" in check.found
+    settings.MEDIA_MIN_FREE_MB = 2**40
+    [low] = diagnostics.storage_checks(settings)
+    assert not low.ok and "uploads and live utterances are refused" in low.problem
+    assert "purge_history" in low.problem

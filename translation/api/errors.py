@@ -13,6 +13,8 @@ from rest_framework.views import exception_handler
 
 from translation.audio.pcm import AudioFormatError
 from translation.audio.vad import NoSpeechFound
+from translation.history.storage import MediaFull
+from translation.limits.quotas import LimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,24 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_ready"
     default_detail = "the translation is not done yet"
+
+
+class TooManyRequests(exceptions.APIException):
+    """A client over one of its limits (translation/limits); `wait` becomes Retry-After."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "throttled"
+    default_detail = "too many requests"
+
+    def __init__(self, detail: str, *, code: str, wait: int) -> None:
+        super().__init__(detail, code)
+        self.wait = wait
+
+
+class InsufficientStorage(exceptions.APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_code = "disk_full"
+    default_detail = "the server's disk is full"
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -78,6 +98,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DatabaseError):
         logger.exception("database error")
         exc = ServiceUnavailable("the history database failed to answer; try again shortly")
+    elif isinstance(exc, LimitExceeded):  # 429 with Retry-After (DRF sets it from `wait`)
+        exc = TooManyRequests(str(exc), code=exc.limit, wait=exc.retry_after_s)
+    elif isinstance(exc, MediaFull):
+        exc = InsufficientStorage(str(exc))
     elif isinstance(exc, NoSpeechFound):
         exc = Unprocessable(str(exc))
     elif isinstance(exc, AudioFormatError):

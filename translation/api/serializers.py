@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from translation.constants import VOICES
 from translation.jobs import selectors
@@ -13,6 +14,13 @@ from translation.models import Translation
 from translation.streaming.protocol import MODES, ProtocolError, parse_control
 
 ALL_VOICES = tuple(voice for names in VOICES.values() for voice in names)
+
+
+class OptionalBooleanField(serializers.BooleanField):
+    """A boolean form field that is absent when not sent (DRF's reads a missing checkbox of an
+    HTML form as false)."""
+
+    default_empty_html = empty
 
 
 class UploadSerializer(serializers.Serializer):
@@ -48,9 +56,18 @@ class UploadSerializer(serializers.Serializer):
         error_messages={"invalid_choice": "unknown voice {input!r}"},
     )
 
+    store_audio = OptionalBooleanField(
+        required=False,
+        allow_null=True,
+        help_text="false: keep no recording of this job (the translated WAV can be downloaded "
+        "once, within TRANSIENT_AUDIO_S). Default: the server's STORE_AUDIO.",
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         control: dict[str, Any] = {
-            key: attrs[key] for key in ("mode", "src", "tgt", "voice") if key in attrs
+            key: attrs[key]
+            for key in ("mode", "src", "tgt", "voice", "store_audio")
+            if key in attrs
         }
         try:
             attrs["config"] = parse_control(control)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, permissions
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
 
+from translation.api.serializers import SessionSerializer
 from translation.api.views import ID_PARAMETER, ApiView, _error, _job_or_404
 from translation.history import selectors as history_selectors
 from translation.history import transcripts
@@ -41,6 +44,26 @@ def _transcript_response(request: Request, cues: list[transcripts.Cue], *, name:
     )
     response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
     return response
+
+
+class SessionCollection(ApiView, generics.GenericAPIView):
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = SessionSerializer
+
+    @extend_schema(
+        operation_id="sessions_list",
+        summary="Live sessions (staff only)",
+        description="Newest first, 50 per page, each with its transcript's address.",
+        responses={
+            200: SessionSerializer(many=True),
+            403: _error("Not logged in as staff."),
+            404: _error("No such page."),
+            503: _error("The database is unavailable."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(history_selectors.list_sessions())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class SessionTranscript(ApiView):

@@ -28,7 +28,7 @@ urlpatterns = [
         transcripts.TranslationTranscript.as_view(),
         name="translation-transcript",
     ),
-    path("sessions", views.SessionCollection.as_view(), name="sessions"),
+    path("sessions", transcripts.SessionCollection.as_view(), name="sessions"),
     path(
         "sessions/<str:session_id>/transcript",
         transcripts.SessionTranscript.as_view(),

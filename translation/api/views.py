@@ -1,5 +1,5 @@
-"""The upload and transcript API: thin views over the jobs' and the history's services and
-selectors."""
+"""The upload API: thin views over the jobs' services and selectors (transcripts and
+sessions, calls: translation/api/transcripts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,11 +25,12 @@ from translation.api.serializers import (
     AcceptedSerializer,
     ErrorSerializer,
     JobSerializer,
-    SessionSerializer,
     UploadSerializer,
 )
-from translation.history import selectors as history_selectors
-from translation.jobs import capacity, selectors, submit
+from translation.history import retention
+from translation.jobs import capacity, selectors, submit, transient_audio
+from translation.limits.clients import client_of_request
+from translation.limits.throttles import QueuedJobsThrottle, UploadRateThrottle
 from translation.models import Translation
 
 # Room for the multipart boundaries and the small form fields around the file.
@@ -114,6 +116,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
     """POST: upload a recording to translate (anyone). GET: the history (staff)."""
 
     serializer_class = JobSerializer
+    throttle_classes = [UploadRateThrottle, QueuedJobsThrottle]
 
     def get_permissions(self):
         if self.request.method == "GET":
@@ -174,7 +177,10 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         "(`audio_url`). Anyone may upload; a logged-in user sends the CSRF token "
         "(`X-CSRFToken`). Limits: UPLOAD_MAX_BYTES (`413`), UPLOAD_MAX_DURATION_S (`400`); "
         "a recording with less speech than UTTERANCE_MIN_SPEECH_MS is refused (`422`, "
-        "`no_speech`) and never reaches a model. Over UPLOAD_MAX_QUEUE_LAG_S behind: `503`.",
+        "`no_speech`) and never reaches a model. Over UPLOAD_MAX_QUEUE_LAG_S behind: `503` "
+        "(`busy`). Per client (`429` with `Retry-After`): "
+        "LIMIT_UPLOADS_PER_MINUTE, LIMIT_QUEUED_JOBS, LIMIT_AUDIO_S_PER_HOUR; a nearly full "
+        "disk (MEDIA_MIN_FREE_MB) refuses uploads with `507`.",
         request={"multipart/form-data": UploadSerializer},
         responses={
             202: AcceptedSerializer,
@@ -183,7 +189,9 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             413: _error("The file is larger than UPLOAD_MAX_BYTES."),
             415: _error("Not a multipart/form-data request."),
             422: _error("No speech found: silence, noise or a clip too short to translate."),
+            429: _error("Over a limit of this client (see Retry-After)."),
             503: _error("The database is unavailable, or the workers are busy (`busy`)."),
+            507: _error("The server's disk is nearly full (MEDIA_MIN_FREE_MB)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -199,6 +207,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
             filename=upload.name or "",
             config=form.validated_data["config"],
             max_duration_s=settings.UPLOAD_MAX_DURATION_S,
+            client=client_of_request(request),
         )
         urls = _job_urls(request, row)
         body = {"id": str(row.id), "status": row.status, "queue_lag_s": backlog.lag_s, **urls}
@@ -225,7 +234,9 @@ class TranslationAudio(ApiView):
     @extend_schema(
         operation_id="translations_audio",
         summary="The spoken translation (WAV)",
-        description="`409` until the job is done; `404` when it has no speech (`tts_failed`).",
+        description="`409` until the job is done; `404` when it has no speech (`tts_failed`), "
+        "or, for a job that keeps no audio (`store_audio` false, STORE_AUDIO=0), once it has "
+        "been downloaded (it is deleted then) or TRANSIENT_AUDIO_S after it was done.",
         parameters=[ID_PARAMETER],
         responses={
             (200, "audio/wav"): WAV_RESPONSE,
@@ -234,7 +245,7 @@ class TranslationAudio(ApiView):
             503: _error("The database is unavailable."),
         },
     )
-    def get(self, request: Request, translation_id: str) -> FileResponse:
+    def get(self, request: Request, translation_id: str) -> HttpResponseBase:
         row = _job_or_404(translation_id)
         if row.status == Translation.Status.FAILED:
             raise Conflict(f"the translation failed: {row.error}", code="failed")
@@ -242,15 +253,25 @@ class TranslationAudio(ApiView):
             raise Conflict(
                 f"the translation is still {row.status}; its audio is available once it is done"
             )
-        if not row.output_audio:
+        if row.output_audio:
+            return FileResponse(
+                row.output_audio.open("rb"),
+                content_type="audio/wav",
+                as_attachment=True,
+                filename=f"translation-{row.id}.wav",
+            )
+        if row.tts_failed:
             reason = row.error or "speech synthesis failed"
             raise NotFound(f"this translation has no audio ({reason}); its text is in the job")
-        return FileResponse(
-            row.output_audio.open("rb"),
-            content_type="audio/wav",
-            as_attachment=True,
-            filename=f"translation-{row.id}.wav",
-        )
+        if not row.store_audio:
+            try:
+                wav = transient_audio.take_output(row.id)
+            except transient_audio.AudioUnavailable as exc:
+                raise NotFound(str(exc)) from None
+            response = HttpResponse(wav, content_type="audio/wav")
+            response["Content-Disposition"] = f'attachment; filename="translation-{row.id}.wav"'
+            return response
+        raise NotFound(f"this translation's audio is gone ({retention.audio_gone_reason(row)})")
 
 
 class TranslationInput(ApiView):
@@ -289,23 +310,3 @@ class TranslationInput(ApiView):
             filename=f"input-{row.id}.wav",
             content_type="audio/wav",
         )
-
-
-class SessionCollection(ApiView, generics.GenericAPIView):
-    permission_classes = [permissions.IsAdminUser]
-    serializer_class = SessionSerializer
-
-    @extend_schema(
-        operation_id="sessions_list",
-        summary="Live sessions (staff only)",
-        description="Newest first, 50 per page, each with its transcript's address.",
-        responses={
-            200: SessionSerializer(many=True),
-            403: _error("Not logged in as staff."),
-            404: _error("No such page."),
-            503: _error("The database is unavailable."),
-        },
-    )
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(history_selectors.list_sessions())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,13 +1,16 @@
 """The staff's history page: calls and live sessions with their utterances, players and
 transcripts."""
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from translation.history import retention, transcripts
 from translation.history import selectors as history_selectors
-from translation.history import transcripts
 from translation.jobs import selectors as job_selectors
 
 SESSIONS_PER_PAGE = 20
@@ -25,7 +28,16 @@ def history_page(request: HttpRequest) -> HttpResponse:
         history_selectors.list_sessions(without_calls=True), SESSIONS_PER_PAGE
     ).get_page(request.GET.get("page"))
     grouped = history_selectors.utterances_by_session([s["session_id"] for s in page_obj])
-    sessions = [{**s, "rows": grouped[s["session_id"]]} for s in page_obj]
+    policy = retention.RetentionPolicy.from_settings()
+    sessions = [
+        {
+            **s,
+            "rows": grouped[s["session_id"]],
+            "audio_until": policy.audio_until(s["started_at"]),
+            "text_until": policy.row_until(s["started_at"]),
+        }
+        for s in page_obj
+    ]
     return render(
         request,
         "translation/history.html",
@@ -35,8 +47,21 @@ def history_page(request: HttpRequest) -> HttpResponse:
             "page_obj": page_obj,
             "sessions": sessions,
             "formats": list(transcripts.FORMATS),
+            "policy": policy,
+            "store_audio": settings.STORE_AUDIO,
         },
     )
+
+
+@staff_member_required
+@require_POST
+def history_delete_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Delete a live session's utterances and their recordings (staff, from /history)."""
+    deleted = retention.delete_session(session_id)
+    messages.info(
+        request, f"Deleted session {session_id[:12]}: {deleted} utterances and their audio."
+    )
+    return redirect("history")
 
 
 @staff_member_required

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from translation.events import Outcome
-from translation.jobs import liveness, states
+from translation.jobs import liveness, states, transient_audio
 from translation.jobs.delivery import deliver_result, notify_job_status
 from translation.models import Translation
 
@@ -99,11 +99,22 @@ def finish_translation(
         row.timings = {**row.timings, **outcome.timings}
         row.meta = {**row.meta, **outcome.meta}
         if outcome.wav:
-            row.output_audio.save(f"{row.id}.wav", ContentFile(outcome.wav), save=False)
+            _keep_output(row, outcome.wav)
         states.move(row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False)
         row.save()
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
     notify_job_status(row)
     return row
+
+
+def _keep_output(row: Translation, wav: bytes) -> None:
+    """The translated WAV: a file beside the row; keeping no audio, an upload's waits in the
+    cache for its one download, and a live utterance's (already sent) is not kept."""
+    if row.store_audio:
+        row.output_audio.save(f"{row.id}.wav", ContentFile(wav), save=False)
+    elif row.source == Translation.Source.UPLOAD:
+        transient_audio.put_output(row.id, wav)
 
 
 def fail_translation(
@@ -116,6 +127,8 @@ def fail_translation(
         if row is None or not _owned_by(row, worker):
             return None
         states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING])
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
     notify_job_status(row)
     return row
 

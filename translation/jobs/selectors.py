@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from translation.audio.files import load_audio_16k
+from translation.jobs import transient_audio
 from translation.models import Translation
 
 
@@ -30,7 +31,10 @@ def list_translations(*, status: str | None = None, source: str | None = None) -
 
 
 def load_input_audio(row: Translation) -> np.ndarray:
-    """The stored input as 16 kHz mono float32 (the models' format)."""
+    """The input as 16 kHz mono float32 (the models' format): its file, or, for a row that
+    keeps no audio, the cache (`transient_audio.AudioUnavailable` once it has expired)."""
+    if not row.store_audio:
+        return load_audio_16k(transient_audio.get_input(row.id))
     with row.input_audio.open("rb") as fh:
         return load_audio_16k(fh.read())
 
@@ -50,7 +54,10 @@ def job_state(row: Translation) -> dict[str, Any]:
         "error": row.error,
         "timings": dict(row.timings),
         "duration_s": row.duration_s,
-        "has_audio": bool(row.output_audio) and row.status == Translation.Status.DONE,
+        "has_audio": row.status == Translation.Status.DONE
+        and (
+            bool(row.output_audio) or (not row.store_audio and transient_audio.has_output(row.id))
+        ),
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
     }

@@ -22,9 +22,19 @@ from translation.audio.pcm import resample_float32
 from translation.audio.vad import require_speech
 from translation.audio.wav import wav_bytes_from_float32
 from translation.constants import MODEL_SAMPLE_RATE
+from translation.history import storage
+from translation.jobs import transient_audio
+from translation.limits import quotas
+from translation.limits.clients import Client
 from translation.messaging.dispatch import enqueue_translation
 from translation.models import Translation
 from translation.streaming.protocol import SessionConfig
+
+
+def keeps_audio(config: SessionConfig) -> bool:
+    """Are this session's (or upload's) recordings written to disk? Not when the server keeps
+    none (STORE_AUDIO=0) or the client asked for none (`store_audio: false`)."""
+    return bool(settings.STORE_AUDIO) and config.store_audio is not False
 
 
 def submit_utterance(
@@ -39,34 +49,57 @@ def submit_utterance(
     timings: dict[str, float] | None = None,
     call_id: str | None = None,
     speaker: str = "",
+    client: Client | None = None,
 ) -> Translation:
     """Store a live utterance (16 kHz mono float32) and queue its translation. The stream
-    times say where it lies in the session's audio (seconds since the session began; for a
-    lane of a call, `call_id` and its `speaker`, on the call's clock)."""
+    times say where it lies in the session's audio (seconds since the session began; for
+    a lane of a call, `call_id` and its `speaker`, on the call's clock).
+
+    Its seconds count against the client's audio quota (LimitExceeded, nothing stored); a
+    nearly full disk refuses it (MediaFull) when its recording would be kept."""
     row_id = uuid.uuid4()
+    store = keeps_audio(config)
+    if store:
+        storage.require_free_space()
+    duration_s = round(len(audio) / MODEL_SAMPLE_RATE, 3)
+    charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
-    with transaction.atomic():
-        row = Translation(
-            id=row_id,
-            source=Translation.Source.LIVE,
-            session_id=session_id,
-            seq=seq,
-            call_id=call_id,
-            speaker=speaker if call_id else "",
-            reply_channel=reply_channel,
-            requested_src=config.src,
-            requested_tgt=config.tgt or "",
-            duration_s=round(len(audio) / MODEL_SAMPLE_RATE, 3),
-            stream_start_s=stream_start_s,
-            stream_end_s=stream_end_s,
-            timings=dict(timings or {}),
-            meta={"voices": dict(config.voices), "submitted_at": time.time()},
-            enqueued_at=timezone.now(),
-        )
-        row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
-        row.save(force_insert=True)
-        transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    try:
+        with transaction.atomic():
+            row = Translation(
+                id=row_id,
+                source=Translation.Source.LIVE,
+                session_id=session_id,
+                seq=seq,
+                call_id=call_id,
+                speaker=speaker if call_id else "",
+                reply_channel=reply_channel,
+                client=client.key if client else "",
+                store_audio=store,
+                requested_src=config.src,
+                requested_tgt=config.tgt or "",
+                duration_s=duration_s,
+                stream_start_s=stream_start_s,
+                stream_end_s=stream_end_s,
+                timings=dict(timings or {}),
+                meta={"voices": dict(config.voices), "submitted_at": time.time()},
+                enqueued_at=timezone.now(),
+            )
+            _keep_input(row, wav)
+            row.save(force_insert=True)
+            transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    except BaseException:
+        charge.refund()
+        raise
     return row
+
+
+def _keep_input(row: Translation, wav: bytes) -> None:
+    """The models' input: a file beside the row, or, keeping no audio, the cache."""
+    if row.store_audio:
+        row.input_audio.save(f"{row.id}.wav", ContentFile(wav), save=False)
+    else:
+        transient_audio.put_input(row.id, wav)
 
 
 def submit_upload(
@@ -75,6 +108,7 @@ def submit_upload(
     filename: str,
     config: SessionConfig,
     max_duration_s: float | None = None,
+    client: Client | None = None,
 ) -> Translation:
     """Store an uploaded recording and queue its translation.
 
@@ -84,7 +118,14 @@ def submit_upload(
     The models' input holds only the recording's speech (the VAD's spans, longer silences
     cut short); a recording with less speech than UTTERANCE_MIN_SPEECH_MS (silence, noise, a
     few milliseconds) raises NoSpeechFound, and nothing is stored or queued.
+
+    Keeping no audio (`keeps_audio`), nothing is written to disk: the models' input waits in
+    the cache. The recording's seconds count against the client's audio quota once decoded
+    (LimitExceeded); a nearly full disk refuses it first (MediaFull).
     """
+    store = keeps_audio(config)
+    if store:
+        storage.require_free_space()
     audio, sample_rate = decode_audio_file(data, max_duration_s=max_duration_s)
     duration_s = round(len(audio) / sample_rate, 3)
     model_input, speech = require_speech(
@@ -92,6 +133,7 @@ def submit_upload(
         min_speech_ms=settings.UTTERANCE_MIN_SPEECH_MS,
         threshold=settings.VAD_THRESHOLD,
     )
+    charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(model_input, MODEL_SAMPLE_RATE)
     row_id = uuid.uuid4()
     original_name = _storage_name(filename)
@@ -101,6 +143,8 @@ def submit_upload(
             row = Translation(
                 id=row_id,
                 source=Translation.Source.UPLOAD,
+                client=client.key if client else "",
+                store_audio=store,
                 requested_src=config.src,
                 requested_tgt=config.tgt or "",
                 duration_s=duration_s,
@@ -120,16 +164,19 @@ def submit_upload(
                     },
                 },
             )
-            original = default_storage.save(
-                f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
-            )
-            stored.append(original)
-            row.meta["upload"]["stored_as"] = original
-            row.input_audio.save(f"{row_id}.wav", ContentFile(wav), save=False)
-            stored.append(str(row.input_audio.name))
+            if store:
+                original = default_storage.save(
+                    f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
+                )
+                stored.append(original)
+                row.meta["upload"]["stored_as"] = original
+            _keep_input(row, wav)
+            if row.input_audio:
+                stored.append(str(row.input_audio.name))
             row.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_translation(str(row_id)))
     except BaseException:
+        charge.refund()
         for name in stored:  # no row, no files
             default_storage.delete(name)
         raise

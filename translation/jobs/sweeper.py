@@ -6,15 +6,21 @@ Every Celery worker starts one on `worker_ready` (rutrans_site/celery.py) and so
 process (rutrans_site/asgi.py); in the embedded default each pass runs on the embedded worker
 thread, so it never races the in-process translation for the SQLite database. Several sweepers
 at once are fine: rows locked by another are skipped. `manage.py sweep_stale` runs one pass.
+Embedded (no celery beat), the same thread queues the retention purge every
+RETENTION_INTERVAL_S.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Executor
 
 from django.conf import settings
+
+from translation.constants import PURGE_HISTORY_TASK
+from translation.messaging import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,7 @@ def start_stale_sweeper(*, executor: Executor | None = None) -> threading.Thread
 
 def _sweep_forever(interval: float, executor: Executor | None) -> None:
     stop = threading.Event()  # never set: the thread ends with the process
+    purged_at = time.monotonic()
     while not stop.wait(interval):
         try:
             if executor is not None:
@@ -71,3 +78,14 @@ def _sweep_forever(interval: float, executor: Executor | None) -> None:
                 sweep_once()
         except Exception as exc:  # noqa: BLE001 - database down etc.: try again next time
             logger.warning("recovery sweep failed: %s: %s", type(exc).__name__, exc)
+        if retention_due(purged_at, time.monotonic()):
+            purged_at = time.monotonic()
+            # Embedded there is no celery beat: the retention purge is queued from here, on
+            # the worker thread like every task.
+            dispatch.run_embedded(PURGE_HISTORY_TASK)
+
+
+def retention_due(last: float, now: float) -> bool:
+    """Embedded only (celery beat schedules it on the real stack): is a purge due?"""
+    every = float(settings.RETENTION_INTERVAL_S)
+    return bool(settings.EMBEDDED) and every > 0 and now - last >= every

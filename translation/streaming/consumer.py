@@ -27,6 +27,8 @@ from translation.events import (
     UtteranceResult,
 )
 from translation.jobs import capacity, submit
+from translation.limits import quotas
+from translation.limits.clients import client_of_scope
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
 from translation.streaming import calls, caption_dispatch
@@ -49,6 +51,9 @@ from translation.streaming.session import MAX_IN_FLIGHT, LiveSession, PendingUtt
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.05
+CLIENT_LIMIT_CLOSE_CODE = 4429
+"""Close code of a session refused by a per-client limit (translation/limits), after an error
+message saying which and when to retry; the server being overloaded is 1013 instead."""
 
 
 class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
@@ -61,10 +66,13 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         self.admitted = False
         self.overload = OverloadNotices()
         self.lane: calls.CallLane | None = None  # set when the control names a call
+        self.client = client_of_scope(self.scope)
+        self.counted = False  # in the client's live sessions (translation/limits)
         remember_event_loop(asyncio.get_running_loop())
-        await self.accept()
-        # Admission (translation/jobs/capacity.py): refused after the accept, so the browser sees
-        # the status and the close frame's reason.
+        await self.accept()  # before any refusal, so that the browser sees the close reason
+        # Admission first (translation/jobs/capacity.py: is there room?), then the client's own
+        # limits (translation/limits: may this client take more?), so a session refused for lack
+        # of room never takes one of its client's places.
         backlog = await capacity.monitor.fresh()
         refusal = backlog.refusal()
         if refusal is not None:
@@ -72,6 +80,8 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
             status = status_for("refused", backlog, refusal)
             await self.send(text_data=capacity_status_message(status))
             await self.close(code=TRY_AGAIN_LATER, reason=close_reason(refusal.reason))
+            return
+        if not await self._count_client_session():
             return
         self.admitted = True
         capacity.monitor.open_sessions += 1
@@ -111,6 +121,24 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 captions.finals_after_commits,
             )
         await self.stop_background_tasks()
+        if self.counted:
+            self.counted = False
+            await asyncio.to_thread(quotas.leave_live_session, self.client, self.session_id)
+
+    async def _count_client_session(self) -> bool:
+        """Count this session among its client's live sessions; over LIMIT_LIVE_SESSIONS,
+        say why in an error and close with CLIENT_LIMIT_CLOSE_CODE (False)."""
+        try:
+            await asyncio.to_thread(quotas.join_live_session, self.client, self.session_id)
+        except quotas.LimitExceeded as exc:
+            logger.info("session %s refused for %s: %s", self.session_id, self.client.key, exc)
+            await self.send(
+                text_data=error_message(str(exc), code=exc.limit, retry_after_s=exc.retry_after_s)
+            )
+            await self.close(code=CLIENT_LIMIT_CLOSE_CODE, reason=str(exc)[:120])
+            return False
+        self.counted = True
+        return True
 
     async def stop_background_tasks(self) -> None:
         """The watchdog and any partial still being handed over are cancelled; utterances
@@ -173,6 +201,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 captions=self.captions is not None,
                 call=config.call,
                 speaker=config.speaker,
+                store_audio=submit.keeps_audio(config),
             )
         )
 
@@ -242,7 +271,20 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 timings=item.timings,
                 call_id=lane.call_id if lane is not None else None,
                 speaker=lane.speaker if lane is not None else "",
+                client=self.client,
             )
+        except quotas.LimitExceeded as exc:  # this utterance only; the session goes on
+            await self._deliver(
+                live.results.accept(
+                    UtteranceFailed(
+                        seq=item.seq,
+                        error=str(exc),
+                        code=exc.limit,
+                        retry_after_s=exc.retry_after_s,
+                    )
+                )
+            )
+            return
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
             await self._deliver(
@@ -268,6 +310,7 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
         """End an utterance when frames stop arriving; time out lost results."""
         live = self.live
         assert live is not None
+        refreshed = time.monotonic()
         try:
             while True:
                 before = time.monotonic()
@@ -282,6 +325,11 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                 if live.results.deadlines:
                     await self._deliver(live.results.expire())
                 await self._tell_overload(now)
+                if self.counted and now - refreshed >= quotas.LIVE_REFRESH_S:
+                    refreshed = now
+                    await asyncio.to_thread(
+                        quotas.refresh_live_session, self.client, self.session_id
+                    )
         except asyncio.CancelledError:
             pass
 
@@ -417,4 +465,11 @@ class TranslateConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
                     timings["submit_ms"] = event.submit_ms
                 await self.send(text_data=bounded_json(result, text_fields=("text", "source_text")))
             else:
-                await self.send(text_data=error_message(event.error, seq=event.seq))
+                await self.send(
+                    text_data=error_message(
+                        event.error,
+                        seq=event.seq,
+                        code=event.code or "",
+                        retry_after_s=event.retry_after_s,
+                    )
+                )

@@ -61,6 +61,7 @@ class SessionConfig:
     captions: bool | None = None  # live captions: None follows the server (LIVE_CAPTIONS)
     call: str | None = None  # the call this connection is a lane of (32 hex characters)
     speaker: Speaker | None = None  # which lane: "me" or "them" (set exactly when call is)
+    store_audio: bool | None = None  # keep the recordings: None follows the server (STORE_AUDIO)
 
     @property
     def mode(self) -> str:
@@ -129,6 +130,7 @@ class ControlMessage(BaseModel):
         None, description="a call's id: 32 lower-case hex characters, or null"
     )
     speaker: Literal["me", "them"] | None = Field(None, description='"me", "them" or null')
+    store_audio: bool | None = Field(None, description="true or false")
 
     @model_validator(mode="after")
     def _call_has_a_speaker(self) -> ControlMessage:
@@ -211,13 +213,22 @@ def parse_control(raw: str | bytes | dict[str, Any]) -> SessionConfig:
         captions=control.captions,
         call=control.call,
         speaker=control.speaker,
+        store_audio=control.store_audio,
     )
 
 
-def error_message(error: str, *, seq: int | None = None) -> str:
+def error_message(
+    error: str, *, seq: int | None = None, code: str = "", retry_after_s: int | None = None
+) -> str:
+    """An error; a client over one of its limits also gets the limit's `code` and
+    `retry_after_s` (the seconds until it would pass, like HTTP's Retry-After)."""
     message: dict[str, Any] = {"type": "error", "error": error}
     if seq is not None:
         message["seq"] = seq
+    if code:
+        message["code"] = code
+    if retry_after_s is not None:
+        message["retry_after_s"] = retry_after_s
     return json.dumps(message)
 
 

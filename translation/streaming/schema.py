@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from translation.streaming.protocol import ControlMessage
+from translation.streaming.protocol import CapacityStatus, ControlMessage, StablePrefix
 
 SCHEMA_ID = "https://rutrans.local/protocol.schema.json"
 
@@ -38,6 +38,9 @@ class StatusMessage(_Message):
     channels: int | None = None
     voice: dict[str, str] | None = None
     captions: bool | None = None
+    call: str | None = None
+    speaker: Literal["me", "them"] | None = None
+    store_audio: bool | None = None
     seq: int | None = None
     id: str | None = None
     submit_ms: float | None = None
@@ -56,6 +59,8 @@ class ErrorMessage(_Message):
     type: Literal["error"]
     error: str
     seq: int | None = None
+    code: str | None = None
+    retry_after_s: int | None = None
 
 
 class LanguageGuess(_Message):
@@ -107,6 +112,7 @@ class PartialMessage(_Message):
     end_s: float
     speech_s: float
     timings: dict[str, float]
+    stable: StablePrefix
     truncated: bool | None = None
 
 
@@ -132,8 +138,15 @@ class JobMessage(_Message):
     truncated: bool | None = None
 
 
-SERVER_MESSAGES: dict[str, tuple[type[_Message], ...]] = {
-    "/ws/translate": (StatusMessage, ErrorMessage, ResultMessage, AudioEndMessage, PartialMessage),
+SERVER_MESSAGES: dict[str, tuple[type[BaseModel], ...]] = {
+    "/ws/translate": (
+        StatusMessage,
+        CapacityStatus,
+        ErrorMessage,
+        ResultMessage,
+        AudioEndMessage,
+        PartialMessage,
+    ),
     "/ws/jobs/<id>": (JobMessage, ErrorMessage),
 }
 """What each socket sends (text frames); `/ws/translate` sends binary WAV frames too."""

@@ -97,7 +97,15 @@ def test_schema_is_served_as_openapi_3(client):
     }
     upload = schema["paths"]["/api/translations"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
-    assert set(upload["responses"]) == {"202", "400", "403", "413", "415", "422", "503"}
+    assert set(upload["responses"]) == {
+        *("202", "400", "403", "413", "415", "422", "503"),
+        *("429", "507"),  # a client over its limits; a nearly full disk
+    }
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert (
+        "store_audio"
+        in schema["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]["properties"]
+    )
     audio = schema["paths"]["/api/translations/{translation_id}/audio"]["get"]
     assert set(audio["responses"]["200"]["content"]) == {"audio/wav"}
     assert set(audio["responses"]) == {"200", "404", "409", "503"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
 
@@ -77,3 +79,32 @@ def test_history_shows_a_call_with_both_lanes_and_its_exports(admin_client, db):
         assert f'href="/api/calls/{call.id}/transcript?format={fmt}"' in card
     # Its lanes' sessions are shown with the call, not again as live sessions.
     assert 'data-session="' + "m" * 32 not in page
+
+
+def test_history_says_what_is_kept_and_staff_delete_a_session(admin_client, db, settings):
+    settings.HISTORY_RETENTION_DAYS, settings.HISTORY_TEXT_RETENTION_DAYS = 30, 365
+    session, other = uuid.uuid4().hex, uuid.uuid4().hex
+    row = Translation.objects.create(source="live", session_id=session, seq=0, status="done")
+    row.input_audio.save("in.wav", ContentFile(b"RIFF"), save=True)
+    Translation.objects.create(source="live", session_id=other, seq=0, status="done")
+    page = admin_client.get("/history").content.decode()
+    assert "Kept: recordings 30 days, texts 365 days" in page
+    until = (row.created_at + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert f"audio until {until}" in page
+    assert page.count("Delete session") == 2
+
+    path = row.input_audio.path
+    response = admin_client.post(f"/history/sessions/{session}/delete")
+    assert response.status_code == 302 and response["Location"] == "/history"
+    assert list(Translation.objects.values_list("session_id", flat=True)) == [other]
+    assert not os.path.exists(path)
+    assert "Deleted session" in admin_client.get("/history").content.decode()
+    assert admin_client.get(f"/history/sessions/{other}/delete").status_code == 405  # POST only
+
+
+def test_only_staff_delete_sessions(client, db, django_user_model):
+    session = uuid.uuid4().hex
+    Translation.objects.create(source="live", session_id=session, seq=0, status="done")
+    client.force_login(django_user_model.objects.create_user("user", password="pw"))
+    assert client.post(f"/history/sessions/{session}/delete").status_code == 302  # to login
+    assert Translation.objects.filter(session_id=session).exists()

@@ -137,6 +137,7 @@ VALID_FIELDS = {
     "captions": st.sampled_from([True, False, None]),
     "call": st.sampled_from([None, "0" * 32, "0123456789abcdef" * 2]),
     "speaker": st.sampled_from([None, "me", "them"]),
+    "store_audio": st.sampled_from([True, False, None]),
 }
 assert set(VALID_FIELDS) == set(ControlMessage.model_fields), "fuzz every field of the schema"
 
@@ -178,6 +179,7 @@ def check_parsed(raw) -> SessionConfig | None:
     assert (config.call is None) == (config.speaker is None)
     assert config.call is None or re.fullmatch("[0-9a-f]{32}", config.call)
     assert config.speaker in (None, "me", "them")
+    assert config.store_audio in (True, False, None)
     return config
 
 
@@ -351,3 +353,10 @@ def test_a_bad_call_or_speaker_is_refused_in_the_schemas_words(control, message)
     with pytest.raises(ProtocolError) as caught:
         parse_control(json.dumps(control))
     assert message in str(caught.value)
+
+
+def test_store_audio_is_a_strict_boolean():
+    assert parse_control({"mode": "en->ru", "store_audio": False}).store_audio is False
+    assert parse_control({"mode": "en->ru"}).store_audio is None
+    with pytest.raises(ProtocolError, match="store_audio must be true or false"):
+        parse_control('{"mode": "en->ru", "store_audio": 0}')

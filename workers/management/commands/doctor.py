@@ -24,6 +24,7 @@ class Command(BaseCommand):
         for title, run in (
             ("Device", lambda: diagnostics.device_checks(settings)),
             ("Model files", lambda: diagnostics.model_file_checks(settings)),
+            ("Storage", lambda: diagnostics.storage_checks(settings)),
         ):
             checks += self._section(title, run())
         if not options["no_load"]:
