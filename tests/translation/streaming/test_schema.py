@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from translation.jobs.selectors import job_state
 from translation.models import Translation
 from translation.streaming import schema
-from translation.streaming.captions import partial_payload
+from translation.streaming.captions import UtteranceAgreement, partial_payload
 from translation.streaming.protocol import (
     audio_end_message,
     error_message,
@@ -86,7 +86,8 @@ def test_real_messages_fit_their_models():
         seq=1, part=2, src="en", tgt="ru", text="т", source_text=None, start_s=0.0,
         end_s=1.0, speech_s=0.8, timings={"ast_ms": 2.0},
     )  # fmt: skip
-    schema.PartialMessage.model_validate(partial)
+    # What the session sends: the worker's partial after local agreement (with `stable`).
+    schema.PartialMessage.model_validate(UtteranceAgreement().apply(partial))
     row = Translation(status=Translation.Status.QUEUED, source=Translation.Source.UPLOAD)
     schema.JobMessage.model_validate({"type": "job", **job_state(row)})
 
