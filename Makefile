@@ -40,9 +40,10 @@ migrate: install
 run: install
 	HOST=$(HOST) PORT=$(PORT) scripts/run-local.sh
 
-# A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL).
+# A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL): one process per
+# GPU; WORKER_CONCURRENCY task threads feed its one batcher thread (workers/batcher.py).
 worker: install
-	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool solo --loglevel INFO
+	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool threads --loglevel INFO
 
 test: install system-deps $(TURN_MODEL) lint
 	node --test tests/js/

@@ -62,7 +62,7 @@ class Stack:
                 "-Q",
                 "gpu,captions",
                 "--pool",
-                "solo",
+                "threads",
                 "-n",
                 node,
                 "--loglevel",

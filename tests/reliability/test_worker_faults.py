@@ -148,6 +148,42 @@ async def test_worker_killed_mid_utterance_another_worker_finishes_it(fault_stac
     print(f"\nlive utterance: killed worker's job done {recovered_s:.1f} s after the kill")
 
 
+async def test_worker_killed_mid_batch_loses_no_row(fault_stack, record_property):
+    """Three sessions' utterances in ONE batch (the batcher waits for company) when the worker
+    is killed: every row is recovered as a lone one is, each session gets its own result once."""
+    restart_worker(
+        fault_stack, RUTRANS_TEST_TRANSLATE_DELAY_S=SLOW_S, BATCH_WAIT_MS="3000", BATCH_MAX="3"
+    )
+    clients = [
+        await LiveClient.connect(fault_stack.ws_url, {"mode": mode})
+        for mode in ("en->ru", "ru->en", "en->ru")
+    ]
+    queued = [await send_utterance(client) for client in clients]
+    for q in queued:
+        assert wait_row(fault_stack, q["id"], lambda r: r["status"] == "running", 15)
+    await asyncio.sleep(4.0)  # the batch (all three) is inside the slow model call
+    assert "batching:" in fault_stack.log_text("worker")
+    start_second_worker(fault_stack)
+    try:
+        killed_at = time.monotonic()
+        fault_stack.stop("worker", signal.SIGKILL)
+        fault_stack.faults["killed"] += 1
+        for client, q, mode in zip(clients, queued, ("en->ru", "ru->en", "en->ru"), strict=True):
+            (message, wav, _), *_ = await client.wait_results(1, RECOVERED_WITHIN_S)
+            assert message["id"] == q["id"] and message["seq"] == 0 and wav
+            assert message["text"].startswith(mode)
+            assert row(fault_stack, q["id"])["attempts"] == 2
+        recovered_s = time.monotonic() - killed_at
+        await asyncio.sleep(2.0)
+        for client in clients:
+            assert len(client.received.results) == 1 and client.received.errors == []
+            await client.close()
+    finally:
+        fault_stack.stop("worker2")
+    record_property("batch_recovered_after_kill_s", round(recovered_s, 1))
+    print(f"\nbatch of 3: the killed worker's rows done {recovered_s:.1f} s after the kill")
+
+
 def speech_wav(text: str = "Thank you very much.") -> bytes:
     out = io.BytesIO()
     soundfile.write(out, speech_16k(text, "en"), 16_000, format="WAV", subtype="PCM_16")

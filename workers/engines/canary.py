@@ -38,13 +38,13 @@ from workers.engines.base import (
     EngineUnavailable,
     Lang,
     SpeechTranslation,
+    TranslationRequest,
+    is_out_of_memory,
 )
+from workers.engines.pieces import split_at_pauses
 
 logger = logging.getLogger(__name__)
 
-MAX_CHUNK_S = 30.0  # Canary handles ~40 s; stay well inside
-MIN_CHUNK_S = 10.0  # cut points are looked for in the last part of a 30 s window
-FRAME_S = 0.1  # energy frames for choosing cut points
 MIN_INPUT_S = 1.0  # shorter input is padded with silence (as NeMo's own array path does)
 DEFAULT_MAX_GENERATION_DELTA = 50
 """Generated tokens are at most (encoder frames + this) − prompt length; the encoder gives 12.5
@@ -55,33 +55,6 @@ CONFIG_OVERRIDES = {"restore_timestamps_model": False}
 
 _cache_lock = threading.Lock()
 _loaded: dict[tuple[str, str, int], CanaryTranslator] = {}
-
-
-def split_at_pauses(
-    audio: np.ndarray,
-    sample_rate: int = MODEL_SAMPLE_RATE,
-    max_s: float = MAX_CHUNK_S,
-    min_s: float = MIN_CHUNK_S,
-) -> list[np.ndarray]:
-    """Cut audio into pieces of at most max_s, each cut at the quietest 100 ms frame found
-    between min_s and max_s after the previous cut."""
-    max_len = int(max_s * sample_rate)
-    if len(audio) <= max_len:
-        return [audio]
-    frame = max(1, int(FRAME_S * sample_rate))
-    pieces = []
-    start = 0
-    while len(audio) - start > max_len:
-        lo = start + int(min_s * sample_rate)
-        frames = (max_len - int(min_s * sample_rate)) // frame
-        window = audio[lo : lo + frames * frame].astype(np.float64)
-        energy = (window.reshape(frames, frame) ** 2).mean(axis=1)
-        quietest = int(np.argmin(energy))
-        cut = lo + quietest * frame + frame // 2
-        pieces.append(audio[start:cut])
-        start = cut
-    pieces.append(audio[start:])
-    return pieces
 
 
 def strip_special_tokens(text: str) -> str:
@@ -310,7 +283,12 @@ class CanaryTranslator:
                 pieces.append(piece)
                 rows += [DecodingRow(plan.first_piece + offset, s, t) for s, t in plan.tasks]
         started = time.perf_counter()
-        texts = self.decode_batch(pieces, rows) if rows else []
+        try:
+            texts = self.decode_batch(pieces, rows) if rows else []
+        except Exception as exc:
+            if is_out_of_memory(exc) and torch.cuda.is_available():
+                torch.cuda.empty_cache()  # what the failed batch held, for the smaller retry
+            raise
         inference_ms = (time.perf_counter() - started) * 1000.0
         return [
             plan if isinstance(plan, EngineError) else self._answer(plan, texts, inference_ms)
@@ -349,17 +327,6 @@ class CanaryTranslator:
 
 
 @dataclass(frozen=True)
-class TranslationRequest:
-    """One utterance for `translate_batch`: 16 kHz mono float32 `audio`, `src` speech to
-    `tgt` text, and (optionally) the `src` transcript from the same encoder pass."""
-
-    audio: np.ndarray
-    src: Lang
-    tgt: Lang
-    with_source_text: bool = True
-
-
-@dataclass(frozen=True)
 class DecodingRow:
     """One decoder row of a batch: which piece's encoder output, and its prompt's languages."""
 
@@ -393,14 +360,6 @@ class _Plan:
         if request.with_source_text and source != target:
             tasks.append((source, source))
         return cls(request, split_at_pauses(audio), tasks, first_piece, first_row)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """torch's CUDA out-of-memory error, or the RuntimeError older builds and other devices
-    raise with "out of memory" in it."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
 def _padded_to_minimum(audio: np.ndarray) -> np.ndarray:

@@ -321,7 +321,7 @@ def test_a_batch_gives_each_row_what_it_gives_alone(
     """Rows of different lengths and directions, with and without the transcript, through
     one encoder pass: each answer equals the batch-of-one answer (greedy is deterministic,
     and each row keeps its own generation bound although the batch is padded)."""
-    from workers.engines.canary import TranslationRequest
+    from workers.engines.base import TranslationRequest
 
     noise = np.random.default_rng(5).standard_normal(16000 * 4).astype(np.float32) * 0.05
     long_copies = int(40 * 16000 / len(english_speech)) + 1  # over 40 s: 2 pieces
@@ -356,7 +356,7 @@ def test_a_batch_gives_each_row_what_it_gives_alone(
 
 
 def test_a_bad_request_fails_alone_in_its_batch(canary, english_speech):
-    from workers.engines.canary import TranslationRequest
+    from workers.engines.base import TranslationRequest
 
     results = canary.translate_batch(
         [
@@ -371,7 +371,7 @@ def test_a_bad_request_fails_alone_in_its_batch(canary, english_speech):
 
 
 def test_out_of_memory_is_recognised():
-    from workers.engines.canary import is_out_of_memory
+    from workers.engines.base import is_out_of_memory
 
     assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
     assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
