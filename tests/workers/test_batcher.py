@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from workers.batcher import Batcher, BatchedSynthesizer, BatchLimits, BatchReport, Lane
+from workers.batcher import BatchedSynthesizer, Batcher, BatchLimits, BatchReport, Lane
 from workers.engines.base import EngineError, Speech, SpeechTranslation, TranslationRequest
 from workers.engines.pieces import split_at_pauses
 
