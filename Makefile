@@ -29,7 +29,7 @@ system-deps:
 # The end-of-turn model (Smart Turn v3.2, BSD-2, Daily): only its ONNX file, taken from the
 # pipecat-ai wheel on PyPI (pip download --no-deps), checked by SHA-256; offline afterwards.
 $(TURN_MODEL): | $(VENV)/.installed
-	$(BIN)/python -m translation.turn $@
+	$(BIN)/python -m translation.audio.turn $@
 
 turn-model: $(TURN_MODEL)
 

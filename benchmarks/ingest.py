@@ -1,4 +1,4 @@
-"""The web tier's per-frame ingest cost: validate + downmix + resample (translation.audio),
+"""The web tier's per-frame ingest cost: validate + downmix + resample (translation.audio.pcm),
 and what the resampler does to a tone above the new Nyquist.
 
     .venv/bin/python benchmarks/ingest.py [--frames 2000] [--repeats 5]
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from translation.audio import PcmStream
+from translation.audio.pcm import PcmStream
 
 RATE, CHANNELS, FRAME = 48_000, 2, 960  # 20 ms
 

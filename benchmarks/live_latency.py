@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.speech import LIBRIVOX, continuous_read_speech, speech_16k  # noqa: E402
 from tests.wsclient import LiveClient, to_pcm16  # noqa: E402
-from translation.audio import resample_float32  # noqa: E402
+from translation.audio.pcm import resample_float32  # noqa: E402
 
 FRAME_MS = 20
 SENTENCES = [
@@ -565,8 +565,9 @@ def evaluate_endpointing(script: Script, segmenter, judge: MeasuredJudge | None)
 def endpointing_reports(model_path: Path, thresholds: list[float]) -> list[dict]:
     """The plain 900 ms rule, the shrinking-pause rule (the default), and that rule plus the
     end-of-turn model at each threshold, on every continuous script."""
-    from translation.segmenter import SileroVad, UtteranceSegmenter
-    from translation.turn import SmartTurn
+    from translation.audio.segmenter import UtteranceSegmenter
+    from translation.audio.turn import SmartTurn
+    from translation.audio.vad import SileroVad
 
     model = SmartTurn(model_path) if model_path.is_file() else None
     if model is None:

@@ -13,9 +13,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from translation.dispatch import embedded_worker_executor  # noqa: E402
+from translation.jobs.sweeper import start_stale_sweeper  # noqa: E402
+from translation.messaging.dispatch import embedded_worker_executor  # noqa: E402
 from translation.routing import websocket_urlpatterns  # noqa: E402
-from translation.sweeper import start_stale_sweeper  # noqa: E402
 from workers import embedded  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -8,13 +8,13 @@ Every variable read here is documented in docker/.env.example.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rutrans_site.env import env_bool, env_float, env_int, env_list, env_str
 from translation.constants import (
     CAPTION_TASK,
     CAPTIONS_QUEUE,
@@ -24,46 +24,6 @@ from translation.constants import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -268,8 +228,8 @@ if WORKER_DEAD_AFTER_S < 2 * WORKER_HEARTBEAT_S:
 TRANSLATION_MAX_ATTEMPTS = max(1, env_int("TRANSLATION_MAX_ATTEMPTS", 2))
 # With acks_late on Redis an unacknowledged task of a killed worker comes back after this many
 # seconds. Recovery does not wait for it (it re-queues on the heartbeat), and a task delivered
-# again while its first run is alive is skipped (`services.start_translation`), so this only
-# bounds how long a stray copy sits unacknowledged; keep it above the longest task anyway.
+# again while its first run is alive is skipped (`translation.jobs.lifecycle.start_translation`),
+# so this only bounds how long a stray copy sits unacknowledged; keep it above the longest task.
 BROKER_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,

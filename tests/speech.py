@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from translation.audio import resample_float32
+from translation.audio.pcm import resample_float32
 from translation.constants import MODEL_SAMPLE_RATE
 
 VOICES = {"en": "en-us", "ru": "ru"}

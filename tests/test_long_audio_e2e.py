@@ -23,9 +23,9 @@ import websockets
 
 from tests.speech import speech_16k
 from tests.stack import real_stack
-from tests.translation.test_api_e2e import http, upload, wait_until_finished
+from tests.translation.api.test_api_e2e import http, upload, wait_until_finished
 from tests.wsclient import LiveClient, to_pcm16
-from translation.protocol import MAX_MESSAGE_BYTES
+from translation.streaming.protocol import MAX_MESSAGE_BYTES
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 

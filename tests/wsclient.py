@@ -14,7 +14,8 @@ import numpy as np
 import soundfile as sf
 import websockets
 
-from translation.audio import resample_float32, wav_bytes_from_float32
+from translation.audio.pcm import resample_float32
+from translation.audio.wav import wav_bytes_from_float32
 
 
 def to_pcm16(audio: np.ndarray, sr: int, *, out_sr: int = 48_000, channels: int = 2) -> bytes:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from translation.consumers import JobStatusConsumer, TranslateConsumer
+from translation.jobs.consumer import JobStatusConsumer
+from translation.streaming.consumer import TranslateConsumer
 
 websocket_urlpatterns = [
     path("ws/translate", TranslateConsumer.as_asgi()),

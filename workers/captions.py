@@ -11,19 +11,19 @@ from typing import Any
 
 from django.conf import settings
 
-from translation import caption_dispatch, delivery
-from translation.captions import partial_payload
+from translation.events import PartialReply
+from translation.messaging.channel_layer import send_event
+from translation.streaming import caption_dispatch
+from translation.streaming.captions import partial_payload
 from workers import runtime
 from workers.batcher import Lane
 from workers.engines.base import EngineError
 
 logger = logging.getLogger(__name__)
 
-PARTIAL_EVENT = "translation.partial"  # handled by TranslateConsumer.translation_partial
-
 
 def caption_partial(request: dict[str, Any]) -> None:
-    """Run one partial (see translation/caption_dispatch.py for `request`) and answer the
+    """Run one partial (see translation/streaming/caption_dispatch.py for `request`) and answer the
     session: a `partial`, or `skipped` with the reason."""
     queue_ms = round((time.time() - request["sent_at"]) * 1000.0, 2)
     reason = _reason_to_skip(queue_ms)
@@ -68,12 +68,19 @@ def _reason_to_skip(queue_ms: float) -> str | None:
     return None
 
 
-def _reply(request: dict[str, Any], **fields: Any) -> None:
-    event = {
-        "type": PARTIAL_EVENT,
-        "seq": request["seq"],
-        "part": request["part"],
-        "sent_at": time.time(),
-        **fields,
-    }
-    delivery.send_to_channel(request["reply_channel"], event)
+def _reply(
+    request: dict[str, Any],
+    *,
+    partial: dict[str, Any] | None = None,
+    src: str | None = None,
+    skipped: str | None = None,
+) -> None:
+    reply = PartialReply(
+        seq=request["seq"],
+        part=request["part"],
+        sent_at=time.time(),
+        partial=partial,
+        src=src,
+        skipped=skipped,
+    )
+    send_event(request["reply_channel"], reply)

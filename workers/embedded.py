@@ -1,5 +1,5 @@
 """The embedded default's worker: the task code the in-process worker thread runs
-(`translation.dispatch` knows only task names), and the model warm-up at start-up.
+(`translation.messaging.dispatch` knows only task names), and the model warm-up at start-up.
 
 The task bodies import the model code when they first run, so registering them costs nothing
 in a web process that never runs one (the slim web image has no model packages).
@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 
-from translation import dispatch
 from translation.constants import CAPTION_TASK, TRANSLATE_TASK
+from translation.messaging import dispatch
 
 
 def translate(translation_id: str) -> None:
-    from translation.liveness import this_worker
+    from translation.jobs.liveness import this_worker
     from workers.services import complete_translation
 
     complete_translation(translation_id, worker=this_worker())

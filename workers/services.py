@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from translation import delivery, selectors, services
-from translation.audio import AudioFormatError, wav_bytes_from_float32
+from translation.audio.pcm import AudioFormatError
+from translation.audio.wav import wav_bytes_from_float32
+from translation.events import Outcome
+from translation.jobs import delivery, lifecycle, selectors
 from translation.models import Translation
 from workers import runtime
 from workers.engines.base import EngineError
@@ -63,7 +65,7 @@ def _run_here(translation_id: str) -> Iterator[bool]:
 
 
 def _complete(translation_id: str, *, worker: str) -> None:
-    row = services.start_translation(translation_id, worker=worker)
+    row = lifecycle.start_translation(translation_id, worker=worker)
     if row is None:
         logger.info("translation %s is unknown or already finished; skipping", translation_id)
         return
@@ -161,7 +163,7 @@ def stream_speech(
 
 def record_outcome(
     row: Translation,
-    outcome: services.Outcome,
+    outcome: Outcome,
     *,
     frames_sent: int,
     speech_error: str,
@@ -173,7 +175,7 @@ def record_outcome(
     another run meanwhile: that run's events carry a newer attempt number, so the session
     keeps only one run's result."""
     try:
-        services.finish_translation(str(row.id), outcome, worker=worker)
+        lifecycle.finish_translation(str(row.id), outcome, worker=worker)
     finally:
         delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
 
@@ -186,8 +188,8 @@ def _outcome(
     timings: dict[str, float] | None = None,
     meta: dict[str, Any] | None = None,
     error: str = "",
-) -> services.Outcome:
-    return services.Outcome(
+) -> Outcome:
+    return Outcome(
         src=text.src,
         tgt=text.tgt,
         text=text.text,
@@ -202,7 +204,7 @@ def _outcome(
 
 
 def _fail(translation_id: str, reason: str, *, worker: str) -> None:
-    row = services.fail_translation(translation_id, reason, worker=worker)
+    row = lifecycle.fail_translation(translation_id, reason, worker=worker)
     if row is not None:
         delivery.deliver_result(row, wav=None)
 

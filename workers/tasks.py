@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from translation.constants import CAPTION_TASK, TRANSLATE_TASK
-from translation.liveness import this_worker
+from translation.jobs.liveness import this_worker
 from workers.captions import caption_partial
 from workers.services import complete_translation
 

@@ -16,8 +16,8 @@ from django.conf import settings
 def start_heartbeat(sender: Any = None, **_kwargs: Any) -> None:
     """Say this worker process is alive (a Redis key per process with a short TTL, refreshed by
     a daemon thread) before it consumes anything: recovery re-queues the rows of a worker whose
-    heartbeat is gone (translation/liveness.py)."""
-    from translation.liveness import start_heartbeat
+    heartbeat is gone (translation/jobs/liveness.py)."""
+    from translation.jobs.liveness import start_heartbeat
 
     start_heartbeat(sender.hostname)
 
@@ -40,6 +40,6 @@ def preload_models(sender: Any = None, **_kwargs: Any) -> None:
 def start_stale_sweeper(sender: Any = None, **_kwargs: Any) -> None:
     """Every STALE_SWEEP_INTERVAL_S, from a daemon thread (it touches no model, so any pool is
     fine): re-queue the rows of dead workers, fail translations stuck too long."""
-    from translation.sweeper import start_stale_sweeper
+    from translation.jobs.sweeper import start_stale_sweeper
 
     start_stale_sweeper()

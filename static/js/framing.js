@@ -2,7 +2,7 @@
 //
 // The worklet receives 128-sample render quanta as one Float32Array per channel; the server
 // wants little-endian int16 frames of ~20 ms, interleaved when there are two channels
-// (see translation/protocol.py). PcmFramer converts, interleaves, and carries the remainder
+// (see translation/streaming/protocol.py). PcmFramer converts, interleaves, and carries the remainder
 // of a quantum over to the next call.
 
 export const FRAME_MS = 20;

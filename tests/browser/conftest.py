@@ -18,7 +18,7 @@ import soundfile as sf
 from tests.services import missing
 from tests.speech import speech_synthesizer, trim_silence
 from tests.stack import ROOT, Stack, real_stack
-from translation.audio import resample_float32
+from translation.audio.pcm import resample_float32
 
 CHROMIUM = os.environ.get("RUTRANS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"

@@ -27,7 +27,7 @@ from tests.browser.conftest import (
 )
 from tests.speech import speech_synthesizer, trim_silence
 from tests.stack import real_stack
-from translation.audio import resample_float32
+from translation.audio.pcm import resample_float32
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.timeout(300)]
 

@@ -3,7 +3,7 @@
 Covered elsewhere, not repeated here:
 - production (DATABASE_URL/REDIS_URL set) refuses to start without SECRET_KEY:
   tests/rutrans_site/test_settings.py;
-- upload size (413) and duration (400) limits: tests/translation/test_api.py
+- upload size (413) and duration (400) limits: tests/translation/api/test_api.py
   (test_too_large_is_413, test_too_long_is_400), and on a real Daphne in test_api_e2e.py;
 - Flower requires basic auth, every published port is bound to 127.0.0.1:
   tests/deploy/test_compose.py (test_flower_requires_basic_auth_and_checks_health,
@@ -27,7 +27,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.speech import speech_like
-from translation.protocol import parse_control
+from translation.streaming.protocol import parse_control
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = (b"origin", b"http://evil.example")
@@ -148,11 +148,11 @@ def assert_generated_and_inside(row, media_root: Path) -> None:
 @pytest.mark.parametrize("filename", HOSTILE_NAMES)
 def test_stored_names_never_come_from_the_client(filename, settings, tmp_path, monkeypatch):
     """The service itself, given the hostile name as is."""
-    from translation import services
+    from translation.jobs import submit
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    monkeypatch.setattr(services, "enqueue_translation", lambda _id: None)
-    row = services.submit_upload(
+    monkeypatch.setattr(submit, "enqueue_translation", lambda _id: None)
+    row = submit.submit_upload(
         data=wav_bytes(), filename=filename, config=parse_control({"mode": "en->ru"})
     )
     assert_generated_and_inside(row, settings.MEDIA_ROOT)
@@ -167,11 +167,11 @@ def test_uploaded_hostile_names_are_stored_under_generated_names(
     client, filename, settings, tmp_path, monkeypatch
 ):
     """Through the API (multipart), as a client would send them."""
-    from translation import services
+    from translation.jobs import submit
     from translation.models import Translation
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    monkeypatch.setattr(services, "enqueue_translation", lambda _id: None)
+    monkeypatch.setattr(submit, "enqueue_translation", lambda _id: None)
     upload = SimpleUploadedFile(filename, wav_bytes(), content_type="audio/wav")
     upload.name = filename  # keep the raw name (SimpleUploadedFile would not clean it anyway)
     response = client.post("/api/translations", {"audio": upload, "mode": "en->ru"})

@@ -26,7 +26,7 @@ from tests.doubles import DOUBLES_ENV
 from tests.services import drop_postgres_database, fresh_postgres_database, fresh_redis_database
 from tests.speech import speech_16k
 from tests.stack import start_stack
-from tests.translation.test_api_e2e import upload
+from tests.translation.api.test_api_e2e import upload
 from tests.wsclient import LiveClient, to_pcm16
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
@@ -358,7 +358,7 @@ def test_sweep_stale_fails_only_old_unfinished_rows_and_tells_watchers(capsys):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from translation.delivery import job_group
+    from translation.jobs.delivery import job_group
     from translation.models import Translation
 
     old_queued = make_row(status="queued", age_s=600)
@@ -391,12 +391,12 @@ def test_sweep_stale_fails_only_old_unfinished_rows_and_tells_watchers(capsys):
 def enqueued(monkeypatch):
     """The ids re-queued by recovery (instead of running them on the embedded worker)."""
     sent: list[str] = []
-    monkeypatch.setattr("translation.services.enqueue_translation", sent.append)
+    monkeypatch.setattr("translation.jobs.recovery.enqueue_translation", sent.append)
     return sent
 
 
 def outcome():
-    from translation.services import Outcome
+    from translation.events import Outcome
 
     return Outcome(
         src="en",
@@ -417,10 +417,10 @@ def test_recovery_requeues_dead_workers_rows_and_fails_them_after_the_last_attem
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from translation.delivery import job_group
-    from translation.liveness import this_worker
+    from translation.jobs.delivery import job_group
+    from translation.jobs.liveness import this_worker
+    from translation.jobs.recovery import recover_translations
     from translation.models import Translation
-    from translation.services import recover_translations
 
     settings.TRANSLATION_MAX_ATTEMPTS = 2
     first_run = make_row(status="running", age_s=5, worker="gpu@a#dead1", attempts=1)
@@ -449,9 +449,9 @@ def test_recovery_requeues_dead_workers_rows_and_fails_them_after_the_last_attem
 
 @pytest.mark.django_db(transaction=True)
 def test_start_skips_a_row_running_on_a_live_worker_and_takes_over_a_dead_ones(settings):
-    from translation.liveness import this_worker
+    from translation.jobs.lifecycle import start_translation
+    from translation.jobs.liveness import this_worker
     from translation.models import Translation
-    from translation.services import start_translation
 
     settings.TRANSLATION_MAX_ATTEMPTS = 2
     mine = make_row(status="running", age_s=1, worker=this_worker(), attempts=1)
@@ -469,8 +469,8 @@ def test_start_skips_a_row_running_on_a_live_worker_and_takes_over_a_dead_ones(s
 
 @pytest.mark.django_db(transaction=True)
 def test_only_the_current_run_records_the_outcome():
+    from translation.jobs.lifecycle import fail_translation, finish_translation, start_translation
     from translation.models import Translation
-    from translation.services import fail_translation, finish_translation, start_translation
 
     pk = make_row(status="queued", age_s=1)
     start_translation(str(pk), worker="gpu@a#1")

@@ -1,11 +1,12 @@
 import pytest
 
-from translation import services
+from translation.jobs import recovery, submit
 
 
 @pytest.fixture
 def dispatched(monkeypatch) -> list[str]:
     """The ids handed to the queue (nothing really runs)."""
     queued: list[str] = []
-    monkeypatch.setattr(services, "enqueue_translation", queued.append)
+    monkeypatch.setattr(submit, "enqueue_translation", queued.append)
+    monkeypatch.setattr(recovery, "enqueue_translation", queued.append)
     return queued

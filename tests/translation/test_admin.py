@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 
-from translation.audio import wav_bytes_from_float32
+from translation.audio.wav import wav_bytes_from_float32
 from translation.models import Translation
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """The worker's side of live captions (workers/captions.py, TranslationPipeline.caption) and
-how partials are handed over (translation/caption_dispatch.py): embedded, and on Redis."""
+how partials are handed over (translation/streaming/caption_dispatch.py): embedded, and on Redis."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 
 from tests.doubles import ScriptedTranslator
 from tests.services import fresh_redis_database
-from translation import caption_dispatch, delivery, dispatch
-from translation.broker import broker_redis, forget_client
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE
+from translation.messaging import dispatch
+from translation.messaging.broker import broker_redis, forget_client
+from translation.streaming import caption_dispatch
 from workers import captions as worker_captions
 from workers.pipeline import TranslationPipeline
 
@@ -46,8 +47,11 @@ def job(seconds: float = 2.0, **overrides) -> caption_dispatch.PartialJob:
 
 @pytest.fixture
 def pushed(monkeypatch) -> list[tuple[str, dict]]:
+    """What the worker sent, as (channel, channel-layer message)."""
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(delivery, "send_to_channel", lambda ch, ev: sent.append((ch, ev)) or True)
+    monkeypatch.setattr(
+        worker_captions, "send_event", lambda ch, ev: sent.append((ch, ev.to_message())) or True
+    )
     return sent
 
 

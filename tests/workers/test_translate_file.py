@@ -29,7 +29,7 @@ def run_command(*args: str) -> tuple[str, str]:
 @pytest.fixture
 def speech_flac(speech, tmp_path) -> tuple[Path, float]:
     """espeak-ng speech as a 44.1 kHz stereo FLAC."""
-    from translation.audio import resample_float32
+    from translation.audio.pcm import resample_float32
 
     audio, sr = speech.speak(EN_TEXT, "en")
     stereo = np.repeat(resample_float32(audio, sr, 44_100)[:, None], 2, axis=1)
@@ -44,8 +44,8 @@ def test_translates_a_file_prints_both_texts_and_writes_the_wav(engines, speech_
     stdout, stderr = run_command(str(source), "--mode", "en->ru", "-o", str(out_path))
 
     # The models hear the speech: the VAD's span, without the file's longer edge silences.
-    from translation.audio import load_audio_16k
-    from translation.vad import require_speech
+    from translation.audio.files import load_audio_16k
+    from translation.audio.vad import require_speech
 
     heard, _ = require_speech(load_audio_16k(source.read_bytes()), min_speech_ms=250)
     heard_s = len(heard) / 16_000

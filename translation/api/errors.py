@@ -11,8 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from translation.audio import AudioFormatError
-from translation.vad import NoSpeechFound
+from translation.audio.pcm import AudioFormatError
+from translation.audio.vad import NoSpeechFound
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from translation import selectors
 from translation.constants import VOICES
+from translation.jobs import selectors
 from translation.models import Translation
-from translation.protocol import MODES, ProtocolError, parse_control
+from translation.streaming.protocol import MODES, ProtocolError, parse_control
 
 ALL_VOICES = tuple(voice for names in VOICES.values() for voice in names)
 

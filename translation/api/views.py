@@ -1,4 +1,5 @@
-"""The upload and transcript API: thin views over translation.services and translation.selectors."""
+"""The upload and transcript API: thin views over the jobs' and the history's services and
+selectors."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from translation import selectors, services, transcripts
 from translation.api.errors import Conflict, PayloadTooLarge
 from translation.api.serializers import (
     AcceptedSerializer,
@@ -27,6 +27,9 @@ from translation.api.serializers import (
     SessionSerializer,
     UploadSerializer,
 )
+from translation.history import selectors as history_selectors
+from translation.history import transcripts
+from translation.jobs import selectors, submit
 from translation.models import Translation
 
 # Room for the multipart boundaries and the small form fields around the file.
@@ -190,7 +193,7 @@ class TranslationCollection(ApiView, generics.GenericAPIView):
         upload = form.validated_data["audio"]
         if upload.size > settings.UPLOAD_MAX_BYTES:
             raise _too_large()
-        row = services.submit_upload(
+        row = submit.submit_upload(
             data=upload.read(),
             filename=upload.name or "",
             config=form.validated_data["config"],
@@ -335,7 +338,7 @@ class SessionCollection(ApiView, generics.GenericAPIView):
         },
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.list_sessions())
+        page = self.paginate_queryset(history_selectors.list_sessions())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -360,7 +363,7 @@ class SessionTranscript(ApiView):
         },
     )
     def get(self, request: Request, session_id: str) -> HttpResponse:
-        rows = selectors.live_session_utterances(session_id)
+        rows = history_selectors.live_session_utterances(session_id)
         if not rows:
             raise NotFound(f"no live session with id {session_id!r}")
         key = rows[0].session_id

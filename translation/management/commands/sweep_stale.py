@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from translation.services import fail_stale_translations
+from translation.jobs.recovery import fail_stale_translations
 
 
 class Command(BaseCommand):

@@ -8,10 +8,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from translation.audio import AudioFormatError, load_audio_16k, wav_bytes_from_float32
+from translation.audio.files import load_audio_16k
+from translation.audio.pcm import AudioFormatError
+from translation.audio.vad import NoSpeechFound, require_speech
+from translation.audio.wav import wav_bytes_from_float32
 from translation.constants import MODEL_SAMPLE_RATE, VOICES
-from translation.protocol import MODES, ProtocolError, parse_control
-from translation.vad import NoSpeechFound, require_speech
+from translation.streaming.protocol import MODES, ProtocolError, parse_control
 
 
 class Command(BaseCommand):

@@ -1,0 +1,56 @@
+"""Reads of the translation jobs: one row, a filtered list, its input audio, its state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from translation.audio.files import load_audio_16k
+from translation.models import Translation
+
+
+def get_translation(translation_id: str | uuid.UUID) -> Translation | None:
+    try:
+        return Translation.objects.filter(pk=translation_id).first()
+    except (ValueError, TypeError, ValidationError):  # not a UUID
+        return None
+
+
+def list_translations(*, status: str | None = None, source: str | None = None) -> QuerySet:
+    rows = Translation.objects.all()
+    if status:
+        rows = rows.filter(status=status)
+    if source:
+        rows = rows.filter(source=source)
+    return rows
+
+
+def load_input_audio(row: Translation) -> np.ndarray:
+    """The stored input as 16 kHz mono float32 (the models' format)."""
+    with row.input_audio.open("rb") as fh:
+        return load_audio_16k(fh.read())
+
+
+def job_state(row: Translation) -> dict[str, Any]:
+    """A job's state as the API and `/ws/jobs/<id>` report it (one shape for both)."""
+    return {
+        "id": str(row.id),
+        "status": row.status,
+        "source": row.source,
+        "src": row.src_lang or row.requested_src,
+        "tgt": row.tgt_lang or row.requested_tgt or None,
+        "voice": row.voice or None,
+        "source_text": row.source_text,
+        "text": row.text,
+        "tts_failed": row.tts_failed,
+        "error": row.error,
+        "timings": dict(row.timings),
+        "duration_s": row.duration_s,
+        "has_audio": bool(row.output_audio) and row.status == Translation.Status.DONE,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
