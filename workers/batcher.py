@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal, TypeVar
 
-import numpy as np
-
 from workers.engines.base import (
     BatchSpeechTranslator,
     EngineError,
@@ -44,6 +42,7 @@ from workers.engines.base import (
     SpeechTranslator,
     TranslationRequest,
     is_out_of_memory,
+    joined,
 )
 from workers.engines.pieces import MAX_PIECE_S, split_at_pauses
 
@@ -388,48 +387,3 @@ def _translate_one(
         )
     except EngineError as exc:
         return exc
-
-
-def joined(parts: Sequence[SpeechTranslation], *, with_source_text: bool) -> SpeechTranslation:
-    """The translations of an utterance's pieces, in order, as one."""
-    text = " ".join(p.text for p in parts if p.text)
-    source = " ".join(p.source_text for p in parts if p.source_text)
-    meta: dict[str, float] = {}
-    for part in parts:
-        for key, value in part.meta.items():
-            summed = key in ("inference_ms", "audio_s", "chunks")
-            meta[key] = round(meta.get(key, 0.0) + value, 3) if summed else value
-    return SpeechTranslation(
-        text=text,
-        source_text=source if with_source_text else None,
-        no_speech=not text,
-        meta=meta,
-    )
-
-
-class BatchedTranslator:
-    """The `SpeechTranslator` a pipeline uses: each call goes through the batcher in `lane`."""
-
-    def __init__(self, batcher: Batcher, *, lane: Lane, arrival: float) -> None:
-        self.batcher, self.lane, self.arrival = batcher, lane, arrival
-
-    def translate(
-        self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
-    ) -> SpeechTranslation:
-        request = TranslationRequest(audio, src, tgt, with_source_text)
-        return self.batcher.translate(request, lane=self.lane, arrival=self.arrival)
-
-
-class BatchedSynthesizer:
-    """The `SpeechSynthesizer` of ONE utterance's pipeline: its n-th call is the utterance's
-    n-th sentence (the pipeline speaks them in order), which sets its place in the queue."""
-
-    def __init__(self, batcher: Batcher, *, arrival: float) -> None:
-        self.batcher, self.arrival = batcher, arrival
-        self._spoken = 0
-
-    def synthesize(self, text: str, *, lang: Lang, voice: str | None = None) -> Speech:
-        sentence, self._spoken = self._spoken, self._spoken + 1
-        return self.batcher.speak(
-            text, lang=lang, voice=voice, sentence=sentence, arrival=self.arrival
-        )

@@ -16,14 +16,8 @@ import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from workers.batcher import (
-    BatchedSynthesizer,
-    BatchedTranslator,
-    Batcher,
-    BatchLimits,
-    BatchReport,
-    Lane,
-)
+from workers.batched_engines import BatchedSynthesizer, BatchedTranslator
+from workers.batcher import Batcher, BatchLimits, BatchReport, Lane
 from workers.engines.base import (
     EngineUnavailable,
     LanguageGuess,

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from workers.batcher import BatchedSynthesizer, Batcher, BatchLimits, BatchReport, Lane
+from workers.batched_engines import BatchedSynthesizer
+from workers.batcher import Batcher, BatchLimits, BatchReport, Lane
 from workers.engines.base import EngineError, Speech, SpeechTranslation, TranslationRequest
 from workers.engines.pieces import split_at_pauses
 

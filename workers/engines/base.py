@@ -59,6 +59,23 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
+def joined(parts: Sequence[SpeechTranslation], *, with_source_text: bool) -> SpeechTranslation:
+    """The translations of an utterance's pieces, in order, as one."""
+    text = " ".join(p.text for p in parts if p.text)
+    source = " ".join(p.source_text for p in parts if p.source_text)
+    meta: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.meta.items():
+            summed = key in ("inference_ms", "audio_s", "chunks")
+            meta[key] = round(meta.get(key, 0.0) + value, 3) if summed else value
+    return SpeechTranslation(
+        text=text,
+        source_text=source if with_source_text else None,
+        no_speech=not text,
+        meta=meta,
+    )
+
+
 @dataclass(frozen=True)
 class Speech:
     """Synthesised audio: mono float32 in [-1, 1]."""
