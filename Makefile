@@ -48,9 +48,10 @@ migrate: install
 run: install
 	HOST=$(HOST) PORT=$(PORT) scripts/run-local.sh
 
-# A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL).
+# A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL): one process per
+# GPU; WORKER_CONCURRENCY task threads feed its one batcher thread (workers/batcher.py).
 worker: install
-	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool solo --loglevel INFO
+	$(BIN)/celery -A rutrans_site worker -Q gpu,captions --pool threads --loglevel INFO
 
 # Left to right: system-deps brings node and npm before lint's `npm ci`.
 test: install system-deps $(TURN_MODEL) lint

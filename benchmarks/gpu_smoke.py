@@ -5,7 +5,10 @@ Builds canary-1b-v2's architecture with random weights (no download; see
 on this GPU (bf16 where native, else fp16) runs 5 s utterances, translation + transcript each
 (one encoder pass, two decoder rows per utterance), at batch 1 and at the largest batch that
 fits (doubling until out of memory, up to --max-batch). Prints encoder ms, per-token ms,
-end-to-end ms, utterances/s and peak GPU memory; then the tiny Silero's load and synthesis.
+end-to-end ms, utterances/s and peak GPU memory; then, per dtype, the worker's own batch path
+(`CanaryTranslator.translate_batch`, mixed lengths and directions) at batch 1, 2, 4, ... 32
+(`benchmarks/canary_batch.py`: audio seconds per wall second, per-item latency); then the
+tiny Silero's load and synthesis.
 
     .venv/bin/python benchmarks/gpu_smoke.py                      # on a GPU host
     .venv/bin/python benchmarks/gpu_smoke.py --device cpu --tiny --max-batch 4   # sanity run
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from canary_batch import batch_curve, print_header  # noqa: E402
 from canary_full_size import (  # noqa: E402
     SAMPLE_RATE,
     TASKS,
@@ -127,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--tiny", action="store_true", help="the tiny model (a sanity run)")
+    parser.add_argument("--curve", default="1,2,4,8,16,32", help="batch sizes of the curve")
     args = parser.parse_args()
 
     import torch
@@ -167,6 +172,12 @@ def main() -> None:
                 f"{row['per_token_ms']:>9.2f} {row['total_ms']:>9.1f} "
                 f"{row['utterances_per_s']:>7.2f} {row['peak_mib']:>9.0f}"
             )
+    sizes = [int(x) for x in args.curve.split(",")]
+    for dtype in dtypes:
+        translator.dtype = dtype
+        print(f"\nbatch curve, {nemo_loading.describe_dtype(dtype)} (translate_batch):")
+        print_header()
+        batch_curve(translator, sizes, args.repeats)
     print(silero_smoke(args.device))
 
 

@@ -1,5 +1,6 @@
-"""The Celery app. Workers: `celery -A rutrans_site worker -Q gpu,captions --pool solo` (one
-per GPU; never fork after CUDA is initialised). The worker process hooks live with the workers
+"""The Celery app. Workers: `celery -A rutrans_site worker -Q gpu,captions --pool threads` (one
+per GPU; never fork after CUDA is initialised; the threads feed one batcher thread,
+`workers/batcher.py`). The worker process hooks live with the workers
 (`workers/worker_process.py`)."""
 
 from __future__ import annotations

@@ -200,6 +200,11 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task threads per worker process (Celery `--pool threads`; the embedded worker alike): each
+# does its database and Redis work and hands the model work to the one batcher thread. At
+# least the largest BATCH_MAX, so a batch can fill while earlier utterances are still speaking.
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 24)
+CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY  # with `--pool threads` (the worker commands)
 CELERY_TASK_DEFAULT_QUEUE = FINALS_QUEUE
 CELERY_TASK_ROUTES = {
     TRANSLATE_TASK: {"queue": FINALS_QUEUE},
@@ -402,6 +407,13 @@ MODEL_DEVICE = env_str("MODEL_DEVICE", "auto")
 # CPU threads per worker process for torch (0: torch's default, all cores). Set it when
 # several workers share a machine's CPUs.
 TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
+# Cross-session batching (workers/batcher.py): a Canary batch starts when BATCH_MAX utterances
+# wait or the oldest has waited BATCH_WAIT_MS, and holds at most BATCH_MAX_AUDIO_S of audio.
+# 0 (BATCH_WAIT_MS: -1) = the default measured for the device (CPU 8 / 5 ms / 120 s, CUDA
+# 32 / 10 ms / 600 s; docs/PERFORMANCE.md).
+BATCH_MAX = env_int("BATCH_MAX", 0)
+BATCH_WAIT_MS = env_float("BATCH_WAIT_MS", -1.0)
+BATCH_MAX_AUDIO_S = env_float("BATCH_MAX_AUDIO_S", 0.0)
 SILERO_CACHE_DIR = Path(env_str("SILERO_CACHE_DIR", str(DATA_DIR / "models" / "silero")))
 # Where `manage.py fetch_models` downloads the Silero packages from (tests point it at localhost).
 SILERO_BASE_URL = env_str("SILERO_BASE_URL", "https://models.silero.ai/models/tts")

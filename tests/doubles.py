@@ -116,6 +116,18 @@ class FaultyTranslator(ScriptedTranslator):
         time.sleep(self.delay_s)
         return super().translate(audio, src=src, tgt=tgt, with_source_text=with_source_text)
 
+    def translate_batch(self, requests) -> list[SpeechTranslation]:
+        """A batch takes the delay once, as one model pass does."""
+        import time
+
+        time.sleep(self.delay_s)
+        return [
+            ScriptedTranslator.translate(
+                self, r.audio, src=r.src, tgt=r.tgt, with_source_text=r.with_source_text
+            )
+            for r in requests
+        ]
+
 
 class ProportionalTranslator(ScriptedTranslator):
     """A translation that grows with the audio (RUTRANS_TEST_CHARS_PER_S characters of

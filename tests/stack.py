@@ -72,7 +72,7 @@ class Stack:
                 "-Q",
                 "gpu,captions",
                 "--pool",
-                "solo",
+                "threads",
                 "-n",
                 node,
                 "--loglevel",

@@ -16,6 +16,7 @@ from translation.messaging.channel_layer import send_event
 from translation.streaming import caption_dispatch
 from translation.streaming.captions import partial_payload
 from workers import runtime
+from workers.batcher import Lane
 from workers.engines.base import EngineError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def caption_partial(request: dict[str, Any]) -> None:
         _reply(request, skipped=reason or "expired")
         return
     try:
-        result = runtime.get_pipeline().caption(audio, src=request["src"], tgt=request["tgt"])
+        result = runtime.get_pipeline(lane=Lane.PARTIAL).caption(
+            audio, src=request["src"], tgt=request["tgt"]
+        )
     except (EngineError, ValueError) as exc:
         logger.info("partial %s/%s skipped: %s", request["seq"], request["part"], exc)
         _reply(request, skipped="error")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from workers.batched_engines import BatchedSynthesizer, BatchedTranslator
+from workers.batcher import Batcher, BatchLimits, BatchReport, Lane
 from workers.engines.base import (
     EngineUnavailable,
     LanguageGuess,
@@ -118,10 +121,73 @@ class _LazyIdentifier:
         return identifier().identify(audio)
 
 
-def get_pipeline() -> TranslationPipeline:
+# Per device, from benchmarks/canary_batch.py and live_latency.py (docs/PERFORMANCE.md): the
+# batch size past which throughput stops growing, a wait short beside a live answer's budget,
+# and audio per batch well inside the device's memory.
+BATCH_DEFAULTS: dict[str, BatchLimits] = {
+    "cpu": BatchLimits(max_items=8, wait_s=0.005, max_audio_s=120.0),
+    "cuda": BatchLimits(max_items=32, wait_s=0.010, max_audio_s=600.0),
+}
+
+_batcher: Batcher | None = None
+_batch_listeners: list[Callable[[BatchReport], None]] = []
+
+
+def batch_limits(device: str) -> BatchLimits:
+    """BATCH_MAX / BATCH_WAIT_MS / BATCH_MAX_AUDIO_S, each 0 (the default) meaning the value
+    measured for `device` ("cuda…" or "cpu")."""
+    default = BATCH_DEFAULTS["cuda" if device.startswith("cuda") else "cpu"]
+    wait_ms = settings.BATCH_WAIT_MS
+    return BatchLimits(
+        max_items=settings.BATCH_MAX or default.max_items,
+        wait_s=default.wait_s if wait_ms < 0 else wait_ms / 1000.0,
+        max_audio_s=settings.BATCH_MAX_AUDIO_S or default.max_audio_s,
+    )
+
+
+def batcher() -> Batcher:
+    """This process's model thread (built on first use, after the translator has loaded)."""
+    global _batcher
+    engine = translator()
+    with _lock:
+        if _batcher is None:
+            limits = batch_limits(str(getattr(engine, "device", "cpu")))
+            _batcher = Batcher(
+                translator=translator,
+                synthesizer=synthesizer,
+                limits=limits,
+                on_batch=_tell_listeners,
+            )
+            logger.info(
+                "batching: at most %d utterances or %.0f s of audio per batch, waiting up to "
+                "%.0f ms",
+                limits.max_items,
+                limits.max_audio_s,
+                limits.wait_s * 1000,
+            )
+        return _batcher
+
+
+def on_batch(listener: Callable[[BatchReport], None]) -> None:
+    """Call `listener` after every model call of the batcher (the worker-rate measurement)."""
+    _batch_listeners.append(listener)
+
+
+def _tell_listeners(report: BatchReport) -> None:
+    for listener in list(_batch_listeners):
+        listener(report)
+
+
+def get_pipeline(*, lane: Lane = Lane.LIVE) -> TranslationPipeline:
+    """A pipeline for ONE utterance whose model calls go through the batcher (`lane`: LIVE
+    for a final, PARTIAL for a live caption). The engines load here, so a load failure is
+    this utterance's clear error."""
+    synthesizer()
+    shared = batcher()
+    arrival = time.monotonic()
     return TranslationPipeline(
-        translator=translator(),
-        synthesizer=synthesizer(),
+        translator=BatchedTranslator(shared, lane=lane, arrival=arrival),
+        synthesizer=BatchedSynthesizer(shared, arrival=arrival),
         identifier=_LazyIdentifier(),
         with_source_text=settings.SOURCE_TRANSCRIPT,
     )
@@ -141,6 +207,8 @@ def preload() -> None:
 
 def reset() -> None:
     """Forget loaded engines (tests, or after settings change)."""
+    global _batcher
     with _lock:
         _engines.clear()
         _failures.clear()
+        _batcher = None

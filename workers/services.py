@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from translation.audio.pcm import AudioFormatError
@@ -11,11 +15,21 @@ from translation.audio.wav import wav_bytes_from_float32
 from translation.events import Outcome
 from translation.jobs import delivery, lifecycle, selectors
 from translation.jobs.transient_audio import AudioUnavailable
+from translation.models import Translation
 from workers import runtime
 from workers.engines.base import EngineError
-from workers.pipeline import NO_SPEECH, SpokenTranslation, TextResult, speech_pieces_of
+from workers.pipeline import (
+    NO_SPEECH,
+    SpokenTranslation,
+    TextResult,
+    TranslationPipeline,
+    speech_pieces_of,
+)
 
 logger = logging.getLogger(__name__)
+
+_running: set[str] = set()  # rows this process's task threads are running now
+_running_lock = threading.Lock()
 
 
 def complete_translation(translation_id: str, *, worker: str) -> None:
@@ -23,14 +37,79 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     the text as soon as the translator is done, then each spoken piece as soon as it is
     synthesized, then the end of the audio. The row keeps the whole output WAV.
 
-    Model errors fail this row only; the worker goes on. A row already finished (a redelivered
-    task) is left alone.
+    Three steps: `translate_row` (the text), `stream_speech` (the spoken pieces, sent as they
+    come) and `record_outcome` (the row, then the end of this run). Model errors fail this row
+    only; the worker goes on. A row already finished (a redelivered task) is left alone.
     """
+    with _run_here(translation_id) as first:
+        if not first:  # a second message for a row one of this process's threads is running
+            logger.info("translation %s already runs in this worker; skipping", translation_id)
+            return
+        _complete(translation_id, worker=worker)
+
+
+@contextmanager
+def _run_here(translation_id: str) -> Iterator[bool]:
+    """True for the first of this process's task threads to take the row, until it ends.
+    `start_translation` tells workers apart by their process identity, and every thread of a
+    threads pool shares it: without this, two copies of a message (recovery re-queues from
+    several processes) could both run."""
+    with _running_lock:
+        first = translation_id not in _running
+        _running.add(translation_id)
+    try:
+        yield first
+    finally:
+        if first:
+            with _running_lock:
+                _running.discard(translation_id)
+
+
+def _complete(translation_id: str, *, worker: str) -> None:
     row = lifecycle.start_translation(translation_id, worker=worker)
     if row is None:
         logger.info("translation %s is unknown or already finished; skipping", translation_id)
         return
     started = time.perf_counter()
+    translated = translate_row(row, worker=worker)
+    if translated is None:
+        return
+    text, pipeline = translated
+    if text.no_speech:  # a clear status, not an error: no speech, so nothing to speak
+        outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
+        delivery.deliver_text(row, outcome)
+        ended = {"total_ms": _ms(started)}
+        record_outcome(row, outcome, frames_sent=0, speech_error="", timings=ended, worker=worker)
+        return
+    delivery.deliver_text(row, _outcome(text, tts_failed=not speech_pieces_of(text.text)))
+    spoken = stream_speech(row, text, pipeline, started=started)
+    wav = None
+    if spoken.speech.audio is not None and spoken.speech.sample_rate:
+        wav = wav_bytes_from_float32(spoken.speech.audio, spoken.speech.sample_rate)
+    pieces = spoken.speech.pieces
+    outcome = _outcome(
+        text,
+        tts_failed=spoken.speech.audio is None,
+        wav=wav,
+        timings=spoken.timings,
+        meta={"tts": {**spoken.speech.meta, "pieces": pieces}} if pieces else {},
+        error=spoken.speech.error,
+    )
+    record_outcome(
+        row,
+        outcome,
+        frames_sent=spoken.frames_sent,
+        speech_error=spoken.speech.error,
+        timings=spoken.timings,
+        worker=worker,
+    )
+
+
+def translate_row(
+    row: Translation, *, worker: str
+) -> tuple[TextResult, TranslationPipeline] | None:
+    """The row's text (language ID + Canary, in the batcher's next batch), or None when the
+    row failed (recorded on it and told to its session)."""
     try:
         audio = selectors.load_input_audio(row)
         pipeline = runtime.get_pipeline()
@@ -41,24 +120,29 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
             voices=row.meta.get("voices") or {},
         )
     except (EngineError, AudioFormatError, AudioUnavailable) as exc:
-        _fail(translation_id, str(exc), worker=worker)
-        return
+        _fail(str(row.id), str(exc), worker=worker)
+        return None
     except Exception as exc:
-        logger.exception("translation %s failed", translation_id)
-        _fail(translation_id, f"translation failed: {type(exc).__name__}: {exc}", worker=worker)
-        return
+        logger.exception("translation %s failed", row.id)
+        _fail(str(row.id), f"translation failed: {type(exc).__name__}: {exc}", worker=worker)
+        return None
+    return text, pipeline
 
-    if text.no_speech:  # a clear status, not an error: no speech, so nothing to speak
-        outcome = _outcome(text, tts_failed=False, error=NO_SPEECH)
-        delivery.deliver_text(row, outcome)
-        try:
-            lifecycle.finish_translation(translation_id, outcome, worker=worker)
-        finally:
-            delivery.deliver_audio_end(row, pieces=0, timings={"total_ms": _ms(started)})
-        return
 
-    nothing_to_say = not speech_pieces_of(text.text)
-    delivery.deliver_text(row, _outcome(text, tts_failed=nothing_to_say))
+@dataclass
+class StreamedSpeech:
+    """The speech of one row: all its pieces joined, the frames sent, and the timings."""
+
+    speech: SpokenTranslation
+    frames_sent: int
+    timings: dict[str, float]
+
+
+def stream_speech(
+    row: Translation, text: TextResult, pipeline: TranslationPipeline, *, started: float
+) -> StreamedSpeech:
+    """Speak the translation piece by piece; each piece goes to a listening session as WAV
+    frames the moment it exists."""
     spoken = SpokenTranslation()
     frames_sent = 0
     first_audio_ms: float | None = None
@@ -75,22 +159,26 @@ def complete_translation(translation_id: str, *, worker: str) -> None:
     timings = {"tts_ms": _ms(t0), "total_ms": _ms(started)}
     if first_audio_ms is not None:
         timings["first_audio_ms"] = first_audio_ms
-    wav = None
-    if spoken.audio is not None and spoken.sample_rate:
-        wav = wav_bytes_from_float32(spoken.audio, spoken.sample_rate)
-    outcome = _outcome(
-        text,
-        tts_failed=spoken.audio is None,
-        wav=wav,
-        timings=timings,
-        meta={"tts": {**spoken.meta, "pieces": spoken.pieces}} if spoken.pieces else {},
-        error=spoken.error,
-    )
-    try:  # None: recovery gave the row to another run meanwhile (its events carry a newer
-        # attempt number, so the session keeps only one run's result)
-        lifecycle.finish_translation(translation_id, outcome, worker=worker)
-    finally:  # even if the row cannot be written now (the task is retried): end this run
-        delivery.deliver_audio_end(row, pieces=frames_sent, error=spoken.error, timings=timings)
+    return StreamedSpeech(spoken, frames_sent, timings)
+
+
+def record_outcome(
+    row: Translation,
+    outcome: Outcome,
+    *,
+    frames_sent: int,
+    speech_error: str,
+    timings: dict[str, float],
+    worker: str,
+) -> None:
+    """Write the row, then end this run for its session, even if the row cannot be written
+    now (the task is retried). `finish_translation` gives None when recovery gave the row to
+    another run meanwhile: that run's events carry a newer attempt number, so the session
+    keeps only one run's result."""
+    try:
+        lifecycle.finish_translation(str(row.id), outcome, worker=worker)
+    finally:
+        delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
 
 
 def _outcome(

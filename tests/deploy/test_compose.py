@@ -286,7 +286,7 @@ def test_workers_consume_the_queue_the_task_is_routed_to(rendered, settings):
         args = argv(rendered["services"][name]["command"])
         assert args[:4] == ["celery", "-A", "rutrans_site", "worker"]
         assert option(args, "-Q", "--queues").split(",") == [route, caption_route]
-        assert option(args, "-P", "--pool") == "solo"  # never fork after CUDA init
+        assert option(args, "-P", "--pool") == "threads"  # never fork after CUDA init; batch
     assert argv(rendered["services"]["worker"]["command"]) == json.loads(cmd)
 
 

@@ -2,9 +2,9 @@
 
 Real stack (REDIS_URL set): a Celery message by task *name* through the current Celery app
 (`rutrans_site.celery`), so the web tier never imports the model code. Embedded default: the
-same task code on one in-process worker thread (like `--pool solo`: one task at a time, in
-order), off the event loop. The task bodies are registered here by the worker side
-(`workers/apps.py`): this layer knows task names, never the code behind them.
+same task code on in-process worker threads (like `--pool threads`), off the event loop. The
+task bodies are registered here by the worker side (`workers/apps.py`): this layer knows task
+names, never the code behind them.
 """
 
 from __future__ import annotations
@@ -54,11 +54,14 @@ def enqueue_translation(translation_id: str) -> Future | None:
 
 
 def embedded_executor() -> ThreadPoolExecutor:
-    """The embedded worker thread (one, so tasks run one at a time, in order)."""
+    """The embedded worker's threads (WORKER_CONCURRENCY, as a Celery threads pool): tasks
+    start in order; their model work meets in the one batcher thread (workers/batcher.py)."""
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-worker")
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, settings.WORKER_CONCURRENCY), thread_name_prefix="rutrans-worker"
+            )
         return _executor
 
 

@@ -7,6 +7,7 @@ imports (torch, NeMo) live inside each engine module, never here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +39,44 @@ class SpeechTranslation:
 
 
 @dataclass(frozen=True)
+class TranslationRequest:
+    """One utterance for a batch: 16 kHz mono float32 `audio`, `src` speech to `tgt` text,
+    and (optionally) the `src` transcript from the same encoder pass."""
+
+    audio: np.ndarray
+    src: Lang
+    tgt: Lang
+    with_source_text: bool = True
+
+    @property
+    def audio_s(self) -> float:
+        return len(self.audio) / MODEL_SAMPLE_RATE
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A device out of memory: torch's `OutOfMemoryError` (a RuntimeError) or the plain
+    RuntimeError other builds and devices raise, both saying "out of memory"."""
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def joined(parts: Sequence[SpeechTranslation], *, with_source_text: bool) -> SpeechTranslation:
+    """The translations of an utterance's pieces, in order, as one."""
+    text = " ".join(p.text for p in parts if p.text)
+    source = " ".join(p.source_text for p in parts if p.source_text)
+    meta: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.meta.items():
+            summed = key in ("inference_ms", "audio_s", "chunks")
+            meta[key] = round(meta.get(key, 0.0) + value, 3) if summed else value
+    return SpeechTranslation(
+        text=text,
+        source_text=source if with_source_text else None,
+        no_speech=not text,
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True)
 class Speech:
     """Synthesised audio: mono float32 in [-1, 1]."""
 
@@ -60,6 +99,17 @@ class SpeechTranslator(Protocol):
     def translate(
         self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
     ) -> SpeechTranslation: ...
+
+
+@runtime_checkable
+class BatchSpeechTranslator(Protocol):
+    """A translator that takes several utterances in one call (one model pass). A request
+    that is not valid gets its EngineError in its place; running out of device memory raises
+    (the caller splits the batch and retries)."""
+
+    def translate_batch(
+        self, requests: Sequence[TranslationRequest]
+    ) -> list[SpeechTranslation | EngineError]: ...
 
 
 @runtime_checkable

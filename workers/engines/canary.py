@@ -23,6 +23,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,13 +38,13 @@ from workers.engines.base import (
     EngineUnavailable,
     Lang,
     SpeechTranslation,
+    TranslationRequest,
+    is_out_of_memory,
 )
+from workers.engines.pieces import split_at_pauses
 
 logger = logging.getLogger(__name__)
 
-MAX_CHUNK_S = 30.0  # Canary handles ~40 s; stay well inside
-MIN_CHUNK_S = 10.0  # cut points are looked for in the last part of a 30 s window
-FRAME_S = 0.1  # energy frames for choosing cut points
 MIN_INPUT_S = 1.0  # shorter input is padded with silence (as NeMo's own array path does)
 DEFAULT_MAX_GENERATION_DELTA = 50
 """Generated tokens are at most (encoder frames + this) − prompt length; the encoder gives 12.5
@@ -53,33 +55,6 @@ CONFIG_OVERRIDES = {"restore_timestamps_model": False}
 
 _cache_lock = threading.Lock()
 _loaded: dict[tuple[str, str, int], CanaryTranslator] = {}
-
-
-def split_at_pauses(
-    audio: np.ndarray,
-    sample_rate: int = MODEL_SAMPLE_RATE,
-    max_s: float = MAX_CHUNK_S,
-    min_s: float = MIN_CHUNK_S,
-) -> list[np.ndarray]:
-    """Cut audio into pieces of at most max_s, each cut at the quietest 100 ms frame found
-    between min_s and max_s after the previous cut."""
-    max_len = int(max_s * sample_rate)
-    if len(audio) <= max_len:
-        return [audio]
-    frame = max(1, int(FRAME_S * sample_rate))
-    pieces = []
-    start = 0
-    while len(audio) - start > max_len:
-        lo = start + int(min_s * sample_rate)
-        frames = (max_len - int(min_s * sample_rate)) // frame
-        window = audio[lo : lo + frames * frame].astype(np.float64)
-        energy = (window.reshape(frames, frame) ** 2).mean(axis=1)
-        quietest = int(np.argmin(energy))
-        cut = lo + quietest * frame + frame // 2
-        pieces.append(audio[start:cut])
-        start = cut
-    pieces.append(audio[start:])
-    return pieces
 
 
 def strip_special_tokens(text: str) -> str:
@@ -212,66 +187,131 @@ class CanaryTranslator:
     def decode(self, audio: np.ndarray, tasks: list[tuple[Lang, Lang]]) -> list[str]:
         """One encoder pass over `audio`, then one decoding batch with a row per (src, tgt)
         task over that same encoder output. Returns one raw hypothesis text per task."""
-        if len(audio) < MIN_INPUT_S * MODEL_SAMPLE_RATE:
-            missing = int(MIN_INPUT_S * MODEL_SAMPLE_RATE) - len(audio)
-            audio = np.pad(audio, (missing // 2, missing - missing // 2))
-        rows = len(tasks)
+        return self.decode_batch([audio], [DecodingRow(0, src, tgt) for src, tgt in tasks])
+
+    def decode_batch(self, pieces: Sequence[np.ndarray], rows: Sequence[DecodingRow]) -> list[str]:
+        """One encoder pass over all `pieces` (padded to the longest), then greedy decoding of
+        every row over its piece's encoder output with the row's own prompt; rows whose
+        prompts have one length decode together. Each row keeps its own bound (its own encoder
+        frames + `max_generation_delta`), so its text is the one a batch of one would give.
+        Returns one raw hypothesis text per row, in order."""
+        padded = [_padded_to_minimum(piece) for piece in pieces]
         device = torch.device(self.device)
-        signal = torch.tensor(audio, dtype=torch.float32, device=device)
-        prompts = torch.stack([self.prompt_ids(src, tgt) for src, tgt in tasks]).to(device)
+        batch = np.zeros((len(padded), max(len(p) for p in padded)), dtype=np.float32)
+        for i, piece in enumerate(padded):
+            batch[i, : len(piece)] = piece
+        signal = torch.from_numpy(batch).to(device)
+        lengths = torch.tensor([len(p) for p in padded], device=device)
+        prompts = [self.prompt_ids(row.src, row.tgt) for row in rows]
+        texts: list[str] = [""] * len(rows)
         with self._lock, nemo_loading.inference(self.device, self.dtype):
-            _, _, encoded, mask = self.model.forward(
-                input_signal=signal.unsqueeze(0),
-                input_signal_length=torch.tensor([signal.shape[0]], device=device),
+            _, encoded_len, encoded, mask = self.model.forward(
+                input_signal=signal, input_signal_length=lengths
             )
-            hypotheses = self.model.decoding.decode_predictions_tensor(
-                encoder_hidden_states=encoded.repeat(rows, 1, 1),
-                encoder_input_mask=mask.repeat(rows, 1),
-                decoder_input_ids=prompts,
-                return_hypotheses=False,
-            )
-        return [getattr(h, "text", h) for h in hypotheses]
+            by_prompt_length: dict[int, list[int]] = {}
+            for i, prompt in enumerate(prompts):
+                by_prompt_length.setdefault(int(prompt.shape[0]), []).append(i)
+            for prompt_length, members in by_prompt_length.items():
+                index = torch.tensor([rows[i].piece for i in members], device=device)
+                hypotheses = self.model.decoding.decode_predictions_tensor(
+                    encoder_hidden_states=encoded.index_select(0, index),
+                    encoder_input_mask=mask.index_select(0, index),
+                    decoder_input_ids=torch.stack([prompts[i] for i in members]).to(device),
+                    return_hypotheses=True,
+                )
+                for i, hypothesis in zip(members, hypotheses, strict=True):
+                    frames = int(encoded_len[rows[i].piece])
+                    texts[i] = self._bounded_text(hypothesis, frames, prompt_length)
+        return texts
+
+    def _bounded_text(self, hypothesis: Any, frames: int, prompt_length: int) -> str:
+        """The hypothesis cut to what this row alone may generate: NeMo bounds a batch by its
+        longest row (padded frames + delta), a batch of one by the row's own frames."""
+        if isinstance(hypothesis, list):  # beam search: the n-best list, best first
+            hypothesis = hypothesis[0]
+        max_length = self.model.transf_decoder.max_sequence_length
+        delta = int(self.model.cfg.decoding.greedy.get("max_generation_delta", -1))
+        if "beam" in self.model.cfg.decoding.strategy:
+            delta = int(self.model.cfg.decoding.beam.get("max_generation_delta", -1))
+        limit = max_length if delta < 0 else min(max_length, frames + delta)
+        own_bound = limit - prompt_length
+        ids = torch.as_tensor(hypothesis.y_sequence)
+        if ids.shape[0] <= own_bound:
+            return str(hypothesis.text)
+        ids = ids[:own_bound]
+        ending = (self.model.tokenizer.eos, self.model.tokenizer.pad)
+        while ids.shape[0] and int(ids[-1]) in ending:
+            ids = ids[:-1]
+        hypothesis.y_sequence = ids
+        return str(self.model.decoding.decode_hypothesis([hypothesis])[0].text)
 
     def translate(
         self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
     ) -> SpeechTranslation:
         """`audio`: 16 kHz mono float32. Text in `tgt`, and (optionally) the `src` transcript."""
-        source = _check_lang(src, "source")
-        target = _check_lang(tgt, "target")
-        audio = np.asarray(audio)
-        if audio.ndim != 1:
-            raise EngineError(f"expected mono audio (1-D), got shape {audio.shape}")
-        if audio.size == 0:
-            raise EngineError("the utterance is empty")
-        audio = audio.astype(np.float32, copy=False)
-        tasks: list[tuple[Lang, Lang]] = [(source, target)]
-        if with_source_text and source != target:
-            tasks.append((source, source))
-
-        started = time.perf_counter()
-        pieces = split_at_pauses(audio)
-        texts: list[list[str]] = [[] for _ in tasks]
+        request = TranslationRequest(audio, src, tgt, with_source_text)
         try:
-            for piece in pieces:
-                for i, text in enumerate(self.decode(piece, tasks)):
-                    if cleaned := strip_special_tokens(text):
-                        texts[i].append(cleaned)
-        except torch.cuda.OutOfMemoryError as exc:
-            torch.cuda.empty_cache()
+            (result,) = self.translate_batch([request])
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
             raise EngineError(
                 f"out of GPU memory translating {len(audio) / MODEL_SAMPLE_RATE:.1f} s of audio"
             ) from exc
-        inference_ms = (time.perf_counter() - started) * 1000.0
+        if isinstance(result, EngineError):
+            raise result
+        return result
 
-        translation = " ".join(texts[0])
-        if not with_source_text:
+    def translate_batch(
+        self, requests: Sequence[TranslationRequest]
+    ) -> list[SpeechTranslation | EngineError]:
+        """Several utterances (any lengths, any directions) through ONE encoder pass and one
+        batched greedy decoding; each answer is what `translate` alone would give. A request
+        that is not valid gets its EngineError in its place; the others are translated. Out of
+        memory is raised as it is (torch's error), for the caller to split the batch."""
+        plans: list[_Plan | EngineError] = []
+        pieces: list[np.ndarray] = []
+        rows: list[DecodingRow] = []
+        for request in requests:
+            try:
+                plan = _Plan.of(request, first_piece=len(pieces), first_row=len(rows))
+            except EngineError as exc:
+                plans.append(exc)
+                continue
+            plans.append(plan)
+            for offset, piece in enumerate(plan.pieces):
+                pieces.append(piece)
+                rows += [DecodingRow(plan.first_piece + offset, s, t) for s, t in plan.tasks]
+        started = time.perf_counter()
+        try:
+            texts = self.decode_batch(pieces, rows) if rows else []
+        except Exception as exc:
+            if is_out_of_memory(exc) and torch.cuda.is_available():
+                torch.cuda.empty_cache()  # what the failed batch held, for the smaller retry
+            raise
+        inference_ms = (time.perf_counter() - started) * 1000.0
+        return [
+            plan if isinstance(plan, EngineError) else self._answer(plan, texts, inference_ms)
+            for plan in plans
+        ]
+
+    def _answer(self, plan: _Plan, texts: list[str], inference_ms: float) -> SpeechTranslation:
+        by_task: list[list[str]] = [[] for _ in plan.tasks]
+        for offset in range(len(plan.pieces)):
+            for task in range(len(plan.tasks)):
+                row = plan.first_row + offset * len(plan.tasks) + task
+                if cleaned := strip_special_tokens(texts[row]):
+                    by_task[task].append(cleaned)
+        request = plan.request
+        translation = " ".join(by_task[0])
+        if not request.with_source_text:
             source_text = None
-        elif source == target:
+        elif request.src == request.tgt:
             source_text = translation
         else:
-            source_text = " ".join(texts[1])
+            source_text = " ".join(by_task[1])
         if not translation:
-            logger.info("no speech: Canary gave no text for %d piece(s)", len(pieces))
+            logger.info("no speech: Canary gave no text for %d piece(s)", len(plan.pieces))
         return SpeechTranslation(
             text=translation,
             source_text=source_text,
@@ -280,7 +320,51 @@ class CanaryTranslator:
                 "load_ms": round(self.load_ms, 2),
                 "warmup_ms": round(self.warmup_ms, 2),
                 "inference_ms": round(inference_ms, 2),
-                "audio_s": round(len(audio) / MODEL_SAMPLE_RATE, 3),
-                "chunks": float(len(pieces)),
+                "audio_s": round(len(request.audio) / MODEL_SAMPLE_RATE, 3),
+                "chunks": float(len(plan.pieces)),
             },
         )
+
+
+@dataclass(frozen=True)
+class DecodingRow:
+    """One decoder row of a batch: which piece's encoder output, and its prompt's languages."""
+
+    piece: int
+    src: Lang
+    tgt: Lang
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked request laid out in a batch: its pieces (cut at pauses) and, per piece, one
+    decoder row per task (the translation, then the transcript when asked for)."""
+
+    request: TranslationRequest
+    pieces: list[np.ndarray]
+    tasks: list[tuple[Lang, Lang]]
+    first_piece: int
+    first_row: int
+
+    @classmethod
+    def of(cls, request: TranslationRequest, *, first_piece: int, first_row: int) -> _Plan:
+        source = _check_lang(request.src, "source")
+        target = _check_lang(request.tgt, "target")
+        audio = np.asarray(request.audio)
+        if audio.ndim != 1:
+            raise EngineError(f"expected mono audio (1-D), got shape {audio.shape}")
+        if audio.size == 0:
+            raise EngineError("the utterance is empty")
+        audio = audio.astype(np.float32, copy=False)
+        tasks: list[tuple[Lang, Lang]] = [(source, target)]
+        if request.with_source_text and source != target:
+            tasks.append((source, source))
+        return cls(request, split_at_pauses(audio), tasks, first_piece, first_row)
+
+
+def _padded_to_minimum(audio: np.ndarray) -> np.ndarray:
+    """Input shorter than MIN_INPUT_S gets silence on both sides (as NeMo's array path)."""
+    if len(audio) >= MIN_INPUT_S * MODEL_SAMPLE_RATE:
+        return audio
+    missing = int(MIN_INPUT_S * MODEL_SAMPLE_RATE) - len(audio)
+    return np.pad(audio, (missing // 2, missing - missing // 2))

@@ -85,7 +85,8 @@ def test_long_input_is_translated_in_pieces_cut_at_pauses(canary, captured_promp
     audio = np.concatenate([speech, pause, speech, pause, speech])  # 77 s
     result = canary.translate(audio, src="ru", tgt="en")
     assert result.meta["chunks"] == 3
-    assert len(captured_prompts) == 3
+    assert len(captured_prompts) == 1  # the pieces decode as one batch: 3 x (translation,
+    assert len(captured_prompts[0]) == 6  # transcript) rows
     assert result.text.count(" ") >= 2  # the pieces' texts, joined
 
 
@@ -170,7 +171,7 @@ def test_split_at_pauses_cuts_in_the_quietest_frames():
 
 # --- what the real weights need: aligner, bounded decoding, special tokens, one encoder pass ---
 
-PROMPT_TOKENS = 9  # <|startofcontext|> <|startoftranscript|> emotion src tgt pnc itn ts diarize
+PROMPT_TOKENS = 10  # ▁ <|startofcontext|> <|startoftranscript|> emotion src tgt pnc itn ts diarize
 
 
 @pytest.fixture(scope="session")
@@ -225,7 +226,8 @@ def test_a_looping_model_stops_at_the_bound(special_models, fresh_cache, caplog)
     import logging
 
     audio = np.random.default_rng(3).standard_normal(16000 * 2).astype(np.float32) * 0.1
-    encoder_frames = 25  # 2 s: 200 feature frames, 8x subsampling
+    encoder_frames = 25  # 2 s: 200 feature frames, 8x subsampling (the tensor is padded to 26;
+    # the bound counts the row's own frames, so a row bounds the same alone or in a batch)
 
     with caplog.at_level(logging.INFO, logger="workers.engines.canary"):
         translator = fresh_cache.CanaryTranslator.load(
@@ -245,7 +247,7 @@ def test_a_looping_model_stops_at_the_bound(special_models, fresh_cache, caplog)
         config.greedy.max_generation_delta = -1
     translator.model.change_decoding_strategy(config)
     unbounded = translator.translate(audio, src="en", tgt="ru", with_source_text=False)
-    assert len(unbounded.text.split()) == 256 - PROMPT_TOKENS - 1  # up to the last position
+    assert len(unbounded.text.split()) == 256 - PROMPT_TOKENS  # up to the last position
 
 
 def test_a_negative_bound_is_refused(special_models, fresh_cache):
@@ -311,3 +313,67 @@ def test_both_rows_decode_from_one_encoder_pass(canary, english_speech, monkeypa
         reference = [h.text for h in canary.model.transcribe(loader, override_config=config)]
     assert encoder_batches == [1, 2]
     assert canary.decode(english_speech, tasks) == reference
+
+
+def test_a_batch_gives_each_row_what_it_gives_alone(
+    canary, english_speech, russian_speech, monkeypatch
+):
+    """Rows of different lengths and directions, with and without the transcript, through
+    one encoder pass: each answer equals the batch-of-one answer (greedy is deterministic,
+    and each row keeps its own generation bound although the batch is padded)."""
+    from workers.engines.base import TranslationRequest
+
+    noise = np.random.default_rng(5).standard_normal(16000 * 4).astype(np.float32) * 0.05
+    long_copies = int(40 * 16000 / len(english_speech)) + 1  # over 40 s: 2 pieces
+    requests = [
+        TranslationRequest(english_speech, "en", "ru"),
+        TranslationRequest(russian_speech[: 16000 // 2], "ru", "en"),  # padded to 1 s
+        TranslationRequest(noise, "en", "en"),
+        TranslationRequest(russian_speech, "ru", "en", with_source_text=False),
+        TranslationRequest(np.concatenate([english_speech] * long_copies), "en", "ru"),
+    ]
+    alone = [canary.translate_batch([r])[0] for r in requests]
+
+    encoder_batches: list[int] = []
+    original = canary.model.encoder.forward
+
+    def counting(*args, **kwargs):
+        encoder_batches.append(int(kwargs["audio_signal"].shape[0]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(canary.model.encoder, "forward", counting)
+    together = canary.translate_batch(requests)
+
+    assert alone[-1].meta["chunks"] == 2.0
+    assert encoder_batches == [6]  # one pass: 4 utterances + the long one's 2 pieces
+    for single, batched in zip(alone, together, strict=True):
+        assert (batched.text, batched.source_text, batched.no_speech) == (
+            single.text,
+            single.source_text,
+            single.no_speech,
+        )
+        assert batched.meta["chunks"] == single.meta["chunks"]
+
+
+def test_a_bad_request_fails_alone_in_its_batch(canary, english_speech):
+    from workers.engines.base import TranslationRequest
+
+    results = canary.translate_batch(
+        [
+            TranslationRequest(english_speech, "en", "ru"),
+            TranslationRequest(np.zeros(0, np.float32), "en", "ru"),
+            TranslationRequest(english_speech, "en", "de"),  # type: ignore[arg-type]
+        ]
+    )
+    assert not isinstance(results[0], EngineError) and results[0].meta["chunks"] == 1.0
+    assert isinstance(results[1], EngineError) and "empty" in str(results[1])
+    assert isinstance(results[2], EngineError) and "'de'" in str(results[2])
+
+
+def test_out_of_memory_is_recognised():
+    from workers.engines.base import is_out_of_memory
+
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
+    assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))

@@ -1,0 +1,389 @@
+"""The worker process's model owner: ONE thread runs every model call, and runs Canary in
+batches across sessions.
+
+Task threads (Celery `--pool threads`, or the embedded worker's threads) do their database,
+Redis and channel-layer work themselves and hand the model work here as a job with a Future;
+one task per utterance stays the unit of delivery, acknowledgement and recovery. The thread
+takes, in order of (lane, sentence, arrival):
+
+- `Lane.LIVE`: finals (the Canary pass of an utterance) and the first sentence of every
+  utterance's speech, oldest utterance first;
+- `Lane.LONG`: the pieces (at most 30 s each) of a long upload and the later sentences of
+  every utterance, so no one's second sentence goes before anyone's first, and a long upload
+  never holds the thread for its whole length while live finals wait (each batch does keep one
+  row for the oldest upload piece, so uploads always move);
+- `Lane.PARTIAL`: live captions, which fill a batch's free rows or run when nothing else waits.
+
+A Canary batch starts when `max_items` jobs wait, or their audio reaches `max_audio_s`, or the
+oldest has waited `wait_s`; it holds at most `max_items` jobs and `max_audio_s` seconds of
+audio (a longer single job runs alone). Out of memory splits a batch in halves and retries
+them; only a single utterance that cannot fit fails, with a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Literal, TypeVar
+
+from workers.engines.base import (
+    BatchSpeechTranslator,
+    EngineError,
+    EngineUnavailable,
+    Lang,
+    Speech,
+    SpeechSynthesizer,
+    SpeechTranslation,
+    SpeechTranslator,
+    TranslationRequest,
+    is_out_of_memory,
+    joined,
+)
+from workers.engines.pieces import MAX_PIECE_S, split_at_pauses
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class Lane(IntEnum):
+    """Who goes first (lower first); within a lane, the older utterance."""
+
+    LIVE = 0
+    LONG = 1
+    PARTIAL = 2
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one model call did, for whoever measures the worker's rate (the `on_batch`
+    hook): `audio_s` of input speech translated, or of output speech synthesized, in
+    `busy_s` seconds of the model thread."""
+
+    kind: Literal["translate", "speak"]
+    rows: int
+    partials: int
+    audio_s: float
+    busy_s: float
+    waited_s: float  # the oldest job's time in the batcher's queue
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_items: int
+    wait_s: float
+    max_audio_s: float
+
+    def __post_init__(self) -> None:
+        if self.max_items < 1:
+            raise ValueError(f"BATCH_MAX={self.max_items}: must be 1 or more")
+        if self.wait_s < 0:
+            raise ValueError(f"BATCH_WAIT_MS={self.wait_s * 1000:.0f}: must be 0 or more")
+        if self.max_audio_s <= 0:
+            raise ValueError(f"BATCH_MAX_AUDIO_S={self.max_audio_s}: must be above 0")
+
+
+@dataclass(eq=False)
+class _Job:
+    lane: Lane
+    order: int  # the sentence's index for speech; 0 for a translation
+    arrival: float  # when its utterance reached the worker
+    queued_at: float
+    number: int
+    future: Future = field(default_factory=Future)
+
+    @property
+    def key(self) -> tuple[int, int, float, int]:
+        return (self.lane, self.order, self.arrival, self.number)
+
+
+@dataclass(eq=False)
+class _TranslateJob(_Job):
+    request: TranslationRequest | None = None
+
+    @property
+    def audio_s(self) -> float:
+        assert self.request is not None
+        return self.request.audio_s
+
+
+@dataclass(eq=False)
+class _SpeakJob(_Job):
+    text: str = ""
+    lang: Lang = "en"
+    voice: str | None = None
+
+
+class Batcher:
+    """Owns the models of this process (see the module docstring). `translator` and
+    `synthesizer` give the loaded engines (called on the model thread, per batch)."""
+
+    def __init__(
+        self,
+        *,
+        translator: Callable[[], SpeechTranslator],
+        synthesizer: Callable[[], SpeechSynthesizer],
+        limits: BatchLimits,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.translator = translator
+        self.synthesizer = synthesizer
+        self.limits = limits
+        self.on_batch = on_batch
+        self.clock = clock
+        self._translations: list[_TranslateJob] = []
+        self._speech: list[_SpeakJob] = []
+        self._numbers = 0
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # --- the task threads' side ---------------------------------------------------------
+
+    def translate(
+        self, request: TranslationRequest, *, lane: Lane = Lane.LIVE, arrival: float | None = None
+    ) -> SpeechTranslation:
+        """Translate one utterance in the next batch that has room; blocks until done. A long
+        one goes as pieces of at most MAX_PIECE_S in the long lane, joined here."""
+        arrival = self.clock() if arrival is None else arrival
+        if request.audio_s <= MAX_PIECE_S or getattr(request.audio, "ndim", 1) != 1:
+            return self._wait(self.submit_translation(request, lane=lane, arrival=arrival))
+        pieces = split_at_pauses(request.audio)
+        futures = [
+            self.submit_translation(
+                TranslationRequest(piece, request.src, request.tgt, request.with_source_text),
+                lane=max(lane, Lane.LONG),
+                arrival=arrival,
+            )
+            for piece in pieces
+        ]
+        return joined([self._wait(f) for f in futures], with_source_text=request.with_source_text)
+
+    def speak(
+        self,
+        text: str,
+        *,
+        lang: Lang,
+        voice: str | None,
+        sentence: int = 0,
+        arrival: float | None = None,
+        lane: Lane = Lane.LIVE,
+    ) -> Speech:
+        """Synthesize one sentence: every utterance's first sentence before anyone's second."""
+        now = self.clock()
+        job = _SpeakJob(
+            lane=max(lane, Lane.LONG) if sentence else lane,
+            order=sentence,
+            arrival=now if arrival is None else arrival,
+            queued_at=now,
+            number=self._next_number(),
+            text=text,
+            lang=lang,
+            voice=voice,
+        )
+        self._enqueue(self._speech, job)
+        return self._wait(job.future)
+
+    def submit_translation(
+        self, request: TranslationRequest, *, lane: Lane, arrival: float
+    ) -> Future[SpeechTranslation]:
+        job = _TranslateJob(
+            lane=lane,
+            order=0,
+            arrival=arrival,
+            queued_at=self.clock(),
+            number=self._next_number(),
+            request=request,
+        )
+        self._enqueue(self._translations, job)
+        return job.future
+
+    def waiting(self) -> int:
+        """Jobs queued here and not started (translations and sentences)."""
+        with self._changed:
+            return len(self._translations) + len(self._speech)
+
+    def _next_number(self) -> int:
+        with self._changed:
+            self._numbers += 1
+            return self._numbers
+
+    def _enqueue(self, queue: list, job: _Job) -> None:
+        with self._changed:
+            self._start_thread()
+            queue.append(job)
+            self._changed.notify()
+
+    @staticmethod
+    def _wait(future: Future[_T]) -> _T:
+        return future.result()
+
+    def _start_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run_forever, name="rutrans-batcher", daemon=True
+            )
+            self._thread.start()
+
+    # --- the model thread -----------------------------------------------------------------
+
+    def _run_forever(self) -> None:
+        while True:
+            work = self._next_work()
+            try:
+                if isinstance(work, list):
+                    self._run_translations(work)
+                else:
+                    self._run_speech(work)
+            except BaseException as exc:
+                logger.exception("batcher: a model call failed outside its jobs")
+                for job in work if isinstance(work, list) else [work]:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+
+    def _next_work(self) -> list[_TranslateJob] | _SpeakJob:
+        """Block until there is something to run: a ripe translation batch or one sentence,
+        whichever comes first in (lane, sentence, arrival)."""
+        with self._changed:
+            while True:
+                now = self.clock()
+                head_t = min(self._translations, key=_key) if self._translations else None
+                head_s = min(self._speech, key=_key) if self._speech else None
+                ripe_in = self._ripe_in(now) if head_t is not None else None
+                if (
+                    head_t is not None
+                    and ripe_in == 0
+                    and (head_s is None or head_t.key < head_s.key)
+                ):
+                    return self._take_batch()
+                if head_s is not None:
+                    self._speech.remove(head_s)
+                    return head_s
+                self._changed.wait(timeout=ripe_in)
+
+    def _ripe_in(self, now: float) -> float:
+        """0 when a translation batch should start now, else the seconds until it should."""
+        jobs = self._translations
+        if len(jobs) >= self.limits.max_items:
+            return 0.0
+        if sum(j.audio_s for j in jobs) >= self.limits.max_audio_s:
+            return 0.0
+        oldest = min(j.queued_at for j in jobs)
+        return max(0.0, oldest + self.limits.wait_s - now)
+
+    def _take_batch(self) -> list[_TranslateJob]:
+        queue = sorted(self._translations, key=_key)
+        batch: list[_TranslateJob] = []
+        oldest_long = next((j for j in queue if j.lane == Lane.LONG), None)
+        if oldest_long is not None:  # the oldest upload piece always gets a row
+            batch.append(oldest_long)
+        audio_s = sum(j.audio_s for j in batch)
+        for job in queue:
+            if len(batch) >= self.limits.max_items:
+                break
+            if job in batch:
+                continue
+            if batch and audio_s + job.audio_s > self.limits.max_audio_s:
+                continue  # too long for this batch's room: a later, shorter job may fit
+            batch.append(job)
+            audio_s += job.audio_s
+        for job in batch:
+            self._translations.remove(job)
+        return batch
+
+    def _run_translations(self, jobs: list[_TranslateJob]) -> None:
+        started = time.perf_counter()
+        requests = [j.request for j in jobs if j.request is not None]
+        results = self._translate_rows(requests)
+        busy_s = time.perf_counter() - started
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+        self._report(
+            BatchReport(
+                kind="translate",
+                rows=len(jobs),
+                partials=sum(j.lane == Lane.PARTIAL for j in jobs),
+                audio_s=sum(j.audio_s for j in jobs),
+                busy_s=busy_s,
+                waited_s=self.clock() - busy_s - min(j.queued_at for j in jobs),
+            )
+        )
+
+    def _translate_rows(
+        self, requests: Sequence[TranslationRequest]
+    ) -> list[SpeechTranslation | Exception]:
+        try:
+            engine = self.translator()
+            if isinstance(engine, BatchSpeechTranslator):
+                return list(engine.translate_batch(requests))
+            return [_translate_one(engine, r) for r in requests]
+        except Exception as exc:  # noqa: BLE001 - each row gets its error; the thread goes on
+            if len(requests) == 1:
+                if is_out_of_memory(exc):
+                    seconds = requests[0].audio_s
+                    return [EngineError(f"out of GPU memory translating {seconds:.1f} s of audio")]
+                return [exc]
+            if isinstance(exc, EngineUnavailable):
+                return [exc] * len(requests)
+            # Out of memory (or one bad row failing the whole call): halves, until each fits.
+            logger.warning(
+                "batch of %d failed (%s: %s): splitting it in two",
+                len(requests),
+                type(exc).__name__,
+                exc,
+            )
+            half = len(requests) // 2
+            return self._translate_rows(requests[:half]) + self._translate_rows(requests[half:])
+
+    def _run_speech(self, job: _SpeakJob) -> None:
+        started = time.perf_counter()
+        try:
+            speech = self.synthesizer().synthesize(job.text, lang=job.lang, voice=job.voice)
+        except Exception as exc:  # noqa: BLE001 - the sentence's own error, for its task
+            job.future.set_exception(exc)
+            return
+        busy_s = time.perf_counter() - started
+        job.future.set_result(speech)
+        self._report(
+            BatchReport(
+                kind="speak",
+                rows=1,
+                partials=0,
+                audio_s=len(speech.audio) / speech.sample_rate,
+                busy_s=busy_s,
+                waited_s=self.clock() - busy_s - job.queued_at,
+            )
+        )
+
+    def _report(self, report: BatchReport) -> None:
+        if self.on_batch is None:
+            return
+        try:
+            self.on_batch(report)
+        except Exception:
+            logger.exception("batcher: the on_batch hook failed")
+
+
+def _key(job: _Job) -> tuple[int, int, float, int]:
+    return job.key
+
+
+def _translate_one(
+    engine: SpeechTranslator, request: TranslationRequest
+) -> SpeechTranslation | Exception:
+    try:
+        return engine.translate(
+            request.audio,
+            src=request.src,
+            tgt=request.tgt,
+            with_source_text=request.with_source_text,
+        )
+    except EngineError as exc:
+        return exc
