@@ -27,7 +27,12 @@ ENV_EXAMPLE = DOCKER_DIR / ".env.example"
 WEB_DOCKERFILE = DOCKER_DIR / "Dockerfile.web"
 WORKER_DOCKERFILE = DOCKER_DIR / "Dockerfile.worker"
 DOCKERIGNORE = ROOT / ".dockerignore"
-SETTINGS_FILE = ROOT / "rutrans_site" / "settings.py"
+# The settings modules (settings.py imports the others) and the environment readers they use.
+SETTINGS_FILES = (
+    ROOT / "rutrans_site" / "settings.py",
+    ROOT / "rutrans_site" / "settings_live.py",
+    ROOT / "rutrans_site" / "env.py",
+)
 PYPROJECT = ROOT / "pyproject.toml"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
 
@@ -41,11 +46,12 @@ def missing_tool(message: str) -> None:
     pytest.skip(message)
 
 
-def settings_env_vars(path: Path = SETTINGS_FILE) -> set[str]:
-    """Names of the environment variables rutrans_site/settings.py reads: the first argument of
+def settings_env_vars(paths: tuple[Path, ...] = SETTINGS_FILES) -> set[str]:
+    """Names of the environment variables the settings read: the first argument of
     env_str/env_bool/env_int/env_float/env_list, os.environ.get/os.getenv, os.environ[...]."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    nodes = (node for path in paths for node in ast.walk(ast.parse(path.read_text())))
+    for node in nodes:
         if isinstance(node, ast.Call) and node.args:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
