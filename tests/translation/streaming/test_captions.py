@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 
 from rutrans_site.asgi import application
 from translation.events import PartialReply
-from translation.streaming import consumer as consumers
+from translation.streaming import live_captions
 from translation.streaming.captions import (
     ANSWER_GRACE_S,
     Agreed,
@@ -224,7 +224,7 @@ pytestmark_db = pytest.mark.django_db(transaction=True)
 async def test_partials_come_before_the_final_and_grow(engines, speech, monkeypatch):
     engines.LIVE_CAPTIONS = True
     # Frames go in as fast as they can here: a busy test machine's loop lag must not shed them.
-    monkeypatch.setattr(consumers, "LOOP_LAG_LIMIT_MS", float("inf"))
+    monkeypatch.setattr(live_captions, "LOOP_LAG_LIMIT_MS", float("inf"))
     comm = await connect(CONTROL)
     configured = await comm.receive_json_from()
     assert configured["state"] == "configured" and configured["captions"] is True
