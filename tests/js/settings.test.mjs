@@ -55,6 +55,7 @@ describe("readLiveSettings", () => {
       pushToTalk: true,
       catchUp: "skip",
       captions: false,
+      keepRecordings: false,
     };
     assert.deepEqual(readLiveSettings(stored, OFFERED), stored);
   });
