@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from translation.jobs import liveness
@@ -124,7 +124,14 @@ def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
 def read_queue(now: datetime | None = None) -> QueueReading:
     """The reading, from the history rows (three indexed queries) and the workers' heartbeats."""
     now = now or timezone.now()
-    queued = Translation.objects.filter(status=Translation.Status.QUEUED).aggregate(
+    # Waiting = not answered yet: queued rows, and live rows a worker holds but has not finished
+    # (a `--pool threads` worker takes up to WORKER_CONCURRENCY rows at once and they wait in
+    # its batcher, so `running` alone says nothing about how far behind it is). A running upload
+    # is left out: its age is its own length, not a backlog.
+    waiting = Q(status=Translation.Status.QUEUED) | Q(
+        status=Translation.Status.RUNNING, source=Translation.Source.LIVE
+    )
+    queued = Translation.objects.filter(waiting).aggregate(
         count=Count("id"), audio=Sum("duration_s"), oldest=Min("created_at")
     )
     window_start = now - timedelta(seconds=RATE_WINDOW_S)

@@ -83,7 +83,8 @@ def test_read_queue_from_the_history_rows():
         )
     row("done", 5.0, source="upload", worker="w#1", started_at=None, finished_at=now)
     got = read_queue(now)
-    assert (got.queued, got.queued_audio_s) == (2, 5.0)
+    # The running live row waits too (in a threads worker's batcher): 2 + 3 + 9 s.
+    assert (got.queued, got.queued_audio_s) == (3, 14.0)
     assert got.oldest_queued_at == pytest.approx((now - timedelta(seconds=4)).timestamp())
     # Embedded (no Redis): a worker identity that is not this process's is not alive.
     assert (got.rate, got.workers) == (None, 0)
