@@ -319,7 +319,15 @@ async def test_lost_task_is_failed_by_the_sweeper_and_the_session_told(fault_sta
     fault_stack.faults["lost_tasks"] += 1
     assert row(fault_stack, queued["id"])["status"] == "queued"
 
-    restart_worker(fault_stack, STALE_TRANSLATION_S="2", STALE_SWEEP_INTERVAL_S="0.5")
+    # The last resort, not the re-send from the database (test_lost_queued_task_is_sent_again):
+    # this worker re-sends only rows queued for over 600 s, so a slow restart cannot let the
+    # re-send win the race against the 2 s stale pass.
+    restart_worker(
+        fault_stack,
+        STALE_TRANSLATION_S="2",
+        STALE_SWEEP_INTERVAL_S="0.5",
+        WORKER_DEAD_AFTER_S="600",
+    )
     await client.wait_results(1, 15)
     error = client.received.errors[0]
     assert error["seq"] == 0 and "marked failed" in error["error"]
