@@ -189,6 +189,12 @@ if REDIS_URL:
                 # block the worker.
                 "expiry": env_int("CHANNEL_MESSAGE_EXPIRY_S", 120),
                 "capacity": env_int("CHANNEL_CAPACITY", 200),
+                # Every consumer of one web process shares ONE Redis list ("specific.<process>!"),
+                # so its bound must cover all of that process's live sessions at once (64
+                # sessions' results and WAV pieces overflowed 200: ChannelFull, results lost).
+                "channel_capacity": {
+                    "specific.*": env_int("CHANNEL_PROCESS_CAPACITY", 10_000),
+                },
             },
         }
     }
