@@ -14,12 +14,14 @@ sentence's comma pause does not.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from translation.audio.pauses import PauseSchedule
 from translation.audio.pcm import BoundedAudioBuffer
 from translation.audio.vad import HYSTERESIS, SileroVad, VoiceActivityDetector
 from translation.constants import MODEL_SAMPLE_RATE
@@ -31,32 +33,6 @@ TURN_WINDOW_S = 8.0
 """The end-of-turn model hears at most this much (Smart Turn: the last 8 s)."""
 _SILENCE_SLACK_S = 0.5
 """Silence kept beyond the preroll before trimming, so trims happen in batches."""
-
-
-@dataclass(frozen=True)
-class PauseSchedule:
-    """How much silence ends an utterance, by how much speech it holds already.
-
-    Up to `shrink_after_s` of speech the full `silence_ms` is demanded; over the next
-    `shrink_over_s` the demand falls linearly to `min_silence_ms`, and stays there. With
-    `min_silence_ms == silence_ms` it is the plain silence rule.
-    """
-
-    silence_ms: float = 900
-    min_silence_ms: float = 200
-    shrink_after_s: float = 1.5
-    shrink_over_s: float = 1.5
-
-    def __post_init__(self) -> None:
-        if not 0 < self.min_silence_ms <= self.silence_ms:
-            raise ValueError(f"min_silence_ms ({self.min_silence_ms}) must be in (0, silence_ms]")
-        if self.shrink_after_s < 0 or self.shrink_over_s <= 0:
-            raise ValueError("shrink_after_s must be >= 0 and shrink_over_s > 0")
-
-    def silence_ms_after(self, speech_s: float) -> float:
-        """The silence (ms) that ends an utterance whose speech has lasted `speech_s`."""
-        progress = min(1.0, max(0.0, (speech_s - self.shrink_after_s) / self.shrink_over_s))
-        return self.silence_ms - progress * (self.silence_ms - self.min_silence_ms)
 
 
 class TurnQuestions(Protocol):
@@ -155,6 +131,7 @@ class UtteranceSegmenter:
         capacity = self._max + self._silence_keep + 2 * self.window
         self._buffer = BoundedAudioBuffer(capacity)
         self._time_base = 0
+        self._inbox: deque[np.ndarray] = deque()  # queued, not yet taken in
         self._restart(0)
 
     # -- public ---------------------------------------------------------------------------
@@ -171,24 +148,49 @@ class UtteranceSegmenter:
 
     def feed(self, audio16k: np.ndarray) -> list[Utterance]:
         """Add audio; return the utterances it completes (usually none)."""
-        audio16k = np.asarray(audio16k, dtype=np.float32)
+        self.queue(audio16k)
         done: list[Utterance] = []
-        pos, n = 0, audio16k.size
-        while pos < n:
-            # Append up to the end of the next VAD window, then score it when complete.
-            window_end = self._next_window + self.window
-            take = min(n - pos, window_end - self._fed)
-            self._buffer.append(audio16k[pos : pos + take])
-            self._fed += take
-            pos += take
-            if self._fed == window_end:
-                utterance = self._score_window()
-                if utterance is not None:
-                    done.append(utterance)
+        while (window := self.next_window()) is not None:
+            utterance = self.take_score(self.vad.probability(window))
+            if utterance is not None:
+                done.append(utterance)
         return done
 
+    # Scoring in two steps, so that many sessions' windows can go through the VAD together
+    # (translation/streaming/ingest.py): `queue` audio, then until `next_window` is None,
+    # score the window it gives and hand the probability to `take_score`. `feed` is that loop
+    # with this segmenter's own detector; audio after a window is taken in only once the
+    # window is scored, so both ways cut exactly the same utterances.
+
+    def queue(self, audio16k: np.ndarray) -> None:
+        """Audio to take in; nothing is scored yet."""
+        audio16k = np.asarray(audio16k, dtype=np.float32)
+        if audio16k.size:
+            self._inbox.append(audio16k)
+
+    def next_window(self) -> np.ndarray | None:
+        """Take in queued audio up to the end of the next VAD window: that window (a view,
+        valid until the next call), or None when the queued audio does not complete one."""
+        while self._inbox:
+            chunk = self._inbox[0]
+            window_end = self._next_window + self.window
+            take = min(chunk.size, window_end - self._fed)
+            self._buffer.append(chunk[:take])
+            self._fed += take
+            if take == chunk.size:
+                self._inbox.popleft()
+            else:
+                self._inbox[0] = chunk[take:]
+            if self._fed == window_end:
+                offset = self._next_window - self._buf_start
+                return self._buffer.view()[offset : offset + self.window]
+        return None
+
     def flush(self, reason: str = "flush") -> Utterance | None:
-        """End the current utterance now; what follows starts a fresh VAD state."""
+        """End the current utterance now; what follows starts a fresh VAD state. Audio
+        queued and not yet scored must be scored first (`feed` of nothing does it)."""
+        if self._inbox:
+            raise RuntimeError("score the queued audio before a flush")
         utterance = None
         if self._speech_start is not None:
             end = self._fed if self._in_speech else min(self._last_speech + self._tail, self._fed)
@@ -200,6 +202,7 @@ class UtteranceSegmenter:
 
     def reset(self) -> None:
         """Forget everything: a new stream starting at time zero."""
+        self._inbox.clear()
         self._time_base = 0
         self.vad.reset()
         self._restart(0)
@@ -220,11 +223,10 @@ class UtteranceSegmenter:
         self._speech_samples = 0
         self._forget_turn_question()
 
-    def _score_window(self) -> Utterance | None:
+    def take_score(self, prob: float) -> Utterance | None:
+        """The VAD's probability for the window `next_window` gave: the utterance it ends."""
         start = self._next_window
         end = start + self.window
-        offset = start - self._buf_start
-        prob = self.vad.probability(self._buffer.view()[offset : offset + self.window])
         self._next_window = end
         level = self.threshold - HYSTERESIS if self._in_speech else self.threshold
         self._in_speech = prob >= level

@@ -29,7 +29,7 @@ from translation.limits import quotas
 from translation.limits.clients import client_of_scope
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
-from translation.streaming import calls
+from translation.streaming import calls, ingest
 from translation.streaming.captions import CaptionState
 from translation.streaming.live_captions import LiveCaptions
 from translation.streaming.overload import OverloadNotices, status_for
@@ -90,10 +90,9 @@ class TranslateConsumer(LiveCaptions, SurvivesChannelLayerLoss, AsyncWebsocketCo
         self.watchdog = asyncio.create_task(self._watch())
         await self.send(text_data=status_message("ready", session=self.session_id))
 
-    # Channels runs `close_old_connections` on a (thread-sensitive, shared) worker thread before
-    # every message it dispatches: a thread hop per 20 ms audio frame, for all sessions through
-    # one thread. Frames and results never touch the database here (submissions go through
-    # database_sync_to_async, which cleans up itself), so those skip the hop.
+    # Channels runs `close_old_connections` on a shared worker thread before every message it
+    # dispatches: a thread hop per 20 ms frame. Frames and results never touch the database
+    # here (submissions use database_sync_to_async, which cleans up), so they skip the hop.
     HOT_MESSAGES = {
         "websocket.receive": "websocket_receive",
         events.RESULT: "translation_result",
@@ -159,17 +158,17 @@ class TranslateConsumer(LiveCaptions, SurvivesChannelLayerLoss, AsyncWebsocketCo
             return
         if bytes_data is not None:
             try:
-                self._queue(live.ingest(bytes_data))
+                live.accept(bytes_data)
             except ProtocolError as exc:
                 if not live.warned_no_control:  # once, then dropped until a control arrives
                     live.warned_no_control = True
                     await self.send(text_data=error_message(str(exc)))
+                return
             except AudioFormatError as exc:
                 logger.info("session %s: dropped frame: %s", self.session_id, exc)
                 await self.send(text_data=error_message(f"frame dropped: {exc}"))
                 return
-            if self.captions is not None:
-                await self._schedule_partial()
+            ingest.scoring.add(live, self._ingested)  # scored with the other sessions' windows
             return
         if text_data is None:
             return
@@ -231,6 +230,14 @@ class TranslateConsumer(LiveCaptions, SurvivesChannelLayerLoss, AsyncWebsocketCo
                 text_data=error_message(f"could not join the call (the database): {exc}")
             )
         return True
+
+    async def _ingested(self, pending: list[PendingUtterance]) -> None:
+        """This session's queued audio is scored: submit what it ended, maybe ask a partial."""
+        if self.live is None:
+            return
+        self._queue(pending)
+        if self.captions is not None:
+            await self._schedule_partial()
 
     def _queue(self, pending: list[PendingUtterance]) -> None:
         for item in pending:

@@ -3,7 +3,7 @@ put back in order by `translation.streaming.sequencer`).
 
 Synchronous and free of I/O, so the consumer stays a thin async shell and this is testable on
 its own. All of it runs on the event loop: it must stay cheap (a 20 ms frame costs a resample
-and at most one VAD window).
+and at most one VAD window, scored with other sessions' windows by streaming/ingest.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 
 from translation.audio.pcm import AudioFormatError, PcmStream
@@ -19,6 +20,8 @@ from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.turn import shared_judge
 from translation.streaming.protocol import ProtocolError, SessionConfig, parse_control
 from translation.streaming.sequencer import ResultSequencer
+
+_NO_AUDIO = np.zeros(0, dtype=np.float32)
 
 # More utterances than this waiting for results: the client is sending faster than the
 # workers translate; further utterances are refused with an error instead of piling up.
@@ -33,7 +36,7 @@ class PendingUtterance:
     timings: dict[str, float]
 
 
-@dataclass
+@dataclass(eq=False)  # a session is itself: hashable by identity (streaming/ingest.py)
 class LiveSession:
     """Audio in, utterances out (the ingest); `results` puts what comes back in seq order.
     `clock` (monotonic seconds) is injected so tests control time."""
@@ -85,16 +88,34 @@ class LiveSession:
         return config, ended
 
     def ingest(self, frame: bytes) -> list[PendingUtterance]:
-        """One binary frame. Raises ProtocolError/AudioFormatError for a frame to drop."""
+        """One binary frame, scored now. Raises ProtocolError/AudioFormatError for a frame
+        to drop."""
+        self.accept(frame)
+        return self.score_queued()
+
+    def accept(self, frame: bytes) -> None:
+        """One binary frame validated (against MAX_FRAME_BYTES) and resampled; its audio
+        waits in the segmenter to be scored, by `score_queued` or together with other
+        sessions' (translation/streaming/ingest.py). Raises as `ingest`."""
         if self.config is None or self.stream is None:
             raise ProtocolError("send a control message (JSON) before audio frames")
-        audio = self.stream.feed(frame)  # validates the frame against MAX_FRAME_BYTES
+        self.segmenter.queue(self.stream.feed(frame))
         self.last_frame_at = self.clock()
-        return [self._pending(u) for u in self.segmenter.feed(audio)]
+
+    def score_queued(self) -> list[PendingUtterance]:
+        """Score the audio still waiting with this session's own detector."""
+        return [self._pending(u) for u in self.segmenter.feed(_NO_AUDIO)]
+
+    def scored(self, probability: float) -> list[PendingUtterance]:
+        """The VAD's probability for the window `segmenter.next_window()` gave."""
+        utterance = self.segmenter.take_score(probability)
+        return [self._pending(utterance)] if utterance is not None else []
 
     def flush(self, reason: str = "flush") -> list[PendingUtterance]:
+        """End the open utterance (after the audio still waiting is scored)."""
+        done = self.score_queued()
         utterance = self.segmenter.flush(reason)
-        return [self._pending(utterance)] if utterance is not None else []
+        return done + ([self._pending(utterance)] if utterance is not None else [])
 
     def idle_due(self) -> bool:
         """No frame for the silence window while speech is open: end the utterance."""

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.speech import continuous_read_speech, silence, speech_synthesizer
-from translation.audio.segmenter import PauseSchedule, Utterance, UtteranceSegmenter
+from translation.audio.pauses import PauseSchedule
+from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.vad import SileroVad
 
 SR = 16000

@@ -104,7 +104,7 @@ def test_reset_starts_a_stream_afresh_and_streams_share_one_model():
     stream.reset()
     again = [stream.probability(speech[i : i + 512]) for i in range(0, len(speech), 512)]
     assert first == again
-    assert SileroVad()._model is stream._model is SileroModel.shared()
+    assert SileroVad().model is stream.model is SileroModel.shared()
 
 
 def test_a_window_of_the_wrong_length_is_refused():
