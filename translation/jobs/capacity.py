@@ -14,7 +14,10 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
   utterances are all answered, late ones with a `busy` status first. A web process whose event
   loop has run late for seconds (ADMISSION_MAX_LOOP_LAG_MS: frames wait to be read, the web
-  tier itself is full) refuses new sessions too.
+  tier itself is full) refuses new sessions too, and so does one whose event-loop thread, with
+  one more session like its open ones, would use more than ADMISSION_MAX_LOOP_CPU of a core
+  (each live session's ingest costs that thread CPU; past one core every session falls behind
+  at once, before the loop looks late).
 - **Monitor** (`CapacityMonitor`, one per web process): the latest reading, cached; a stale one
   is refreshed on a thread of its own, never on the event loop, at most every
   CAPACITY_REFRESH_S. What a live session is told: `translation.streaming.overload`.
@@ -27,6 +30,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,6 +47,11 @@ FRESH_WAIT_S = 2.0
 """The most a new session waits for a fresh reading before the last one decides."""
 LOOP_LAG_SECONDS = 3
 """The web loop must have been late in each of the last this many seconds to refuse anyone."""
+LOOP_CPU_WINDOW_S = 3.0
+"""The event loop's CPU share is measured over about this long."""
+LOOP_CPU_PER_SESSION_MAX = 0.05
+"""The most of a core one more live session is assumed to cost the event loop (a talker in
+real time costs ~0.02: docs/PERFORMANCE.md, *Live ingest*)."""
 STALE_AFTER_S = 10.0
 """A reading older than this (the database unreachable) is not acted on: no one is refused."""
 
@@ -54,6 +63,7 @@ class Limits:
     max_load: float
     speech_share: float  # audio s per s a talking session asks for, until it is measured
     max_loop_lag_ms: float = math.inf  # a web loop late by more for seconds admits no one
+    max_loop_cpu: float = math.inf  # share of a core the loop may use with one more session
 
     @classmethod
     def from_settings(cls) -> Limits:
@@ -63,6 +73,7 @@ class Limits:
             max_load=settings.ADMISSION_MAX_LOAD,
             speech_share=settings.SESSION_SPEECH_SHARE,
             max_loop_lag_ms=settings.ADMISSION_MAX_LOOP_LAG_MS,
+            max_loop_cpu=settings.ADMISSION_MAX_LOOP_CPU,
         )
 
 
@@ -88,6 +99,8 @@ class Capacity:
     known: bool = True  # False: no recent reading (nothing is refused on a guess)
     loop_lag_ms: float = 0.0  # how late this web process's event loop has run, sustained
     max_loop_lag_ms: float = math.inf
+    loop_cpu: float = 0.0  # share of a core this process's event loop would use with one more
+    max_loop_cpu: float = math.inf
 
     @property
     def full(self) -> bool:
@@ -105,6 +118,12 @@ class Capacity:
             return Refusal(
                 f"translator full: this web server is overloaded (audio waits "
                 f"{self.loop_lag_ms:.0f} ms to be read); try again in a minute",
+                retry_after_s=30,
+            )
+        if self.loop_cpu > self.max_loop_cpu:
+            return Refusal(
+                f"translator full: this web server's live sessions would use "
+                f"{self.loop_cpu:.0%} of its processor; try again in a minute",
                 retry_after_s=30,
             )
         if self.full:
@@ -135,12 +154,25 @@ def assess(
     open_sessions: int,
     limits: Limits,
     loop_lag_ms: float = 0.0,
+    loop_cpu: float = 0.0,
 ) -> Capacity:
     """The lag, the shedding and the admission verdict of `reading` at `now` (epoch seconds),
     with `open_sessions` live sessions admitted by this web process (and the reading's
-    `other_open_sessions` by the others)."""
+    `other_open_sessions` by the others), whose event loop used `loop_cpu` of a core."""
+    # One more session costs the loop what an open one does on average, at most what a talker
+    # streaming in real time costs with room to spare (a client that sent a recording as fast
+    # as it could does not make every newcomer look expensive).
+    per_session = min(loop_cpu / open_sessions, LOOP_CPU_PER_SESSION_MAX) if open_sessions else 0.0
+    cpu_with_one_more = loop_cpu + per_session if open_sessions else 0.0
+    web = replace(
+        UNKNOWN,
+        loop_lag_ms=loop_lag_ms,
+        max_loop_lag_ms=limits.max_loop_lag_ms,
+        loop_cpu=round(cpu_with_one_more, 3),
+        max_loop_cpu=limits.max_loop_cpu,
+    )
     if reading is None or now - reading.read_at > STALE_AFTER_S:
-        return replace(UNKNOWN, loop_lag_ms=loop_lag_ms, max_loop_lag_ms=limits.max_loop_lag_ms)
+        return web
     age = 0.0 if reading.oldest_queued_at is None else max(0.0, now - reading.oldest_queued_at)
     projected = reading.queued_audio_s / reading.rate if reading.rate else 0.0
     lag = round(max(age, projected), 1)  # as told: the decisions agree with the number sent
@@ -149,7 +181,8 @@ def assess(
         per_session = limits.speech_share if reading.speech_share is None else reading.speech_share
         sessions = open_sessions + reading.other_open_sessions
         load = (sessions + 1) * per_session / reading.rate
-    return Capacity(
+    return replace(
+        web,
         lag_s=lag,
         queued=reading.queued,
         rate=reading.rate,
@@ -157,8 +190,7 @@ def assess(
         shed_captions=lag > limits.captions_shed_lag_s,
         load=None if load is None else round(load, 3),
         max_load=limits.max_load,
-        loop_lag_ms=loop_lag_ms,
-        max_loop_lag_ms=limits.max_loop_lag_ms,
+        known=True,
     )
 
 
@@ -172,6 +204,7 @@ class CapacityMonitor:
         *,
         read: Callable[[], QueueReading] | None = None,
         clock: Callable[[], float] = time.time,
+        cpu_clock: Callable[[], float] = time.thread_time,
         refresh_s: float | None = None,
         limits: Limits | None = None,
     ) -> None:
@@ -185,6 +218,8 @@ class CapacityMonitor:
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-capacity")
         self.open_sessions = 0
         self._loop_lag: dict[int, float] = {}  # the worst loop lag (ms) per second of the clock
+        self._cpu_clock = cpu_clock  # read on the event loop's thread: that thread's CPU time
+        self._loop_cpu: deque[tuple[float, float]] = deque()  # (clock, loop thread CPU s)
 
     def _read_and_share(self) -> QueueReading:
         """The history's reading, with the other web processes' open sessions (ours shared)."""
@@ -240,6 +275,25 @@ class CapacityMonitor:
         if len(self._loop_lag) > LOOP_LAG_SECONDS + 2:
             for old in [s for s in self._loop_lag if s < second - LOOP_LAG_SECONDS]:
                 del self._loop_lag[old]
+        self._note_loop_cpu()
+
+    def _note_loop_cpu(self) -> None:
+        """A sample of the loop thread's CPU time, at most every half second (called on it)."""
+        now, samples = self._clock(), self._loop_cpu
+        if samples and now - samples[-1][0] < 0.5:
+            return
+        samples.append((now, self._cpu_clock()))
+        while len(samples) > 2 and now - samples[1][0] >= LOOP_CPU_WINDOW_S:
+            samples.popleft()
+
+    def loop_cpu(self) -> float:
+        """The share of one core the event loop's thread used over the last LOOP_CPU_WINDOW_S
+        (0 until sampled; a loop no watchdog reports on is idle)."""
+        samples = self._loop_cpu
+        if len(samples) < 2 or self._clock() - samples[-1][0] > LOOP_CPU_WINDOW_S:
+            return 0.0
+        (began, cpu_began), (ended, cpu_ended) = samples[0], samples[-1]
+        return (cpu_ended - cpu_began) / (ended - began) if ended > began else 0.0
 
     def sustained_loop_lag_ms(self) -> float:
         """The least of the worst loop lags of the last LOOP_LAG_SECONDS full seconds: high
@@ -254,6 +308,7 @@ class CapacityMonitor:
             open_sessions=self.open_sessions,
             limits=self.limits,
             loop_lag_ms=self.sustained_loop_lag_ms(),
+            loop_cpu=self.loop_cpu(),
         )
 
     def _refresh_if_stale(self) -> Future | None:

@@ -196,3 +196,46 @@ def test_a_web_loop_late_for_seconds_refuses_new_sessions_one_late_tick_does_not
     assert not backlog.busy  # the admitted sessions are not told busy for it
     # Without a queue reading it still refuses: the web tier's own state is known.
     assert assess(None, now=clock.now, open_sessions=0, limits=limits, loop_lag_ms=805.0).refusal()
+
+
+def test_a_loop_that_would_pass_its_cpu_share_with_one_more_session_refuses_it():
+    """Each live session's ingest costs the event loop's thread CPU: 30 sessions using 0.72 of
+    a core would need 0.744 with a 31st (admitted); 0.76 would be 0.785 (refused)."""
+    limits = replace(LIMITS, max_loop_cpu=0.75)
+    fast = reading(rate=100.0)  # the workers have room for all of them
+    admitted = assess(fast, now=NOW, open_sessions=30, limits=limits, loop_cpu=0.72)
+    assert admitted.loop_cpu == pytest.approx(0.744) and admitted.refusal() is None
+    refused = assess(fast, now=NOW, open_sessions=30, limits=limits, loop_cpu=0.76)
+    refusal = refused.refusal()
+    assert refusal is not None and refusal.retry_after_s == 30
+    assert "live sessions would use 78% of its processor" in refusal.reason
+    assert not refused.busy  # the open sessions are not told busy for it
+    # One session that sent a recording as fast as it could: a newcomer is not priced by it.
+    burst = assess(fast, now=NOW, open_sessions=1, limits=limits, loop_cpu=0.5)
+    assert burst.loop_cpu == pytest.approx(0.5 + capacity.LOOP_CPU_PER_SESSION_MAX)
+    assert burst.refusal() is None
+    # No open session: the loop's CPU is someone else's (HTTP, the admin): no one is refused.
+    assert assess(fast, now=NOW, open_sessions=0, limits=limits, loop_cpu=0.9).refusal() is None
+    # Without a queue reading it still refuses: the web tier's own state is known.
+    assert assess(None, now=NOW, open_sessions=30, limits=limits, loop_cpu=0.76).refusal()
+
+
+def test_monitor_measures_the_loop_threads_cpu_share_over_the_last_seconds():
+    cpu = [100.0]
+    monitor = CapacityMonitor(
+        read=Readings(), clock=clock, cpu_clock=lambda: cpu[0], refresh_s=1.0, limits=LIMITS
+    )
+    start = clock.now = clock.now + 100
+    assert monitor.loop_cpu() == 0.0  # not sampled yet
+    for tick in range(1, 81):  # 8 s of watchdog ticks every 0.1 s, the loop busy 60 % of it
+        clock.now = start + tick * 0.1
+        cpu[0] += 0.06
+        monitor.note_loop_lag(1.0)
+    assert monitor.loop_cpu() == pytest.approx(0.6)
+    for tick in range(81, 121):  # then 90 %
+        clock.now = start + tick * 0.1
+        cpu[0] += 0.09
+        monitor.note_loop_lag(1.0)
+    assert monitor.loop_cpu() == pytest.approx(0.9, abs=0.02)  # only the last ~3 s count
+    clock.now += 2 * capacity.LOOP_CPU_WINDOW_S  # no session reports any more: idle
+    assert monitor.loop_cpu() == 0.0
