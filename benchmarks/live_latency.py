@@ -638,6 +638,7 @@ def start_own_stack(engines: str, workers: int, torch_threads: int, extra_env: d
         database_url=fresh_postgres_database("rutrans_bench"),
         redis_url=redis_url,
         extra_env=env,
+        functional=False,
     )
     for i in range(1, workers):
         stack.start_worker(f"worker{i}")

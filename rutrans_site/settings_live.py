@@ -57,7 +57,9 @@ if not 0 < CAPTIONS_SHED_LAG_S <= MAX_QUEUE_LAG_S:
 # A new session is refused when the open ones, with it, would need more than this share of the
 # workers' measured rate, or while the web loop has been later than ..._LOOP_LAG_MS for 3 s,
 # or when the web process's event loop would, with it, use more than ..._LOOP_CPU of a core.
-ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.9)
+# 0.7: the measured rate is a batching worker's while busy; the web tier's own CPU and
+# batches that grow with the load make more unsafe on a shared host (docs/PERFORMANCE.md).
+ADMISSION_MAX_LOAD = env_float("ADMISSION_MAX_LOAD", 0.7)
 ADMISSION_MAX_LOOP_LAG_MS = env_float("ADMISSION_MAX_LOOP_LAG_MS", 500.0)
 ADMISSION_MAX_LOOP_CPU = env_float("ADMISSION_MAX_LOOP_CPU", 0.75)
 # Audio s per s a talking session is assumed to need until measured (continuous speech: 0.8).
