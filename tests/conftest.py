@@ -60,3 +60,11 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_admission_by_loop_cpu(settings):
+    """In-process tests run their consumers on pytest's own thread, which is busy running
+    tests nearly all the time: its CPU share says nothing of a web process's sessions, so the
+    loop-CPU admission rule is off here (tests/translation/jobs/test_capacity.py tests it)."""
+    settings.ADMISSION_MAX_LOOP_CPU = float("inf")

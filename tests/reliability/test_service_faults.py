@@ -262,8 +262,8 @@ async def test_dead_sessions_leave_nothing_behind(services_stack):
             await ws.send(pcm[: len(pcm) // 2 // 4 * 4])  # mid-utterance
             await ws.close()
 
-    # Warm-up: the allocator's arenas and the thread pool that loads each session's VAD grow
-    # over the first few hundred sessions, then stay flat (measured: +2 MB per 200 after).
+    # Warm-up: the allocator's arenas and the thread pool that builds each session grow over
+    # the first few hundred sessions, then stay flat (measured: +2 MB per 200 after).
     await asyncio.gather(*(cycle(50) for _ in range(4)))
     await asyncio.sleep(1.5)
     before = rss_mb(pid)
@@ -271,8 +271,8 @@ async def test_dead_sessions_leave_nothing_behind(services_stack):
     await asyncio.sleep(1.5)
     after = rss_mb(pid)
     print(f"\nDaphne RSS over 200 dead sessions: {before:.1f} → {after:.1f} MB")
-    # A session that leaked would keep its Silero VAD (~12 MB) and buffers: even one leak per
-    # ten sessions is 240 MB here. What remains is allocator noise (VADs are built on pool
+    # A session that leaked would keep its buffers (a segmenter holds up to UTTERANCE_MAX_S of
+    # audio) and its tasks. What remains is allocator noise (sessions are built on pool
     # threads, each with its own malloc arena), measured at up to ~22 MB per 200 sessions.
     assert after - before < 40, (before, after)
     # Still serving.

