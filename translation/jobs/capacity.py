@@ -51,7 +51,8 @@ LOOP_CPU_WINDOW_S = 3.0
 """The event loop's CPU share is measured over about this long."""
 LOOP_CPU_PER_SESSION_MAX = 0.05
 """The most of a core one more live session is assumed to cost the event loop (a talker in
-real time costs ~0.02: docs/PERFORMANCE.md, *Live ingest*)."""
+real time costs ~0.02: docs/PERFORMANCE.md, *Quiet machine, before / after, and the web
+tier's ingest*)."""
 STALE_AFTER_S = 10.0
 """A reading older than this (the database unreachable) is not acted on: no one is refused."""
 

@@ -42,7 +42,12 @@ class SharedScoring:
     async def _run(self) -> None:
         while self._waiting:
             waiting, self._waiting = self._waiting, {}
-            for live, pending in score_sessions(list(waiting)).items():
+            try:
+                ended = score_sessions(list(waiting))
+            except Exception:  # their audio stays queued: scored with their next frame or flush
+                logger.exception("live ingest: a round of VAD scoring failed")
+                continue
+            for live, pending in ended.items():
                 try:
                     await waiting[live](pending)
                 except Exception:  # one session's failure is not the others'

@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from tests.speech import continuous_read_speech, silence, speech_16k
+from tests.wsclient import to_pcm16
 from translation.streaming import ingest
 from translation.streaming.session import LiveSession, PendingUtterance
 
@@ -19,7 +20,7 @@ def configured() -> LiveSession:
 
 
 def pcm(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    return to_pcm16(audio, 16_000, out_sr=16_000, channels=1)
 
 
 def streams() -> list[np.ndarray]:
