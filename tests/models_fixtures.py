@@ -481,8 +481,9 @@ class TinyTTS(torch.nn.Module):
             raise ValueError("the Russian model reads Cyrillic only")
         samples = int(round(len(text) * self.SECONDS_PER_CHAR * sample_rate))
         freq = 200.0 + 10.0 * self.speakers.index(speaker)
-        t = torch.arange(samples, dtype=torch.float32) / sample_rate
-        return self.scale * torch.sin(2 * math.pi * freq * t)
+        # On the model's own device, returned on the CPU, as Silero's packages do.
+        t = torch.arange(samples, dtype=torch.float32, device=self.scale.device) / sample_rate
+        return (self.scale * torch.sin(2 * math.pi * freq * t)).cpu()
 '''
 
 # Silero's published signatures: v5_ru takes stress/ё flags for homographs too, v3_en only

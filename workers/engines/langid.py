@@ -51,6 +51,7 @@ class AmberNetIdentifier:
             )
         self.model = model
         self.device = device
+        self.dtype = nemo_loading.autocast_dtype(device)
         self.model_name = model_name
         self.load_ms = load_ms
         self.label_index = [labels.index(lang) for lang in LANGS]
@@ -84,7 +85,7 @@ class AmberNetIdentifier:
         started = time.perf_counter()
         signal = torch.from_numpy(np.ascontiguousarray(audio)).unsqueeze(0).to(self.device)
         length = torch.tensor([signal.shape[1]], device=self.device)
-        with self._lock, nemo_loading.inference(self.device):
+        with self._lock, nemo_loading.inference(self.device, self.dtype):
             logits, _ = self.model.forward(input_signal=signal, input_signal_length=length)
         pair = logits[0, self.label_index].float().cpu()
         probs = torch.softmax(pair, dim=0)

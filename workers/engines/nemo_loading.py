@@ -163,11 +163,11 @@ def describe_dtype(dtype: torch.dtype | None) -> str:
 
 
 @contextlib.contextmanager
-def inference(device: str, dtype: torch.dtype | None = None):
-    """No autograd; on CUDA, autocast to `dtype` (default: `autocast_dtype(device)`)."""
+def inference(device: str, dtype: torch.dtype | None):
+    """No autograd; on CUDA with a half `dtype` (from `autocast_dtype`), autocast to it.
+    None is fp32 everywhere: an explicit choice, so that a benchmark's fp32 row is fp32."""
     with torch.inference_mode():
-        if device.startswith("cuda"):
-            dtype = dtype or autocast_dtype(device)
+        if dtype is not None and device.startswith("cuda"):
             with torch.autocast("cuda", dtype=dtype):
                 yield
         else:

@@ -41,3 +41,37 @@ def test_cpu_runs_fp32(fake_gpu):
     assert nemo_loading.autocast_dtype("cpu") is None
     assert fake_gpu.calls == []
     assert nemo_loading.describe_dtype(None) == "fp32"
+
+
+@pytest.fixture
+def recorded_autocast(monkeypatch):
+    """torch.autocast replaced by a recorder: which (device type, dtype) were asked for."""
+    asked: list[tuple[str, torch.dtype]] = []
+
+    def autocast(device_type, dtype=None):
+        asked.append((device_type, dtype))
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(torch, "autocast", autocast)
+    return asked
+
+
+def test_fp32_on_cuda_is_not_autocast(recorded_autocast):
+    """None means fp32 on every device: a benchmark's fp32 row must not run in half."""
+    with nemo_loading.inference("cuda:0", None):
+        assert torch.is_inference_mode_enabled()
+    assert recorded_autocast == []
+
+
+def test_half_on_cuda_autocasts_to_that_dtype(recorded_autocast):
+    with nemo_loading.inference("cuda:0", torch.bfloat16):
+        pass
+    with nemo_loading.inference("cuda", torch.float16):
+        pass
+    assert recorded_autocast == [("cuda", torch.bfloat16), ("cuda", torch.float16)]
+
+
+def test_cpu_never_autocasts(recorded_autocast):
+    with nemo_loading.inference("cpu", torch.bfloat16):
+        assert torch.is_inference_mode_enabled()
+    assert recorded_autocast == []
