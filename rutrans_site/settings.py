@@ -347,7 +347,7 @@ TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 # Cross-session batching (workers/batcher.py): a Canary batch starts when BATCH_MAX utterances
 # wait or the oldest has waited BATCH_WAIT_MS, and holds at most BATCH_MAX_AUDIO_S of audio.
 # 0 (BATCH_WAIT_MS: -1) = the default measured for the device (CPU 8 / 5 ms / 120 s, CUDA
-# 32 / 10 ms / 600 s; docs/PERFORMANCE.md).
+# 64 / 10 ms / 600 s; docs/PERFORMANCE.md, "GPU").
 BATCH_MAX = env_int("BATCH_MAX", 0)
 BATCH_WAIT_MS = env_float("BATCH_WAIT_MS", -1.0)
 BATCH_MAX_AUDIO_S = env_float("BATCH_MAX_AUDIO_S", 0.0)

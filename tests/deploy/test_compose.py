@@ -350,6 +350,17 @@ def test_real_stack_urls_point_at_the_compose_services(rendered):
     assert rendered["services"]["postgres"]["environment"]["POSTGRES_DB"] == "rutrans"
 
 
+def test_postgres_takes_every_connection_the_gpu_worker_holds(rendered):
+    """Each task thread of a worker keeps a database connection: the GPU worker's threads (a
+    batch of 64 plus utterances still speaking) must fit well inside max_connections."""
+    threads = int(rendered["services"]["worker"]["environment"]["WORKER_CONCURRENCY"])
+    assert threads >= 64
+    postgres = argv(rendered["services"]["postgres"]["command"])
+    assert postgres[0] == "postgres"
+    max_connections = int(option(postgres, "-c").removeprefix("max_connections="))
+    assert max_connections >= 2 * threads, (threads, max_connections)
+
+
 # --- settings ------------------------------------------------------------------------------------
 
 
