@@ -147,6 +147,18 @@ def test_top_level_of_translation_stays_small():
     assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules
 
 
+@pytest.mark.parametrize(
+    "folder",
+    sorted(p.name for p in (ROOT / "translation").iterdir() if (p / "__init__.py").exists()),
+)
+def test_each_sub_domain_of_translation_stays_small(folder):
+    """Each of translation/'s folders too (its modules besides the package's __init__)."""
+    modules = sorted(
+        p.name for p in (ROOT / "translation" / folder).glob("*.py") if p.name != "__init__.py"
+    )
+    assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_module_is_too_long(package):
     long = {
