@@ -12,7 +12,8 @@ takes, in order of (lane, sentence, arrival):
   every utterance, so no one's second sentence goes before anyone's first, and a long upload
   never holds the thread for its whole length while live finals wait (each batch does keep one
   row for the oldest upload piece, so uploads always move);
-- `Lane.PARTIAL`: live captions, which fill a batch's free rows or run when nothing else waits.
+- `Lane.PARTIAL`: live captions, which fill a batch's free rows (a GPU's, where rows up to
+  its knee cost no time: `partials_with_finals`) or run when nothing else waits (the CPU).
 
 A Canary batch starts when `max_items` jobs wait, or their audio reaches `max_audio_s`, or the
 oldest has waited `wait_s`; it holds at most `max_items` jobs and `max_audio_s` seconds of
@@ -77,6 +78,9 @@ class BatchLimits:
     max_items: int
     wait_s: float
     max_audio_s: float
+    # Partials may fill a batch's free rows beside finals only where a row costs the batch no
+    # time (a GPU below its knee); on a CPU each row adds compute, so partials batch alone.
+    partials_with_finals: bool = True
 
     def __post_init__(self) -> None:
         if self.max_items < 1:
@@ -277,6 +281,8 @@ class Batcher:
 
     def _take_batch(self) -> list[_TranslateJob]:
         queue = sorted(self._translations, key=_key)
+        if not self.limits.partials_with_finals and queue[0].lane != Lane.PARTIAL:
+            queue = [j for j in queue if j.lane != Lane.PARTIAL]
         batch: list[_TranslateJob] = []
         oldest_long = next((j for j in queue if j.lane == Lane.LONG), None)
         if oldest_long is not None:  # the oldest upload piece always gets a row

@@ -125,7 +125,8 @@ class _LazyIdentifier:
 # batch size past which throughput stops growing, a wait short beside a live answer's budget,
 # and audio per batch well inside the device's memory.
 BATCH_DEFAULTS: dict[str, BatchLimits] = {
-    "cpu": BatchLimits(max_items=8, wait_s=0.005, max_audio_s=120.0),
+    # CPU: a batch of 8 takes ~3x a batch of 1, so a partial in a final's batch delays it.
+    "cpu": BatchLimits(max_items=8, wait_s=0.005, max_audio_s=120.0, partials_with_finals=False),
     # H200, full-size Canary in bf16 (docs/PERFORMANCE.md, "GPU"): latency flat (0.40-0.43 s)
     # from 1 to 64 rows while throughput grows 72x; 128 adds 1.8x more, but the batch's
     # speech runs one sentence at a time on the same thread, so each row past 64 delays the rest.
@@ -145,6 +146,7 @@ def batch_limits(device: str) -> BatchLimits:
         max_items=settings.BATCH_MAX or default.max_items,
         wait_s=default.wait_s if wait_ms < 0 else wait_ms / 1000.0,
         max_audio_s=settings.BATCH_MAX_AUDIO_S or default.max_audio_s,
+        partials_with_finals=default.partials_with_finals,
     )
 
 

@@ -54,12 +54,25 @@ class RecordingSynthesizer:
         return Speech(audio=np.zeros(2400, np.float32), sample_rate=24_000)
 
 
-def make_batcher(translator, synthesizer=None, *, max_items=4, wait_s=0.0, max_audio_s=100.0):
+def make_batcher(
+    translator,
+    synthesizer=None,
+    *,
+    max_items=4,
+    wait_s=0.0,
+    max_audio_s=100.0,
+    partials_with_finals=True,
+):
     reports: list[BatchReport] = []
     batcher = Batcher(
         translator=lambda: translator,
         synthesizer=lambda: synthesizer or RecordingSynthesizer(),
-        limits=BatchLimits(max_items=max_items, wait_s=wait_s, max_audio_s=max_audio_s),
+        limits=BatchLimits(
+            max_items=max_items,
+            wait_s=wait_s,
+            max_audio_s=max_audio_s,
+            partials_with_finals=partials_with_finals,
+        ),
         on_batch=reports.append,
     )
     return batcher, reports
@@ -132,6 +145,43 @@ def test_partials_never_go_before_a_final_and_only_fill_free_rows():
         ["ru->en 3.0", "ru->en 3.0", "en->ru 2.0"],  # both finals, a partial in the free row
         ["en->ru 2.0", "en->ru 2.0"],
     ]
+
+
+def test_on_a_cpu_partials_never_share_a_finals_batch():
+    """Where each row costs the batch time, finals run without partials; the partials run in
+    batches of their own once no final waits."""
+    translator = RecordingTranslator()
+    batcher, _ = make_batcher(translator, max_items=3, partials_with_finals=False)
+    first = hold_the_model_thread(batcher, translator)
+    partials = [
+        batcher.submit_translation(
+            TranslationRequest(seconds(2.0), "en", "ru"), lane=Lane.PARTIAL, arrival=float(i)
+        )
+        for i in range(3)
+    ]
+    finals = [
+        batcher.submit_translation(
+            TranslationRequest(seconds(3.0), "ru", "en"), lane=Lane.LIVE, arrival=10.0 + i
+        )
+        for i in range(2)
+    ]
+    translator.gate.set()
+    for future in [first, *finals, *partials]:
+        future.result(5)
+    assert translator.batches == [
+        ["en->en 1.0"],
+        ["ru->en 3.0", "ru->en 3.0"],  # the free row stays free
+        ["en->ru 2.0", "en->ru 2.0", "en->ru 2.0"],
+    ]
+
+
+def test_the_device_defaults_share_rows_only_on_a_gpu(settings):
+    from workers.runtime import batch_limits
+
+    settings.BATCH_MAX, settings.BATCH_WAIT_MS, settings.BATCH_MAX_AUDIO_S = 0, -1.0, 0.0
+    assert batch_limits("cpu").partials_with_finals is False
+    assert batch_limits("cuda:0").partials_with_finals is True
+    assert (batch_limits("cuda").max_items, batch_limits("cpu").max_items) == (64, 8)
 
 
 def test_a_batch_is_bounded_by_audio_seconds_as_well_as_count():
