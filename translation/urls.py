@@ -14,6 +14,11 @@ urlpatterns = [
         history_views.history_delete_session,
         name="history-delete-session",
     ),
+    path(
+        "history/calls/<str:call_id>/delete",
+        history_views.history_delete_call,
+        name="history-delete-call",
+    ),
     path("api/", include("translation.api.urls")),
     path(
         "history/<uuid:translation_id>/<str:kind>.wav",

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from translation.models import Translation
+from translation.models import Call, Translation
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,14 @@ def _remove_orphans(orphans: Orphans, now: datetime) -> list[str]:
 def delete_rows_with_audio(rows: QuerySet) -> tuple[int, list[str]]:
     """Delete these rows and every recording they name; returns (rows, files deleted)."""
     return _delete_rows(rows, dry_run=False)
+
+
+def delete_call(call_id: str) -> int:
+    """Delete a call (or a live page, a call of one lane): every utterance of its lanes and
+    connections with their recordings, then the call itself; returns how many rows went."""
+    deleted, _files = delete_rows_with_audio(Translation.objects.filter(call_id=call_id))
+    Call.objects.filter(pk=call_id).delete()
+    return deleted
 
 
 def delete_session(session_id: str) -> int:

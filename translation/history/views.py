@@ -43,7 +43,14 @@ def history_page(request: HttpRequest) -> HttpResponse:
         "translation/history.html",
         {
             "calls_page": calls_page,
-            "calls": history_selectors.calls_with_lanes(list(calls_page)),
+            "calls": [
+                {
+                    **entry,
+                    "audio_until": policy.audio_until(entry["call"].created_at),
+                    "text_until": policy.row_until(entry["call"].created_at),
+                }
+                for entry in history_selectors.calls_with_lanes(list(calls_page))
+            ],
             "page_obj": page_obj,
             "sessions": sessions,
             "formats": list(transcripts.FORMATS),
@@ -61,6 +68,16 @@ def history_delete_session(request: HttpRequest, session_id: str) -> HttpRespons
     messages.info(
         request, f"Deleted session {session_id[:12]}: {deleted} utterances and their audio."
     )
+    return redirect("history")
+
+
+@staff_member_required
+@require_POST
+def history_delete_call(request: HttpRequest, call_id: str) -> HttpResponse:
+    """Delete a call (both lanes, every connection) or a live page's session with their
+    recordings (staff, from /history)."""
+    deleted = retention.delete_call(call_id)
+    messages.info(request, f"Deleted call {call_id[:12]}: {deleted} utterances and their audio.")
     return redirect("history")
 
 

@@ -142,6 +142,24 @@ def test_staff_delete_a_session_with_its_audio(media):
     assert all(not (media / name).exists() for row in session for name in names_of(row))
 
 
+def test_staff_delete_a_call_with_both_lanes_and_their_audio(media):
+    from translation.models import Call
+
+    call, other_call = Call.objects.create(id="c" * 32), Call.objects.create(id="d" * 32)
+    lanes = [row_with_files(DAY, session_id=s * 32) for s in "mt"]
+    reconnect = row_with_files(DAY, session_id="n" * 32)  # the me lane again, a new connection
+    kept = row_with_files(DAY, session_id="o" * 32)
+    for row, speaker in zip([*lanes, reconnect], ["me", "them", "me"], strict=True):
+        Translation.objects.filter(pk=row.pk).update(call=call, speaker=speaker)
+    Translation.objects.filter(pk=kept.pk).update(call=other_call, speaker="me")
+
+    assert retention.delete_call(call.id) == 3
+    assert list(Translation.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert list(Call.objects.values_list("pk", flat=True)) == [other_call.pk]
+    assert files_under(media) == names_of(kept)
+    assert retention.delete_call("e" * 32) == 0  # unknown: nothing to do
+
+
 def test_kept_until_says_what_is_kept_and_until_when(media, settings):
     row = row_with_files(DAY)
     day = row.created_at

@@ -108,3 +108,36 @@ def test_only_staff_delete_sessions(client, db, django_user_model):
     client.force_login(django_user_model.objects.create_user("user", password="pw"))
     assert client.post(f"/history/sessions/{session}/delete").status_code == 302  # to login
     assert Translation.objects.filter(session_id=session).exists()
+
+
+def test_staff_delete_a_call_from_the_history_page(admin_client, db, settings):
+    settings.HISTORY_RETENTION_DAYS, settings.HISTORY_TEXT_RETENTION_DAYS = 30, 365
+    call, page_call = Call.objects.create(id="c" * 32), Call.objects.create(id="p" * 32)
+    for speaker in ("me", "them"):
+        row = Translation.objects.create(
+            source="live", session_id=speaker[0] * 32, seq=0, call=call, speaker=speaker
+        )
+        row.input_audio.save(f"{speaker}.wav", ContentFile(b"RIFF"), save=True)
+    Translation.objects.create(source="live", session_id="q" * 32, seq=0, call=page_call)
+    path = row.input_audio.path
+    page = admin_client.get("/history").content.decode()
+    assert "Delete call" in page and "Delete session" in page  # a call; a live page
+    until = (call.created_at + timedelta(days=30)).strftime("%Y-%m-%d")
+    card = page[page.index(f'data-call="{call.id}"') :]
+    assert f"audio until {until}" in card[: card.index("</li>")]
+
+    response = admin_client.post(f"/history/calls/{call.id}/delete")
+    assert response.status_code == 302 and response["Location"] == "/history"
+    assert list(Call.objects.values_list("pk", flat=True)) == [page_call.pk]
+    assert list(Translation.objects.values_list("call_id", flat=True)) == [page_call.pk]
+    assert not os.path.exists(path)
+    assert "Deleted call" in admin_client.get("/history").content.decode()
+    assert admin_client.get(f"/history/calls/{page_call.id}/delete").status_code == 405
+
+
+def test_only_staff_delete_calls(client, db, django_user_model):
+    call = Call.objects.create(id="c" * 32)
+    Translation.objects.create(source="live", session_id="m" * 32, seq=0, call=call)
+    client.force_login(django_user_model.objects.create_user("user", password="pw"))
+    assert client.post(f"/history/calls/{call.id}/delete").status_code == 302  # to login
+    assert Translation.objects.filter(call=call).exists() and Call.objects.filter(pk=call.pk)
