@@ -13,7 +13,8 @@ takes, in order of (lane, sentence, arrival):
   never holds the thread for its whole length while live finals wait (each batch does keep one
   row for the oldest upload piece, so uploads always move);
 - `Lane.PARTIAL`: live captions, which fill a batch's free rows (a GPU's, where rows up to
-  its knee cost no time: `partials_with_finals`) or run when nothing else waits (the CPU).
+  its knee cost no time: `partials_with_finals`) or, on the CPU, run one at a time when
+  nothing else waits.
 
 A Canary batch starts when `max_items` jobs wait, or their audio reaches `max_audio_s`, or the
 oldest has waited `wait_s`; it holds at most `max_items` jobs and `max_audio_s` seconds of
@@ -79,7 +80,8 @@ class BatchLimits:
     wait_s: float
     max_audio_s: float
     # Partials may fill a batch's free rows beside finals only where a row costs the batch no
-    # time (a GPU below its knee); on a CPU each row adds compute, so partials batch alone.
+    # time (a GPU below its knee); on a CPU each row adds compute, so partials run one at a
+    # time when no final waits (a final that comes meanwhile waits for one partial at most).
     partials_with_finals: bool = True
 
     def __post_init__(self) -> None:
@@ -281,8 +283,11 @@ class Batcher:
 
     def _take_batch(self) -> list[_TranslateJob]:
         queue = sorted(self._translations, key=_key)
-        if not self.limits.partials_with_finals and queue[0].lane != Lane.PARTIAL:
-            queue = [j for j in queue if j.lane != Lane.PARTIAL]
+        if not self.limits.partials_with_finals:
+            if queue[0].lane == Lane.PARTIAL:  # one at a time: a final waits for one at most
+                queue = queue[:1]
+            else:
+                queue = [j for j in queue if j.lane != Lane.PARTIAL]
         batch: list[_TranslateJob] = []
         oldest_long = next((j for j in queue if j.lane == Lane.LONG), None)
         if oldest_long is not None:  # the oldest upload piece always gets a row

@@ -171,7 +171,9 @@ def test_on_a_cpu_partials_never_share_a_finals_batch():
     assert translator.batches == [
         ["en->en 1.0"],
         ["ru->en 3.0", "ru->en 3.0"],  # the free row stays free
-        ["en->ru 2.0", "en->ru 2.0", "en->ru 2.0"],
+        ["en->ru 2.0"],  # then one partial at a time
+        ["en->ru 2.0"],
+        ["en->ru 2.0"],
     ]
 
 
