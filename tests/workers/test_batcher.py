@@ -121,9 +121,11 @@ def test_a_bad_row_fails_alone():
         bad.result(5)
 
 
-def test_partials_never_go_before_a_final_and_only_fill_free_rows():
+def batches_of_three_partials_then_two_finals(*, partials_with_finals: bool) -> list:
+    """While the model thread is busy, three partials queue, then two newer finals; the
+    batches the translator then sees, in order."""
     translator = RecordingTranslator()
-    batcher, _ = make_batcher(translator, max_items=3)
+    batcher, _ = make_batcher(translator, max_items=3, partials_with_finals=partials_with_finals)
     first = hold_the_model_thread(batcher, translator)
     partials = [
         batcher.submit_translation(
@@ -140,7 +142,11 @@ def test_partials_never_go_before_a_final_and_only_fill_free_rows():
     translator.gate.set()
     for future in [first, *finals, *partials]:
         future.result(5)
-    assert translator.batches == [
+    return translator.batches
+
+
+def test_partials_never_go_before_a_final_and_only_fill_free_rows():
+    assert batches_of_three_partials_then_two_finals(partials_with_finals=True) == [
         ["en->en 1.0"],
         ["ru->en 3.0", "ru->en 3.0", "en->ru 2.0"],  # both finals, a partial in the free row
         ["en->ru 2.0", "en->ru 2.0"],
@@ -148,30 +154,12 @@ def test_partials_never_go_before_a_final_and_only_fill_free_rows():
 
 
 def test_on_a_cpu_partials_never_share_a_finals_batch():
-    """Where each row costs the batch time, finals run without partials; the partials run in
-    batches of their own once no final waits."""
-    translator = RecordingTranslator()
-    batcher, _ = make_batcher(translator, max_items=3, partials_with_finals=False)
-    first = hold_the_model_thread(batcher, translator)
-    partials = [
-        batcher.submit_translation(
-            TranslationRequest(seconds(2.0), "en", "ru"), lane=Lane.PARTIAL, arrival=float(i)
-        )
-        for i in range(3)
-    ]
-    finals = [
-        batcher.submit_translation(
-            TranslationRequest(seconds(3.0), "ru", "en"), lane=Lane.LIVE, arrival=10.0 + i
-        )
-        for i in range(2)
-    ]
-    translator.gate.set()
-    for future in [first, *finals, *partials]:
-        future.result(5)
-    assert translator.batches == [
+    """Where each row costs the batch time, finals run without partials; then the partials
+    run one at a time, so a final that comes meanwhile waits for one partial at most."""
+    assert batches_of_three_partials_then_two_finals(partials_with_finals=False) == [
         ["en->en 1.0"],
         ["ru->en 3.0", "ru->en 3.0"],  # the free row stays free
-        ["en->ru 2.0"],  # then one partial at a time
+        ["en->ru 2.0"],
         ["en->ru 2.0"],
         ["en->ru 2.0"],
     ]
