@@ -83,6 +83,9 @@ class BatchLimits:
     # time (a GPU below its knee); on a CPU each row adds compute, so partials run one at a
     # time when no final waits (a final that comes meanwhile waits for one partial at most).
     partials_with_finals: bool = True
+    # The most a task thread waits for its answer: a threads pool does not enforce Celery's
+    # task time limit, so a stuck model call would otherwise hold every task thread for ever.
+    answer_within_s: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.max_items < 1:
@@ -91,6 +94,8 @@ class BatchLimits:
             raise ValueError(f"BATCH_WAIT_MS={self.wait_s * 1000:.0f}: must be 0 or more")
         if self.max_audio_s <= 0:
             raise ValueError(f"BATCH_MAX_AUDIO_S={self.max_audio_s}: must be above 0")
+        if self.answer_within_s <= 0:
+            raise ValueError(f"answer_within_s={self.answer_within_s}: must be above 0")
 
 
 @dataclass(eq=False)
@@ -224,9 +229,19 @@ class Batcher:
             queue.append(job)
             self._changed.notify()
 
-    @staticmethod
-    def _wait(future: Future[_T]) -> _T:
-        return future.result()
+    def _wait(self, future: Future[_T]) -> _T:
+        """The job's answer; past `answer_within_s` the job leaves the queue (if it has not
+        started) and its row fails with a clear error instead of waiting for ever."""
+        try:
+            return future.result(timeout=self.limits.answer_within_s)
+        except TimeoutError:
+            with self._changed:
+                self._translations = [j for j in self._translations if j.future is not future]
+                self._speech = [j for j in self._speech if j.future is not future]
+            raise EngineError(
+                f"the model thread gave no answer in {self.limits.answer_within_s:.0f} s "
+                "(the worker may be stuck)"
+            ) from None
 
     def _start_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -147,6 +147,7 @@ def batch_limits(device: str) -> BatchLimits:
         wait_s=default.wait_s if wait_ms < 0 else wait_ms / 1000.0,
         max_audio_s=settings.BATCH_MAX_AUDIO_S or default.max_audio_s,
         partials_with_finals=default.partials_with_finals,
+        answer_within_s=float(settings.CELERY_TASK_TIME_LIMIT),
     )
 
 

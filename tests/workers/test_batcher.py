@@ -62,6 +62,7 @@ def make_batcher(
     wait_s=0.0,
     max_audio_s=100.0,
     partials_with_finals=True,
+    answer_within_s=60.0,
 ):
     reports: list[BatchReport] = []
     batcher = Batcher(
@@ -72,6 +73,7 @@ def make_batcher(
             wait_s=wait_s,
             max_audio_s=max_audio_s,
             partials_with_finals=partials_with_finals,
+            answer_within_s=answer_within_s,
         ),
         on_batch=reports.append,
     )
@@ -165,6 +167,22 @@ def test_on_a_cpu_partials_never_share_a_finals_batch():
     ]
 
 
+def test_a_stuck_model_call_fails_the_rows_waiting_behind_it_in_bounded_time():
+    """A threads pool enforces no task time limit: a task thread stops waiting after
+    answer_within_s with a clear error, and its job leaves the queue."""
+    translator = RecordingTranslator()
+    batcher, _ = make_batcher(translator, answer_within_s=0.2)
+    first = hold_the_model_thread(batcher, translator)  # the model call that does not return
+    with pytest.raises(EngineError, match=r"no answer in 0 s \(the worker may be stuck\)"):
+        batcher.translate(TranslationRequest(seconds(2.0), "ru", "en"))
+    with pytest.raises(EngineError, match="no answer"):
+        batcher.speak("Hello.", lang="en", voice=None)
+    assert batcher.waiting() == 0  # neither runs later for no one
+    translator.gate.set()
+    assert first.result(5).text == "en->en 1.0"
+    assert translator.batches == [["en->en 1.0"]]
+
+
 def test_the_device_defaults_share_rows_only_on_a_gpu(settings):
     from workers.runtime import batch_limits
 
@@ -172,6 +190,7 @@ def test_the_device_defaults_share_rows_only_on_a_gpu(settings):
     assert batch_limits("cpu").partials_with_finals is False
     assert batch_limits("cuda:0").partials_with_finals is True
     assert (batch_limits("cuda").max_items, batch_limits("cpu").max_items) == (64, 8)
+    assert batch_limits("cpu").answer_within_s == settings.CELERY_TASK_TIME_LIMIT
 
 
 def test_a_batch_is_bounded_by_audio_seconds_as_well_as_count():
