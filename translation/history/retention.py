@@ -61,6 +61,14 @@ class RetentionPolicy:
     def row_until(self, created_at: datetime) -> datetime | None:
         return None if self.text_days is None else created_at + timedelta(days=self.text_days)
 
+    def kept_until(self, created_at: datetime) -> dict[str, datetime | None]:
+        """`audio_until` and `text_until` of what was created at `created_at` (None: for ever),
+        as the history page shows them per call and per session."""
+        return {
+            "audio_until": self.audio_until(created_at),
+            "text_until": self.row_until(created_at),
+        }
+
     def describe(self) -> str:
         audio = "for ever" if self.audio_days is None else f"{self.audio_days:g} days"
         text = "for ever" if self.text_days is None else f"{self.text_days:g} days"

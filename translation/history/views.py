@@ -30,12 +30,7 @@ def history_page(request: HttpRequest) -> HttpResponse:
     grouped = history_selectors.utterances_by_session([s["session_id"] for s in page_obj])
     policy = retention.RetentionPolicy.from_settings()
     sessions = [
-        {
-            **s,
-            "rows": grouped[s["session_id"]],
-            "audio_until": policy.audio_until(s["started_at"]),
-            "text_until": policy.row_until(s["started_at"]),
-        }
+        {**s, "rows": grouped[s["session_id"]], **policy.kept_until(s["started_at"])}
         for s in page_obj
     ]
     return render(
@@ -44,11 +39,7 @@ def history_page(request: HttpRequest) -> HttpResponse:
         {
             "calls_page": calls_page,
             "calls": [
-                {
-                    **entry,
-                    "audio_until": policy.audio_until(entry["call"].created_at),
-                    "text_until": policy.row_until(entry["call"].created_at),
-                }
+                {**entry, **policy.kept_until(entry["call"].created_at)}
                 for entry in history_selectors.calls_with_lanes(list(calls_page))
             ],
             "page_obj": page_obj,
