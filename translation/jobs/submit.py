@@ -27,7 +27,7 @@ from translation.jobs import transient_audio
 from translation.limits import quotas
 from translation.limits.clients import Client
 from translation.messaging.dispatch import enqueue_translation
-from translation.models import Translation
+from translation.models import Call, Translation
 from translation.streaming.protocol import SessionConfig
 
 
@@ -66,6 +66,8 @@ def submit_utterance(
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
     try:
         with transaction.atomic():
+            if call_id:  # staff may have deleted the call from /history while a lane talks
+                Call.objects.get_or_create(id=call_id)
             row = Translation(
                 id=row_id,
                 source=Translation.Source.LIVE,

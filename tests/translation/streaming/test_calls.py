@@ -61,6 +61,24 @@ async def test_two_lanes_of_one_call(engines, speech):
     assert first_queued["seq"] == second_queued["seq"] == 0
 
 
+async def test_a_lane_goes_on_when_staff_delete_its_call_meanwhile(engines, speech):
+    """Deleting a call from /history while a lane still talks loses none of its phrases: the
+    next utterance is stored under the same call id again."""
+    from asgiref.sync import sync_to_async
+
+    from translation.history.retention import delete_call
+
+    me = await connect(lane("me", "en->ru"))
+    await say(me, speech, "Good morning, everyone.")
+    assert await sync_to_async(delete_call)(CALL) == 1
+    _, after = await say(me, speech, "Thank you very much.")
+    await me.disconnect()
+    assert after["text"]
+    rows = [row async for row in Translation.objects.filter(call_id=CALL)]
+    assert [(r.speaker, r.seq) for r in rows] == [("me", 1)]
+    assert await Call.objects.filter(pk=CALL).aexists()
+
+
 async def test_the_configured_status_names_the_lane(engines):
     comm = await connect()
     await comm.send_to(text_data=json.dumps(lane("them", "ru->en")))
