@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workers.batcher import Batcher, Lane
+from workers.batcher import Batcher
+from workers.batching import Lane
 from workers.engines.base import Lang, Speech, SpeechTranslation, TranslationRequest
 
 

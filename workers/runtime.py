@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from workers.batched_engines import BatchedSynthesizer, BatchedTranslator
-from workers.batcher import Batcher, BatchLimits, BatchReport, Lane
+from workers.batcher import Batcher
+from workers.batching import BatchLimits, BatchReport, Lane
 from workers.engines.base import (
     EngineUnavailable,
     LanguageGuess,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from workers.batched_engines import BatchedSynthesizer
-from workers.batcher import Batcher, BatchLimits, BatchReport, Lane
+from workers.batcher import Batcher
+from workers.batching import BatchLimits, BatchReport, Lane
 from workers.engines.base import EngineError, Speech, SpeechTranslation, TranslationRequest
 from workers.engines.pieces import split_at_pauses
 
@@ -311,10 +312,3 @@ def test_a_batch_waits_for_company_at_most_wait_s():
         first.result(5), second.result(5)
     assert translator.batches == [["en->ru 1.0", "ru->en 1.0"]]  # the second joined in time
     assert 0.15 <= reports[0].waited_s < 1.0
-
-
-def test_limits_are_checked():
-    with pytest.raises(ValueError, match="BATCH_MAX=0"):
-        BatchLimits(max_items=0, wait_s=0.0, max_audio_s=1.0)
-    with pytest.raises(ValueError, match="BATCH_MAX_AUDIO_S=0"):
-        BatchLimits(max_items=1, wait_s=0.0, max_audio_s=0.0)
