@@ -8,7 +8,7 @@ PORT ?= 8000
 
 TURN_MODEL := var/models/smart-turn-v3.2-cpu.onnx
 
-.PHONY: install system-deps run test lint lint-js migrate worker turn-model
+.PHONY: install system-deps run run-scaled test lint lint-js migrate worker turn-model
 
 # The browser UI's checkers (ESLint, Prettier, TypeScript over JSDoc), exactly as locked.
 NODE_BIN := node_modules/.bin
@@ -47,6 +47,18 @@ migrate: install
 # The translator, embedded: one process on http://$(HOST):$(PORT) (SQLite, in-process worker).
 run: install
 	HOST=$(HOST) PORT=$(PORT) scripts/run-local.sh
+
+# The web tier scaled out on this machine: WEB_REPLICAS Daphne processes behind HAProxy on
+# $(PORT), WORKERS Celery workers, on the local Redis and PostgreSQL (the database is created
+# if missing). SIGHUP to it drains and restarts the web processes one by one (a deploy).
+WEB_REPLICAS ?= 2
+WORKERS ?= 1
+SCALED_REDIS_URL ?= redis://127.0.0.1:6379/0
+SCALED_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rutrans
+run-scaled: install
+	REDIS_URL=$${REDIS_URL:-$(SCALED_REDIS_URL)} DATABASE_URL=$${DATABASE_URL:-$(SCALED_DATABASE_URL)} \
+	  $(BIN)/python -m rutrans_site.scaled --replicas $(WEB_REPLICAS) --workers $(WORKERS) \
+	  --host $(HOST) --port $(PORT)
 
 # A Celery GPU worker for the real stack (needs REDIS_URL and DATABASE_URL): one process per
 # GPU; WORKER_CONCURRENCY task threads feed its one batcher thread (workers/batcher.py).

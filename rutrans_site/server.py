@@ -13,6 +13,8 @@ Two things differ from a bare `daphne rutrans_site.asgi:application`:
 - A message over the server limit is refused with a close frame, code 1009 ("message too big")
   and autobahn's reason, instead of Daphne's default of dropping the TCP connection (the
   client saw 1006 and no reason).
+- SIGTERM drains the process before it stops (translation/messaging/drain.py): /healthz turns
+  503, the open sockets are closed with 1012 "service restart" and a reason, then it exits.
 - A consumer's close code and reason (ASGI `websocket.close`, e.g. the 1013 "try again later"
   of a refused session, with its reason) reach the client in the close frame; Daphne 4 drops
   the reason, and autobahn refuses the codes from 1001 to 2999 (the client saw Daphne's 1011).
@@ -20,13 +22,21 @@ Two things differ from a bare `daphne rutrans_site.asgi:application`:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import signal
 import sys
+import time
 from typing import Any
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+
+from translation.messaging import drain
+
+logger = logging.getLogger(__name__)
 
 APPLICATION = "rutrans_site.asgi:application"
 
@@ -64,11 +74,46 @@ class RutransServer(Server):
         # callbacks run before the first connection is accepted, and each connection copies
         # its options from the factory.
         reactor.callWhenRunning(self._refuse_oversized_messages_with_a_close_frame)
+        reactor.callWhenRunning(self._drain_on_sigterm)
         super().run()
+
+    def _drain_on_sigterm(self) -> None:
+        """Twisted's SIGTERM handler stops the reactor at once (every socket dropped, 1006):
+        replaced by a drain (translation/messaging/drain.py), then the stop. A second SIGTERM
+        stops at once."""
+        reactor = _reactor()
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            if drain.is_draining():
+                reactor.callFromThread(reactor.stop)
+                return
+            drain.state.started_at = time.monotonic()  # /healthz answers 503 from now on
+            reactor.callFromThread(self._start_drain)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _start_drain(self) -> None:
+        reactor = _reactor()
+
+        async def drain_then_stop() -> None:
+            try:
+                closed = await drain.drain_all()
+                logger.warning("drained: %d sockets closed with 1012; stopping", closed)
+            finally:
+                reactor.stop()
+
+        asyncio.ensure_future(drain_then_stop())
 
     def _refuse_oversized_messages_with_a_close_frame(self) -> None:
         self.ws_factory.setProtocolOptions(failByDrop=False)
         self.ws_factory.protocol = WebSocketWithCloseReasons
+
+
+def _reactor() -> Any:
+    """Twisted's global reactor (the asyncio one daphne.server installed), untyped."""
+    from twisted.internet import reactor
+
+    return reactor
 
 
 class RutransCommandLine(CommandLineInterface):

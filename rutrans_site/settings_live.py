@@ -85,3 +85,11 @@ CAPTION_INTERVAL_S = env_float("CAPTION_INTERVAL_S", 1.0)
 CAPTION_GROWTH = env_float("CAPTION_GROWTH", 0.0)
 # A partial not started by a worker within this many seconds is discarded, never run.
 CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
+
+# --- Draining (a web process on SIGTERM: translation/messaging/drain.py) ------------------------
+
+# /healthz answers 503 "draining" at once; the open sockets are closed with 1012 after this many
+# seconds (the proxy's health check, every second, has then sent new connections elsewhere)...
+DRAIN_NOTICE_S = env_float("DRAIN_NOTICE_S", 2.0)
+# ... each live session having had at most this long to get the results of what it said.
+DRAIN_TIMEOUT_S = env_float("DRAIN_TIMEOUT_S", 8.0)

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rutrans_site.scaled import local_proxy_config, proxy_command, web_command, worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -67,24 +69,7 @@ class Stack:
         log = self.data_dir / f"{name}.log"
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         proc = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "rutrans_site",
-                "worker",
-                "-Q",
-                "gpu,captions",
-                "--pool",
-                "threads",
-                "-n",
-                node,
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            [*worker_command(node), "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env=self.env,
             stdout=log.open("ab"),
@@ -96,6 +81,42 @@ class Stack:
         marker = b"models preloaded" if self.env.get("PRELOAD_MODELS") == "1" else b" ready."
         _wait_for(lambda: marker in log.read_bytes(), f"celery worker {name}", proc, 120)
         return proc
+
+    def start_web(self, name: str) -> int:
+        """Another Daphne process of the same stack (same database, Redis, settings) on a port
+        of its own, as a second web replica; returns the port."""
+        port = free_port()
+        log = self.data_dir / f"{name}.log"
+        proc = subprocess.Popen(
+            web_command(port),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name], self.logs[name] = proc, log
+        _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), name, proc, 60)
+        return port
+
+    def start_proxy(self, web_ports: list[int], name: str = "proxy") -> int:
+        """HAProxy in front of these web processes, with the compose file's config
+        (rutrans_site/scaled.py renders it); returns its port."""
+        port = free_port()
+        config = self.data_dir / f"{name}.cfg"
+        config.write_text(local_proxy_config(web_ports))
+        log = self.data_dir / f"{name}.log"
+        env = self.env | {"PROXY_ADDRESS": "127.0.0.1", "PROXY_PORT": str(port)}
+        proc = subprocess.Popen(
+            proxy_command(config),
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name], self.logs[name] = proc, log
+        _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), name, proc, 30)
+        return port
 
     def restart_worker_if_exited(self, name: str = "worker") -> bool:
         """What a supervisor (compose's `restart: unless-stopped`) does for a worker that
@@ -158,15 +179,7 @@ def start_stack(
     stack = Stack(port=free_port(), env=env, data_dir=data_dir)
     log = data_dir / "daphne.log"
     proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "rutrans_site.server",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(stack.port),
-        ],
+        web_command(stack.port),
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),

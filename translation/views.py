@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from translation.constants import LANG_NAMES, VOICE_CATALOGUE, VOICES
+from translation.messaging import drain
 
 
 def voice_catalogue() -> dict[str, object]:
@@ -67,4 +68,8 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while this process takes new work; 503 "draining" once it is going down (SIGTERM),
+    so the proxy's health check sends new connections to the other processes."""
+    if drain.is_draining():
+        return JsonResponse({"status": "draining"}, status=503)
     return JsonResponse({"status": "ok"})

@@ -34,6 +34,7 @@ from translation.streaming.captions import CaptionState
 from translation.streaming.live_captions import LiveCaptions
 from translation.streaming.overload import OverloadNotices, status_for
 from translation.streaming.protocol import (
+    CLIENT_LIMIT_CLOSE_CODE,
     FLUSH,
     TRY_AGAIN_LATER,
     ProtocolError,
@@ -45,17 +46,17 @@ from translation.streaming.protocol import (
     error_message,
     status_message,
 )
+from translation.streaming.restart import LiveSessionDrains
 from translation.streaming.session import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.05
-CLIENT_LIMIT_CLOSE_CODE = 4429
-"""Close code of a session refused by a per-client limit (translation/limits), after an error
-message saying which and when to retry; the server being overloaded is 1013 instead."""
 
 
-class TranslateConsumer(LiveCaptions, SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
+class TranslateConsumer(
+    LiveCaptions, LiveSessionDrains, SurvivesChannelLayerLoss, AsyncWebsocketConsumer
+):
     async def connect(self) -> None:
         self.session_id = uuid.uuid4().hex
         self.live: LiveSession | None = None
@@ -124,8 +125,7 @@ class TranslateConsumer(LiveCaptions, SurvivesChannelLayerLoss, AsyncWebsocketCo
             await asyncio.to_thread(quotas.leave_live_session, self.client, self.session_id)
 
     async def _count_client_session(self) -> bool:
-        """Count this session among its client's live sessions; over LIMIT_LIVE_SESSIONS,
-        say why in an error and close with CLIENT_LIMIT_CLOSE_CODE (False)."""
+        """Count this session for its client; over LIMIT_LIVE_SESSIONS, refuse it (False)."""
         try:
             await asyncio.to_thread(quotas.join_live_session, self.client, self.session_id)
         except quotas.LimitExceeded as exc:

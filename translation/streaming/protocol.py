@@ -239,6 +239,9 @@ def status_message(state: str, **fields: Any) -> str:
 # A new session refused because the workers are behind or full: the WebSocket close code
 # "try again later" (RFC 6455 registry), sent after a `refused` status, with the reason text.
 TRY_AGAIN_LATER = 1013
+CLIENT_LIMIT_CLOSE_CODE = 4429
+"""Close code of a session refused by a per-client limit (translation/limits), after an error
+message saying which and when to retry; the server being overloaded is 1013 instead."""
 MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason
 
 
