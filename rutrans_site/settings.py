@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from rutrans_site.env import cache_settings, env_bool, env_float, env_int, env_list, env_str
@@ -106,8 +105,13 @@ TEMPLATES = [
     },
 ]
 
+# --- Storage and the database pool: S3_*, DB_POOL_* (rutrans_site/settings_storage.py) ------------
+
+from rutrans_site.settings_storage import *  # noqa: E402, F403
+from rutrans_site.settings_storage import database_settings  # noqa: E402
+
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": database_settings(DATABASE_URL)}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -142,8 +146,8 @@ try:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 except OSError:  # a read-only image: collectstatic made it at build time
     pass
-# Input and output audio of the history. Several workers on several hosts need this on shared
-# storage (NFS, a volume): see docs/ARCHITECTURE.md.
+# Input and output audio of the history, unless S3_BUCKET puts them in a bucket (several hosts:
+# no shared disk; docs/ARCHITECTURE.md).
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 

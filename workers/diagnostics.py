@@ -95,11 +95,24 @@ def onnxruntime_check(settings: Any) -> Check:
 
 def storage_checks(settings: Any) -> list[Check]:
     """Free space and the size of the media folder (the recordings), against
-    MEDIA_MIN_FREE_MB (below it uploads and live utterances are refused)."""
+    MEDIA_MIN_FREE_MB (below it uploads and live utterances are refused). With an S3 bucket
+    there is no local disk to report: the bucket's name and endpoint instead."""
     from translation.history import storage
 
     free = storage.free_bytes()
-    size, files = storage.media_size()
+    sized = storage.media_size()
+    if free is None or sized is None:
+        store = storage.recordings_storage()
+        bucket = getattr(store, "bucket_name", None) or type(store).__name__
+        endpoint = getattr(store, "endpoint_url", None) or "AWS"
+        return [
+            Check(
+                "media storage",
+                f"bucket {bucket} at {endpoint} (an object store: no local disk to guard, "
+                "its size not reported)",
+            )
+        ]
+    size, files = sized
     minimum = settings.MEDIA_MIN_FREE_MB * 2**20
     low = bool(minimum) and free < minimum
     return [

@@ -3,9 +3,9 @@
 - HISTORY_RETENTION_DAYS: a finished row's recordings (input WAV, translated WAV, uploaded
   original) are deleted this long after it was created; its texts stay;
 - HISTORY_TEXT_RETENTION_DAYS: the row itself (texts, timings) goes, with any file left;
-- orphans either way: files under the media folder no row names (older than ORPHAN_GRACE_S,
-  so a recording being stored right now is never taken), and rows naming a file that is gone
-  (the reference is cleared, the text kept).
+- orphans either way: files in the storage (the media folder or the bucket) no row names
+  (older than ORPHAN_GRACE_S, so a recording being stored right now is never taken), and rows
+  naming a file that is gone (the reference is cleared, the text kept).
 
 Files and rows go together: rows are changed or deleted first, their files deleted once that
 has committed; a file whose deletion failed is an orphan for the next pass. The purge runs
@@ -17,7 +17,6 @@ one more filter) with its audio through `delete_rows_with_audio`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,12 +29,14 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from translation.history import storage
 from translation.models import Call, Translation
 
 logger = logging.getLogger(__name__)
 
 MEDIA_FOLDERS = ("inputs", "outputs", "uploads")
-"""Where the history's recordings live under MEDIA_ROOT; nothing else there is touched."""
+"""Where the history's recordings live in the storage (under MEDIA_ROOT, or the bucket's keys);
+nothing else there is touched."""
 ORPHAN_GRACE_S = 3600
 """A file younger than this is never an orphan: its row may not be committed yet."""
 BATCH = 500
@@ -130,22 +131,29 @@ def _without_files(row: Translation, why: str, now: datetime) -> None:
 
 
 def _delete_files(names: Iterable[str]) -> list[str]:
-    """Delete files (and the upload folders they leave empty); returns those deleted."""
+    """Delete files through the storage API (and, in a local media folder, the upload
+    folders they leave empty: an object store has no folders); returns those deleted."""
     deleted = []
+    local = storage.storage_is_local()
     for name in names:
         try:
             default_storage.delete(name)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError locally, botocore's errors for S3
             logger.warning("retention: could not delete %s: %s (an orphan now)", name, exc)
             continue
         deleted.append(name)
-        parent = Path(settings.MEDIA_ROOT, name).parent
-        if parent.parent == Path(settings.MEDIA_ROOT, "uploads"):
-            try:
-                parent.rmdir()
-            except OSError:  # not empty, or gone
-                pass
+        if local:
+            _remove_empty_upload_folder(name)
     return deleted
+
+
+def _remove_empty_upload_folder(name: str) -> None:
+    parent = Path(settings.MEDIA_ROOT, name).parent
+    if parent.parent == Path(settings.MEDIA_ROOT, "uploads"):
+        try:
+            parent.rmdir()
+        except OSError:  # not empty, or gone
+            pass
 
 
 # --- orphans ----------------------------------------------------------------------------------
@@ -162,26 +170,26 @@ class Orphans:
 def find_orphans(*, now: float | None = None) -> Orphans:
     """Both kinds of orphan (reads only)."""
     now = time.time() if now is None else now
-    named: set[str] = set()
-    missing: list[tuple[str, str]] = []
+    named: dict[str, list[str]] = {}  # file -> the rows naming it
     for row in Translation.objects.only("id", "input_audio", "output_audio", "meta").iterator():
         for name in _files_of(row):
-            named.add(name)
-            if not default_storage.exists(name):
-                missing.append((str(row.id), name))
-    root = Path(settings.MEDIA_ROOT)
+            named.setdefault(name, []).append(str(row.id))
+    # Listed after the rows were read: a file a row read above names is listed unless it went.
+    present: set[str] = set()
     unnamed: list[str] = []
     for folder in MEDIA_FOLDERS:
-        for path, _dirs, files in os.walk(root / folder):
-            for file_name in files:
-                full = Path(path, file_name)
-                name = full.relative_to(root).as_posix()
-                try:
-                    young = now - full.stat().st_mtime < ORPHAN_GRACE_S
-                except OSError:
-                    continue
-                if name not in named and not young:
-                    unnamed.append(name)
+        for name, modified in storage.stored_files(folder):
+            if modified is None:  # gone meanwhile
+                continue
+            present.add(name)
+            if name not in named and now - modified >= ORPHAN_GRACE_S:
+                unnamed.append(name)
+    missing = [
+        (row_id, name)
+        for name, row_ids in named.items()
+        if name not in present and not default_storage.exists(name)  # one more look
+        for row_id in row_ids
+    ]
     return Orphans(sorted(unnamed), sorted(missing))
 
 
@@ -297,7 +305,7 @@ def _remove_orphans(orphans: Orphans, now: datetime) -> list[str]:
             if row is None:
                 continue
             present = [name for name in _files_of(row) if name not in names]
-            _without_files(row, "its file was missing from the media folder", now)
+            _without_files(row, "its file was missing from the storage", now)
         _delete_files(present)  # the rest of a half-missing recording goes too
     return deleted
 
