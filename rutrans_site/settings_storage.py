@@ -24,10 +24,19 @@ S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
 S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
 
 
-def storages_setting(bucket: str) -> dict[str, dict[str, Any]]:
+def storages_setting(
+    bucket: str,
+    *,
+    endpoint_url: str = S3_ENDPOINT_URL,
+    region: str = S3_REGION,
+    access_key: str = S3_ACCESS_KEY_ID,
+    secret_key: str = S3_SECRET_ACCESS_KEY,
+    addressing_style: str = S3_ADDRESSING_STYLE,
+) -> dict[str, dict[str, Any]]:
     """STORAGES: the bucket when one is named, else the file system under MEDIA_ROOT. Objects
     stay private (no ACL is sent: the bucket's own, private by default) and no signed URLs are
-    made: every download is streamed by a Django view that checks who asks."""
+    made: every download is streamed by a Django view that checks who asks. (The tests pass
+    their own endpoint.)"""
     static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     if not bucket:
         return {
@@ -39,11 +48,11 @@ def storages_setting(bucket: str) -> dict[str, dict[str, Any]]:
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": bucket,
-                "endpoint_url": S3_ENDPOINT_URL or None,
-                "region_name": S3_REGION or None,
-                "access_key": S3_ACCESS_KEY_ID or None,
-                "secret_key": S3_SECRET_ACCESS_KEY or None,
-                "addressing_style": S3_ADDRESSING_STYLE or None,
+                "endpoint_url": endpoint_url or None,
+                "region_name": region or None,
+                "access_key": access_key or None,
+                "secret_key": secret_key or None,
+                "addressing_style": addressing_style or None,
                 "signature_version": "s3v4",
                 "default_acl": None,
                 "querystring_auth": False,

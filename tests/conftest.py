@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.doubles import DOUBLES_ENV
-from tests.services import missing
+from tests.services import LocalS3, missing
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +46,14 @@ def engines(settings):
     runtime.reset()
     yield settings
     runtime.reset()
+
+
+@pytest.fixture(scope="session")
+def local_s3():
+    """moto's S3 server for the whole run (tests/services.py LocalS3)."""
+    server = LocalS3().start()
+    yield server
+    server.stop()
 
 
 pytest_plugins = ["tests.speech"]

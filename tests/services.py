@@ -132,3 +132,89 @@ class PrivateRedis:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+class LocalS3:
+    """An S3 endpoint of the test run's own: moto's server in a thread of the pytest process,
+    on a free port, reachable by the stack's subprocesses too. Any credentials are accepted;
+    each test takes a bucket of its own (`new_bucket`)."""
+
+    ACCESS_KEY = "rutrans-test"
+    SECRET_KEY = "rutrans-test-secret"
+    REGION = "us-east-1"
+
+    def __init__(self) -> None:
+        from tests.stack import free_port
+
+        self.port = free_port()
+        self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalS3:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            missing("moto's S3 server (pip install 'moto[server]')")
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.server = None
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=self.REGION,
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.SECRET_KEY,
+        )
+
+    def new_bucket(self, prefix: str = "rutrans") -> str:
+        import uuid
+
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def read(self, bucket: str, key: str) -> bytes:
+        return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def env(self, bucket: str) -> dict[str, str]:
+        """The environment a web or worker process stores its recordings in `bucket` with."""
+        return {
+            "S3_BUCKET": bucket,
+            "S3_ENDPOINT_URL": self.url,
+            "S3_REGION": self.REGION,
+            "S3_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "S3_SECRET_ACCESS_KEY": self.SECRET_KEY,
+            "S3_ADDRESSING_STYLE": "path",
+        }
+
+    def storages(self, bucket: str) -> dict:
+        """STORAGES for an in-process test, as settings_storage builds it from `env`."""
+        from rutrans_site.settings_storage import storages_setting
+
+        return storages_setting(
+            bucket,
+            endpoint_url=self.url,
+            region=self.REGION,
+            access_key=self.ACCESS_KEY,
+            secret_key=self.SECRET_KEY,
+            addressing_style="path",
+        )
