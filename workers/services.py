@@ -70,6 +70,7 @@ def _complete(translation_id: str, *, worker: str) -> None:
     if row is None:
         logger.info("translation %s is unknown or already finished; skipping", translation_id)
         return
+    release_pooled_connection()
     started = time.perf_counter()
     translated = translate_row(row, worker=worker)
     if translated is None:
@@ -103,6 +104,18 @@ def _complete(translation_id: str, *, worker: str) -> None:
         timings=spoken.timings,
         worker=worker,
     )
+
+
+def release_pooled_connection() -> None:
+    """Hand this thread's database connection back to the pool (DB_POOL_MAX_SIZE) while the
+    models run: a task thread waits seconds for its batch, and WORKER_CONCURRENCY threads must
+    not each hold one of the pool's few connections meanwhile (the others would wait for one,
+    and batches would not fill). The outcome's write takes one again. Without a pool, or inside
+    a transaction (a test's), the connection stays."""
+    from django.db import connection
+
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 def translate_row(
