@@ -31,6 +31,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 SETTINGS_FILES = (
     ROOT / "rutrans_site" / "settings.py",
     ROOT / "rutrans_site" / "settings_live.py",
+    ROOT / "rutrans_site" / "settings_storage.py",
     ROOT / "rutrans_site" / "env.py",
 )
 PYPROJECT = ROOT / "pyproject.toml"
