@@ -288,7 +288,7 @@ export class Lane extends EventTarget {
       this.els.state.dataset.state = state;
       this.els.state.textContent =
         state === "retrying"
-          ? `Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…`
+          ? `${detail.restarting ? "Server restarting. " : ""}Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…`
           : STATE_TEXT[state] || state;
       if (state === "retrying") this.conversation.markLost(speaker);
       emit("lane-socket", { speaker, state });

@@ -230,12 +230,18 @@ const STATE_TEXT = {
   closed: "Disconnected",
 };
 
+/** Why the socket is reconnecting, as the connection line says it. */
+function retryCause(detail) {
+  if (detail.restarting) return "Server restarting";
+  return detail.refused ? "Translator busy" : "Connection lost";
+}
+
 socket.addEventListener("state", ({ detail }) => {
   const { state, delayMs } = detail;
   els.connection.dataset.state = state;
   els.connection.textContent =
     state === "retrying"
-      ? `${detail.refused ? "Translator busy" : "Connection lost"}, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
+      ? `${retryCause(detail)}, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
       : STATE_TEXT[state] || state;
   if (state === "retrying") conversation.markLost();
   emit("socket-state", { state });

@@ -4,9 +4,11 @@
 // (binary frames, each a complete WAV), then `audio_end`.
 //
 // Events (EventTarget, `event.detail`):
-//   "state"     {state, attempt?, delayMs?, refused?}  idle | connecting | configuring | live |
-//                                            retrying | closed (refused: the server turned the
-//                                            connection away, close code 1013: busy or full)
+//   "state"     {state, attempt?, delayMs?, refused?, restarting?}  idle | connecting |
+//                                            configuring | live | retrying | closed (refused: the
+//                                            server turned the connection away, close code 1013:
+//                                            busy or full; restarting: its process is going down,
+//                                            1012: the reconnect goes to another)
 //   "status"    the server's status message  (ready, configured, queued, flushed; busy, clear,
 //                                            refused: static/js/capacity.js)
 //   "result"    {result, session}            the text, as soon as it is translated
@@ -19,6 +21,7 @@
 
 const FLUSH = "__flush__";
 const TRY_AGAIN_LATER = 1013; // the server is busy or full: retry after its retry_after_s
+const SERVICE_RESTART = 1012; // the server process is going down: reconnect (to another) now
 const MAX_OUTBOX_FRAMES = 150; // ~3 s of 20 ms frames kept while (re)connecting
 
 export function wsUrl(path) {
@@ -153,20 +156,27 @@ export class LiveSocket extends EventTarget {
       this._ws = null;
       this._endOpenAudio("the connection was lost before all of this translation's audio came");
       const refused = event && event.code === TRY_AGAIN_LATER;
+      const restarting = event && event.code === SERVICE_RESTART;
+      if (restarting) this._attempt = 0; // not a failure: come back at once
       // A refusal (1013: busy; 4429: a per-client limit) said when to come back.
       const minDelayMs = this._retryAfterMs;
       this._retryAfterMs = 0;
-      if (this._wanted) this._scheduleReconnect({ minDelayMs, refused });
+      if (this._wanted) this._scheduleReconnect({ minDelayMs, refused, restarting });
       else this._setState("closed");
     };
     // onerror is always followed by onclose; nothing to do here.
     ws.onerror = () => {};
   }
 
-  _scheduleReconnect({ minDelayMs = 0, refused = false } = {}) {
+  _scheduleReconnect({ minDelayMs = 0, refused = false, restarting = false } = {}) {
     const delayMs = Math.max(minDelayMs, backoffDelay(this._attempt));
     this._attempt += 1;
-    this._setState("retrying", { attempt: this._attempt, delayMs, ...(refused ? { refused } : {}) });
+    this._setState("retrying", {
+      attempt: this._attempt,
+      delayMs,
+      ...(refused ? { refused } : {}),
+      ...(restarting ? { restarting } : {}),
+    });
     this._timer = setTimeout(() => this._connect(), delayMs);
   }
 

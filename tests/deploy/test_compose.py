@@ -31,8 +31,20 @@ SECRETS = {
     "POSTGRES_PASSWORD": "pgpass123",
     "REDIS_PASSWORD": "redispass123",
     "FLOWER_BASIC_AUTH": "admin:flowerpass",
+    "MINIO_ROOT_PASSWORD": "miniopass123",
 }
-ALWAYS = {"postgres", "redis", "web", "flower", "models", "beat"}
+ALWAYS = {
+    "postgres",
+    "redis",
+    "minio",
+    "minio-bucket",
+    "migrate",
+    "web",
+    "proxy",
+    "flower",
+    "models",
+    "beat",
+}
 WORKERS = {"worker": "gpu", "worker-cpu": "cpu"}  # service → profile
 
 
@@ -151,7 +163,8 @@ def test_every_published_port_is_bound_to_loopback(rendered):
         for name, service in rendered["services"].items()
         if "ports" in service
     }
-    assert {"web", "flower"} <= set(published)
+    assert {"proxy", "flower"} <= set(published)
+    assert "web" not in published  # reached only through the proxy
     for name, ports in published.items():
         for port in ports:
             assert port.get("host_ip") == "127.0.0.1", (name, port)
@@ -183,14 +196,25 @@ def mounts(service: dict) -> dict[str, str]:
     return {v["source"]: v["target"] for v in service.get("volumes", []) if v["type"] == "volume"}
 
 
-def test_media_volume_is_shared_by_web_and_workers(rendered):
-    web_root = dockerfile_env(WEB_DOCKERFILE)["MEDIA_ROOT"]
-    worker_root = dockerfile_env(WORKER_DOCKERFILE)["MEDIA_ROOT"]
+def test_web_and_workers_share_no_disk_their_recordings_go_to_minio(rendered):
+    """Workers on another host need no NFS: the recordings are S3 objects in MinIO."""
     services = rendered["services"]
-    assert mounts(services["web"])["media"] == web_root
-    for name in WORKERS:
-        assert mounts(services[name])["media"] == worker_root
-        assert "MEDIA_ROOT" not in services[name]["environment"]  # the image's path holds
+    for name in ("web", *WORKERS):
+        assert not mounts(services[name]).keys() - {
+            "hf-cache",
+            "nemo-cache",
+            "silero-cache",
+            "piper-voices",
+        }
+        env = services[name]["environment"]
+        assert env["S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert env["S3_BUCKET"] == services["minio-bucket"]["environment"]["S3_BUCKET"]
+        assert env["S3_ACCESS_KEY_ID"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+        assert env["S3_SECRET_ACCESS_KEY"] == SECRETS["MINIO_ROOT_PASSWORD"]
+        assert services[name]["depends_on"]["minio-bucket"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert "mc mb --ignore-existing" in " ".join(services["minio-bucket"]["command"])
 
 
 def test_model_caches_are_volumes_filled_once_then_offline(rendered):
@@ -230,14 +254,33 @@ def test_models_service_runs_fetch_models(rendered):
 # --- web ----------------------------------------------------------------------------------------
 
 
-def test_web_migrates_then_serves_daphne(rendered):
-    command = rendered["services"]["web"]["command"]
-    assert command[:2] == ["sh", "-c"]
-    steps = [argv(step.strip()) for step in command[2].split("&&")]
-    assert steps[0] == ["python", "manage.py", "migrate", "--noinput"]
-    assert steps[-1] == ["exec", *"python -m rutrans_site.server -b 0.0.0.0 -p 8000".split()]
+def test_migrations_run_once_before_the_web_replicas_serve_daphne(rendered):
+    services = rendered["services"]
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["restart"] == "no"
+    assert services["web"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    command = services["web"]["command"]
+    assert command == "python -m rutrans_site.server -b 0.0.0.0 -p 8000".split()
     cmd = next(args for kw, args in dockerfile_instructions(WEB_DOCKERFILE) if kw == "CMD")
-    assert json.loads(cmd) == steps[-1][1:]
+    assert json.loads(cmd) == command
+
+
+def test_web_replicas_sit_behind_the_proxy_and_drain_within_their_grace(rendered, settings):
+    services = rendered["services"]
+    web, proxy = services["web"], services["proxy"]
+    assert web["deploy"]["replicas"] >= 2
+    assert web["expose"] == ["8000"]
+    assert web["environment"]["TRUSTED_PROXY_COUNT"] == "1"  # the proxy's X-Forwarded-For
+    grace_s = int(web["stop_grace_period"].removesuffix("s"))
+    assert grace_s > settings.DRAIN_NOTICE_S + settings.DRAIN_TIMEOUT_S
+    (config,) = [v for v in proxy["volumes"] if v["type"] == "bind"]
+    assert Path(config["source"]) == ROOT / "docker" / "haproxy" / "haproxy.cfg"
+    assert config["target"] == "/usr/local/etc/haproxy/haproxy.cfg" and config["read_only"]
+    assert proxy["ports"][0]["target"] == 8000
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    assert int(proxy["environment"]["PROXY_MAX_BODY_BYTES"]) > settings.UPLOAD_MAX_BYTES
 
 
 def test_web_healthcheck_requests_healthz_which_exists(rendered):
@@ -350,15 +393,17 @@ def test_real_stack_urls_point_at_the_compose_services(rendered):
     assert rendered["services"]["postgres"]["environment"]["POSTGRES_DB"] == "rutrans"
 
 
-def test_postgres_takes_every_connection_the_gpu_worker_holds(rendered):
-    """Each task thread of a worker keeps a database connection: the GPU worker's threads (a
-    batch of 64 plus utterances still speaking) must fit well inside max_connections."""
+def test_postgres_takes_a_full_box_of_pooled_processes(rendered, settings):
+    """Connections are bounded per process by the pool, not by task threads: four GPU
+    workers (96 threads each), 16 web processes, Flower and beat fit max_connections."""
     threads = int(rendered["services"]["worker"]["environment"]["WORKER_CONCURRENCY"])
     assert threads >= 64
+    assert settings.DB_POOL_MAX_SIZE > 0
     postgres = argv(rendered["services"]["postgres"]["command"])
     assert postgres[0] == "postgres"
     max_connections = int(option(postgres, "-c").removeprefix("max_connections="))
-    assert max_connections >= 2 * threads, (threads, max_connections)
+    processes = 4 + 16 + 2
+    assert processes * settings.DB_POOL_MAX_SIZE + 20 <= max_connections, max_connections
 
 
 # --- settings ------------------------------------------------------------------------------------

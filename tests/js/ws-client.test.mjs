@@ -155,6 +155,21 @@ describe("LiveSocket refused by a busy server", () => {
     assert.ok(retrying.delayMs >= 40000, retrying.delayMs);
     socket.close();
   });
+
+  it("reconnects at once, its backoff reset, after a 1012 service restart", () => {
+    const socket = new LiveSocket({ url: "ws://test/ws/translate", control: () => ({}) });
+    const states = [];
+    socket.addEventListener("state", ({ detail }) => states.push(detail));
+    socket.open();
+    socket._attempt = 3; // after a streak of failed attempts
+    FakeWebSocket.last.close(1012);
+    const retrying = states.at(-1);
+    assert.equal(retrying.state, "retrying");
+    assert.equal(retrying.restarting, true);
+    assert.equal(retrying.refused, undefined);
+    assert.ok(retrying.delayMs <= 600, retrying.delayMs); // the first attempt's delay again
+    socket.close();
+  });
 });
 
 describe("backoffDelay", () => {
