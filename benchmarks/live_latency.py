@@ -358,6 +358,7 @@ class ArrivingSession:
     refused: dict | None = None
     close: tuple[int, str] | None = None
     failed: str = ""  # the connection itself failed (not a refusal): why
+    server: str = ""  # behind the proxy: the web process that took it (X-Served-By)
 
 
 async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
@@ -371,6 +372,7 @@ async def arrive(ws_url: str, session: ArrivingSession, control: dict) -> None:
     except (OSError, websockets.WebSocketException) as exc:  # counted apart from refusals
         session.failed = f"{type(exc).__name__}: {exc}"
         return
+    session.server = ws.response.headers.get("X-Served-By", "") if ws.response else ""
     if first.get("state") == "refused":
         session.refused = first
         try:
@@ -521,8 +523,12 @@ def overload_report(sessions: list[ArrivingSession], n: int, arrival_s: float) -
             }
         )
     first_refused = min((s.arrives_at for s in refused), default=None)
+    servers: dict[str, int] = {}
+    for s in admitted:
+        servers[s.server or "direct"] = servers.get(s.server or "direct", 0) + 1
     return {
         "scenario": "overload",
+        "admitted_per_server": servers,
         "sessions": n,
         "arrival_s": arrival_s,
         "admitted": len(admitted),
@@ -567,6 +573,7 @@ def print_overload(report: dict) -> None:
     )
     for reason, count in report["refusals"].items():
         print(f"  refused ×{count}: {reason}")
+    print(f"  admitted per web process: {report['admitted_per_server']}")
 
 
 async def run_level(

@@ -35,7 +35,7 @@ def scaled(tmp_path_factory, model_env):
     """(stack, proxy port, {server name: process name})."""
     data_dir = tmp_path_factory.mktemp("scaled")
     env = model_env | {"DRAIN_NOTICE_S": "1.5", "DRAIN_TIMEOUT_S": "15"}
-    with real_stack(data_dir, name=DB_NAME, redis_db=11, extra_env=env) as stack:
+    with real_stack(data_dir, name=DB_NAME, redis_db=10, extra_env=env) as stack:
         second = stack.start_web("web2")
         proxy = stack.start_proxy([stack.port, second])
         yield stack, proxy, {"web0": "daphne", "web1": "web2"}
