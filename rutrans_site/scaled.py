@@ -94,9 +94,10 @@ def create_database_if_missing(database_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    info = psycopg.conninfo.conninfo_to_dict(database_url.replace("postgres://", "postgresql://"))
-    name = str(info.get("dbname") or "rutrans")
-    with psycopg.connect(**(info | {"dbname": "postgres"}), autocommit=True) as admin:
+    url = database_url.replace("postgres://", "postgresql://", 1)
+    name = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "rutrans")
+    admin_url = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -64,6 +64,9 @@ ADMISSION_MAX_LOOP_LAG_MS = env_float("ADMISSION_MAX_LOOP_LAG_MS", 500.0)
 ADMISSION_MAX_LOOP_CPU = env_float("ADMISSION_MAX_LOOP_CPU", 0.75)
 # Audio s per s a talking session is assumed to need until measured (continuous speech: 0.8).
 SESSION_SPEECH_SHARE = env_float("SESSION_SPEECH_SHARE", 0.8)
+# A worker times one full batch when its models have loaded (workers/calibration.py) and the web
+# tier admits against that rate until the worker's measured rate, busy, says more.
+CALIBRATE_AT_START = env_bool("CALIBRATE_AT_START", True)
 # Each web process re-reads the queue at most this often (s), on a thread of its own.
 CAPACITY_REFRESH_S = env_float("CAPACITY_REFRESH_S", 1.0)
 # Uploads are refused (503 busy, Retry-After) while the workers are this far behind (s).

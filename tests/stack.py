@@ -32,11 +32,16 @@ NO_CLIENT_LIMITS = {
 }
 """A benchmark's sessions all come from 127.0.0.1, one client to the limits: its stack turns
 the per-client limits off (the load it offers is what it measures; translation/limits)."""
-FUNCTIONAL_ADMISSION = {"ADMISSION_MAX_LOAD": "0.9", "ADMISSION_MAX_LOOP_CPU": "1000"}
+FUNCTIONAL_ADMISSION = {
+    "ADMISSION_MAX_LOAD": "0.9",
+    "ADMISSION_MAX_LOOP_CPU": "1000",
+    "CALIBRATE_AT_START": "0",
+}
 """A functional test's few sessions, on a CI machine whose load makes the tiny models' measured
 rate low, are admitted up to 0.9 of it (the product's default, 0.7, leaves room for the web
 tier's own CPU on a shared host), and its connection storms (tests/reliability) are not
-refused for the web loop's CPU; admission has tests of its own."""
+refused for the web loop's CPU; its workers start without the calibration batch (the slow test
+doubles would take a minute over it); admission has tests of its own."""
 
 
 def free_port() -> int:

@@ -14,11 +14,13 @@ import uuid
 
 import psycopg
 import pytest
+import redis
 import websockets
 
 from tests.speech import speech_16k
 from tests.stack import real_stack
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
+from translation.jobs.liveness import CAPACITY_PREFIX
 from translation.messaging.drain import SERVICE_RESTART
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
@@ -34,7 +36,7 @@ PHRASES = [
 def scaled(tmp_path_factory, model_env):
     """(stack, proxy port, {server name: process name})."""
     data_dir = tmp_path_factory.mktemp("scaled")
-    env = model_env | {"DRAIN_NOTICE_S": "1.5", "DRAIN_TIMEOUT_S": "15"}
+    env = model_env | {"DRAIN_NOTICE_S": "1.5", "DRAIN_TIMEOUT_S": "15", "CALIBRATE_AT_START": "1"}
     with real_stack(data_dir, name=DB_NAME, redis_db=10, extra_env=env) as stack:
         second = stack.start_web("web2")
         proxy = stack.start_proxy([stack.port, second])
@@ -77,6 +79,17 @@ def test_the_proxy_checks_health_and_refuses_oversized_uploads(scaled):
     with pytest.raises(urllib.error.HTTPError) as hidden:
         urllib.request.urlopen(f"http://127.0.0.1:{proxy}/metrics", timeout=5)
     assert hidden.value.code == 404
+
+
+def test_the_worker_published_its_calibrated_capacity(scaled):
+    """Admission knows the box from the start: the worker timed a full batch when its models
+    loaded and publishes the rate with its heartbeat (workers/calibration.py)."""
+    stack, _proxy, _names = scaled
+    assert "calibrated:" in stack.log_text("worker")
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    keys = list(client.scan_iter(CAPACITY_PREFIX + "*"))
+    assert len(keys) == 1, keys
+    assert float(client.get(keys[0])) > 0
 
 
 async def test_sessions_spread_over_both_processes(scaled):

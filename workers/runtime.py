@@ -209,7 +209,23 @@ def preload() -> None:
             loaded.append(role)
         except EngineUnavailable:
             pass
+    if "translator" in loaded and settings.CALIBRATE_AT_START and not settings.EMBEDDED:
+        calibrate_capacity()
     logger.info("models preloaded: %s", ", ".join(loaded) or "none")
+
+
+def calibrate_capacity() -> None:
+    """One full batch, timed: the capacity the web tier admits against from the start
+    (workers/calibration.py). A failure is logged: admission then waits for measured rows."""
+    from translation.jobs import liveness
+    from workers import calibration
+
+    try:
+        shared = batcher()
+        rate = calibration.calibrate(shared, rows=shared.limits.max_items)
+        liveness.publish_capacity(rate)
+    except Exception:
+        logger.exception("calibration failed: admission uses the measured rate only")
 
 
 def reset() -> None:

@@ -4,10 +4,12 @@ made from them in `translation.jobs.capacity`.
 
 - the finals waiting (status `queued`): their count, audio seconds and the oldest one's enqueue
   time (its row's `created_at`);
-- the workers' rate: audio seconds translated per second of a worker's busy time, from the rows
-  each live worker finished in the last RATE_WINDOW_S (its rows' audio over the union of their
-  started → finished intervals, so rows a worker runs together in a batch are not counted
-  twice), at most what its running rows allow, summed over the workers alive now;
+- the workers' rate: each live worker's calibrated rate (measured at start on a full batch,
+  `workers/calibration.py`) until it has been busy most of the last RATE_WINDOW_S; then audio
+  seconds translated per second of its busy time, from the rows it finished in that window
+  (their audio over the union of their started → finished intervals, so rows a worker runs
+  together in a batch are not counted twice), at most what its running rows allow, summed
+  over the workers alive now;
 - the speech share of a talking session (audio seconds its live utterances hold per second it
   has been talking, over the same window);
 - the live sessions open in the other web processes (`share_open_sessions`: each publishes its
@@ -17,7 +19,7 @@ made from them in `translation.jobs.capacity`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +38,10 @@ ROW_LOOKBACK_S = 900.0
 MAX_RATE_ROWS = 2000
 MIN_BUSY_S = 1.0
 """A worker's rate counts once it has been busy this long in the window (one short row is noise)."""
+SATURATED_SHARE = 0.8
+"""A worker busy this share of the window is at its capacity: its measured rate is the truth.
+Less busy, it is measuring small batches (a fresh stack, a quiet hour), and its calibrated
+rate (`liveness.calibrated_capacities`) says more about what it can carry."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,16 @@ def workers_rate(
     *,
     running: Iterable[RunningRow] = (),
     now: float = 0.0,
+    calibrated: Mapping[str, float] | None = None,
 ) -> tuple[float | None, int]:
-    """Audio seconds per second, summed over the workers (those in `alive`; None: all): each
-    one's audio over the union of its finished rows' busy intervals, and at most what its
-    running rows allow (their audio over the time since the first of them started: a worker
-    still busy with 3 s of audio after 10 s translates at most 0.3 s per second, whatever it
-    did before; this bounds a worker that has not finished anything yet, and one that hangs).
-    Returns (rate, workers measured)."""
+    """Audio seconds per second, summed over the workers (those in `alive`; None: all, and
+    those `calibrated`, alive by their heartbeat): each one's audio over the union of its
+    finished rows' busy intervals (until it has been busy SATURATED_SHARE of the window, at
+    least its calibrated rate), and at most what its running rows allow (their audio over
+    the time since the first of them started: a worker still busy with 3 s of audio after
+    10 s translates at most 0.3 s per second, whatever it did before; this bounds a worker
+    that has not finished anything yet, and one that hangs). Returns (rate, workers)."""
+    calibrated = calibrated or {}
     finished: dict[str, list[FinishedRow]] = {}
     for row in rows:
         if row.worker and (alive is None or row.worker in alive):
@@ -94,12 +103,16 @@ def workers_rate(
         if run.worker and (alive is None or run.worker in alive):
             busy_now.setdefault(run.worker, []).append(run)
     total, measured = 0.0, 0
-    for worker in finished.keys() | busy_now.keys():
+    for worker in finished.keys() | busy_now.keys() | calibrated.keys():
         rates = []
         done = finished.get(worker, [])
         busy = _union_length((r.started_at, r.finished_at) for r in done)
-        if busy >= MIN_BUSY_S:
-            rates.append(sum(r.audio_s for r in done) / busy)
+        rate = sum(r.audio_s for r in done) / busy if busy >= MIN_BUSY_S else None
+        known = calibrated.get(worker)
+        if known is not None and busy < SATURATED_SHARE * RATE_WINDOW_S:
+            rate = max(known, rate or 0.0)
+        if rate is not None:
+            rates.append(rate)
         current = busy_now.get(worker, [])
         if current:
             elapsed = now - min(r.started_at for r in current)
@@ -158,9 +171,12 @@ def read_queue(now: datetime | None = None) -> QueueReading:
         alive: set[str] | None = liveness.live_workers(
             [r.worker for r in finished] + [r.worker for r in running]
         )
+        calibrated = liveness.calibrated_capacities()
     except liveness.LivenessUnknown:
-        alive = None  # cannot tell: count every worker that finished something
-    rate, workers = workers_rate(finished, alive, running=running, now=now.timestamp())
+        alive, calibrated = None, {}  # cannot tell: count every worker that finished something
+    rate, workers = workers_rate(
+        finished, alive, running=running, now=now.timestamp(), calibrated=calibrated
+    )
     speech_share, talking = _speech_share(now, window_start)
     oldest = queued["oldest"]
     return QueueReading(

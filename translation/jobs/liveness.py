@@ -47,9 +47,46 @@ def this_worker(node: str | None = None) -> str:
 
 
 def beat(worker: str) -> None:
-    """Say `worker` is alive for the next WORKER_DEAD_AFTER_S seconds."""
+    """Say `worker` is alive for the next WORKER_DEAD_AFTER_S seconds (and, once calibrated,
+    what it can carry: its capacity lives and dies with its heartbeat)."""
     ttl_ms = int(settings.WORKER_DEAD_AFTER_S * 1000)
-    broker_redis().set(KEY_PREFIX + worker, "1", px=ttl_ms)
+    pipe = broker_redis().pipeline(transaction=False)
+    pipe.set(KEY_PREFIX + worker, "1", px=ttl_ms)
+    if _capacity is not None:
+        pipe.set(CAPACITY_PREFIX + worker, f"{_capacity:.4f}", px=ttl_ms)
+    pipe.execute()
+
+
+CAPACITY_PREFIX = "rutrans:worker-capacity:"
+_capacity: float | None = None
+
+
+def publish_capacity(rate: float) -> None:
+    """This worker's calibrated rate (audio seconds translated per second at a full batch,
+    `workers/calibration.py`), published with its heartbeat for the web tier's admission."""
+    global _capacity
+    _capacity = rate
+    if not settings.EMBEDDED:
+        beat(this_worker())
+
+
+def calibrated_capacities() -> dict[str, float]:
+    """{worker: calibrated rate} of the workers alive now. Raises LivenessUnknown when Redis
+    cannot be read."""
+    if settings.EMBEDDED:
+        return {this_worker(): _capacity} if _capacity is not None else {}
+    try:
+        client = broker_redis()
+        keys = list(client.scan_iter(CAPACITY_PREFIX + "*", count=200))
+        values = client.mget(keys) if keys else []
+    except Exception as exc:  # redis-py's connection and timeout errors, whatever the version
+        raise LivenessUnknown(f"{type(exc).__name__}: {exc}") from exc
+    prefix = len(CAPACITY_PREFIX)
+    return {
+        key.decode()[prefix:]: float(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
 
 
 def start_heartbeat(node: str) -> threading.Thread | None:

@@ -3,6 +3,7 @@ on real rows in PostgreSQL, and the open sessions shared between web processes (
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -56,6 +57,41 @@ def test_a_running_row_bounds_its_workers_rate():
     assert workers_rate([], None, running=cold, now=100.0) == (0.5, 1)
     # A fast running row does not raise the measured rate.
     assert workers_rate(done, None, running=[RunningRow("a", 98.0, 20.0)], now=100.0) == (4.0, 1)
+
+
+def test_a_calibrated_worker_counts_from_the_start_until_its_measured_rate_is_busy_enough():
+    # Fresh: nothing finished, the calibration (20 audio-s per s at a full batch) says it all.
+    assert workers_rate([], alive=set(), calibrated={"a": 20.0}) == (20.0, 1)
+    # Small batches measure 4 per s in 2 s of busy time: not at capacity, the calibration holds.
+    light = [FinishedRow("a", 0.0, 1.0, 4.0), FinishedRow("a", 5.0, 6.0, 4.0)]
+    assert workers_rate(light, alive=None, calibrated={"a": 20.0}) == (20.0, 1)
+    # Busy 50 of the last 60 s at 12 per s: saturated, the measured rate is the truth.
+    busy = [FinishedRow("a", float(i), i + 1.0, 12.0) for i in range(50)]
+    assert workers_rate(busy, alive=None, calibrated={"a": 20.0}) == (12.0, 1)
+    # A measured rate above the calibration is kept; a hanging worker is still bounded.
+    assert workers_rate(light, alive=None, calibrated={"a": 1.0}) == (4.0, 1)
+    stuck = [RunningRow("a", 90.0, 3.0)]
+    rate, _ = workers_rate([], None, running=stuck, now=100.0, calibrated={"a": 20.0})
+    assert rate == pytest.approx(0.3)
+
+
+def test_calibrated_capacities_live_and_die_with_the_heartbeat(settings):
+    from tests.services import require_redis
+    from translation.jobs import liveness
+    from translation.messaging.broker import forget_client
+
+    settings.REDIS_URL, settings.EMBEDDED = require_redis(), False
+    settings.WORKER_DEAD_AFTER_S = 0.5
+    forget_client()
+    worker = liveness.this_worker("calibrated@test")
+    try:
+        liveness.publish_capacity(17.5)
+        assert liveness.calibrated_capacities()[worker] == 17.5
+        time.sleep(0.7)  # no heartbeat since: the worker is gone, and so is its capacity
+        assert worker not in liveness.calibrated_capacities()
+    finally:
+        liveness._capacity = None
+        forget_client()
 
 
 # --- read_queue on real rows ---------------------------------------------------------------------
