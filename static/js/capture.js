@@ -1,8 +1,27 @@
 // @ts-check
-// Audio capture: a microphone, or a tab / the system through getDisplayMedia, into a 48 kHz
-// AudioContext whose AudioWorklet (pcm-worklet.js) hands back int16 frames of ~20 ms.
+// Audio capture: a microphone, or a tab / the system through getDisplayMedia, into a 16 kHz
+// mono AudioContext (the browser resamples and downmixes: the models' own rate, a sixth of the
+// bytes of 48 kHz stereo) whose AudioWorklet (pcm-worklet.js) hands back int16 frames of 64 ms
+// (two of the server's VAD windows; 16 frames a second instead of 50 cut the web tier's
+// per-stream CPU by a quarter: docs/PERFORMANCE.md, *Web ingest*). A browser that cannot
+// capture into a 16 kHz context gets 48 kHz, which the server accepts as well.
 
 const WORKLET_URL = new URL("./pcm-worklet.js", import.meta.url);
+const CAPTURE_RATE = 16000;
+const FALLBACK_RATE = 48000;
+const CAPTURE_FRAME_MS = 64;
+
+/** An AudioContext at `rate` with `stream` as its source, or null when the browser refuses
+ * that rate for this stream (Firefox: a source must match its context's rate). */
+function contextFor(stream, rate) {
+  const context = new AudioContext({ sampleRate: rate, latencyHint: "interactive" });
+  try {
+    return { context, input: context.createMediaStreamSource(stream) };
+  } catch {
+    context.close();
+    return null;
+  }
+}
 
 export class CaptureError extends Error {}
 
@@ -73,7 +92,7 @@ export class Capture extends EventTarget {
   }
 
   get sampleRate() {
-    return this.context ? this.context.sampleRate : 48000;
+    return this.context ? this.context.sampleRate : CAPTURE_RATE;
   }
 
   /** The captured stream while running (the call page plays a tab's sound from it). */
@@ -89,12 +108,12 @@ export class Capture extends EventTarget {
     this.stop();
     const stream = await openStream(source, options);
     try {
-      const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
+      const opened = contextFor(stream, CAPTURE_RATE) || contextFor(stream, FALLBACK_RATE);
+      if (!opened) throw new CaptureError("this browser cannot capture audio from that source");
+      const { context, input } = opened;
       await context.audioWorklet.addModule(WORKLET_URL);
       const track = stream.getAudioTracks()[0];
-      const reported = track.getSettings().channelCount;
-      this.channels = reported >= 2 ? 2 : 1;
-      const input = context.createMediaStreamSource(stream);
+      this.channels = 1; // the graph downmixes a stereo source ("speakers" interpretation)
       const node = new AudioWorkletNode(context, "pcm-capture", {
         numberOfInputs: 1,
         numberOfOutputs: 1,
@@ -102,7 +121,7 @@ export class Capture extends EventTarget {
         channelCount: this.channels,
         channelCountMode: "explicit",
         channelInterpretation: "speakers",
-        processorOptions: { channels: this.channels, frameMs: 20 },
+        processorOptions: { channels: this.channels, frameMs: CAPTURE_FRAME_MS },
       });
       node.port.onmessage = ({ data }) => {
         if (!this.paused) this._emit("frame", { buffer: data.frame, level: data.level });
