@@ -3,7 +3,8 @@ arriving over time (benchmarks/live_latency.py's overload scenario), first strai
 Daphne process, then through HAProxy (docker/haproxy/haproxy.cfg) to it and a second one,
 both with the same one Celery worker (tiny models by default).
 
-    .venv/bin/python benchmarks/scaled_load.py [--sessions 48] [--arrival-s 18] [--json F]
+    .venv/bin/python benchmarks/scaled_load.py [--sessions 48] [--arrival-s 18] [--loop-cpu 0.2]
+        [--json F]
 
 Prints, for each layout, admitted / refused (and why), answered / unanswered and the p95
 per-sentence lag, and behind the proxy how the admitted sessions spread over the processes.
@@ -30,10 +31,17 @@ def main() -> None:
     parser.add_argument("--arrival-s", type=float, default=18.0)
     parser.add_argument("--drain-s", type=float, default=90.0)
     parser.add_argument("--engines", choices=("tiny", "doubles"), default="tiny")
+    parser.add_argument(
+        "--loop-cpu",
+        type=float,
+        help="ADMISSION_MAX_LOOP_CPU of each web process (on a small machine: a lower budget "
+        "per process makes the web tier the limit before the machine itself is)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     clips = corpus()
-    stack = start_own_stack(args.engines, 1, 0, {})
+    env = {"ADMISSION_MAX_LOOP_CPU": str(args.loop_cpu)} if args.loop_cpu else {}
+    stack = start_own_stack(args.engines, 1, 0, env)
     reports = {}
     try:
         # Warm the worker (the first batches of a fresh stack are slow) and the rate it reports.
