@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "translation.metrics.MetricsFirst",  # /metrics first: no host check, no HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     # Serves the UI's static files from Daphne itself: no separate web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",

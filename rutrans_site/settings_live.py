@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from rutrans_site.env import env_bool, env_float, env_int
+from rutrans_site.env import env_bool, env_float, env_int, env_str
 
 # --- Audio ingest and utterance cutting ----------------------------------------------------------
 
@@ -96,3 +96,13 @@ CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
 DRAIN_NOTICE_S = env_float("DRAIN_NOTICE_S", 2.0)
 # ... each live session having had at most this long to get the results of what it said.
 DRAIN_TIMEOUT_S = env_float("DRAIN_TIMEOUT_S", 8.0)
+
+# --- Metrics (Prometheus, translation/metrics.py; docs/RUNBOOK.md "Metrics") -------------------
+
+# Set: GET /metrics on a web process requires `Authorization: Bearer <METRICS_TOKEN>`. Unset:
+# open to whoever reaches the process (the proxy must not route /metrics from outside).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# A Celery worker serves its metrics on this port (0: off); workers sharing a host need one each.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9808)
+if not 0 <= WORKER_METRICS_PORT <= 65535:
+    raise ImproperlyConfigured(f"WORKER_METRICS_PORT={WORKER_METRICS_PORT}: use 0 to 65535")

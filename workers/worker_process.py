@@ -43,3 +43,13 @@ def start_stale_sweeper(sender: Any = None, **_kwargs: Any) -> None:
     from translation.jobs.sweeper import start_stale_sweeper
 
     start_stale_sweeper()
+
+
+@worker_ready.connect
+def serve_metrics(sender: Any = None, **_kwargs: Any) -> None:
+    """This worker's Prometheus metrics on WORKER_METRICS_PORT (0: off), once per process, from
+    a daemon thread (translation/metrics.py). A threads or solo pool counts its tasks in this
+    process; workers sharing a host need a port each."""
+    from translation import metrics
+
+    metrics.serve(settings.WORKER_METRICS_PORT)
