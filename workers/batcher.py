@@ -32,6 +32,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from translation import metrics
 from workers.batching import BatchLimits, BatchReport, Lane
 from workers.engines.base import (
     BatchSpeechTranslator,
@@ -343,6 +344,11 @@ class Batcher:
         )
 
     def _report(self, report: BatchReport) -> None:
+        if report.kind == "translate":
+            metrics.BATCH_SIZE.observe(report.rows)
+            metrics.BATCH_SECONDS.observe(report.busy_s)
+        else:
+            metrics.SPEECH_SECONDS.observe(report.busy_s)
         if self.on_batch is None:
             return
         try:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from translation import metrics
 from translation.audio.pcm import AudioFormatError
 from translation.audio.wav import wav_bytes_from_float32
 from translation.events import Outcome
@@ -189,7 +190,8 @@ def record_outcome(
     another run meanwhile: that run's events carry a newer attempt number, so the session
     keeps only one run's result."""
     try:
-        lifecycle.finish_translation(str(row.id), outcome, worker=worker)
+        if lifecycle.finish_translation(str(row.id), outcome, worker=worker) is not None:
+            metrics.UTTERANCES_DONE.labels(source=metrics.source_label(row.source)).inc()
     finally:
         delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
 
@@ -220,6 +222,7 @@ def _outcome(
 def _fail(translation_id: str, reason: str, *, worker: str) -> None:
     row = lifecycle.fail_translation(translation_id, reason, worker=worker)
     if row is not None:
+        metrics.UTTERANCES_FAILED.labels(source=metrics.source_label(row.source)).inc()
         delivery.deliver_result(row, wav=None)
 
 

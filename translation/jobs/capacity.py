@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from django.conf import settings
 from django.db import close_old_connections
 
+from translation import metrics
 from translation.jobs import liveness
 from translation.jobs.backlog import QueueReading, read_queue, share_open_sessions
 
@@ -84,6 +85,7 @@ class Refusal:
 
     reason: str
     retry_after_s: int
+    code: str = "full"  # the metrics' label (translation/metrics.py REFUSAL_REASONS)
 
 
 @dataclass(frozen=True)
@@ -114,18 +116,21 @@ class Capacity:
                 f"translator busy: translations are {self.lag_s:.0f} s behind; "
                 "try again in a minute",
                 retry_after_s=max(5, math.ceil(self.lag_s)),
+                code="busy",
             )
         if self.loop_lag_ms > self.max_loop_lag_ms:
             return Refusal(
                 f"translator full: this web server is overloaded (audio waits "
                 f"{self.loop_lag_ms:.0f} ms to be read); try again in a minute",
                 retry_after_s=30,
+                code="web_loop_lag",
             )
         if self.loop_cpu > self.max_loop_cpu:
             return Refusal(
                 f"translator full: this web server's live sessions would use "
                 f"{self.loop_cpu:.0%} of its processor; try again in a minute",
                 retry_after_s=30,
+                code="web_loop_cpu",
             )
         if self.full:
             return Refusal(
@@ -268,6 +273,12 @@ class CapacityMonitor:
                 logger.warning("capacity: queue not readable: %s: %s", type(exc).__name__, exc)
         return self._assess()
 
+    def admit(self) -> None:
+        """One more live session admitted by this process (counted; it leaves by
+        `open_sessions -= 1`)."""
+        self.open_sessions += 1
+        metrics.SESSIONS_ADMITTED.inc()
+
     def note_loop_lag(self, lag_ms: float) -> None:
         """How late the event loop woke a session's watchdog (every session reports it)."""
         second = int(self._clock())
@@ -333,5 +344,26 @@ class CapacityMonitor:
             close_old_connections()
 
 
+def counted_refusal(backlog: Capacity) -> Refusal | None:
+    """`backlog.refusal()` for a session asking to start, the refusal counted by its reason."""
+    refusal = backlog.refusal()
+    if refusal is not None:
+        metrics.SESSIONS_REFUSED.labels(reason=refusal.code).inc()
+    return refusal
+
+
 monitor = CapacityMonitor()
 """This web process's monitor (consumers, the upload API, the admin)."""
+
+
+def _publish_backlog() -> None:
+    """The queue's readings for a scrape of this web process (at most one read per
+    CAPACITY_REFRESH_S, on the scrape's thread: an idle process's reading is stale)."""
+    backlog = monitor.fresh_sync()
+    metrics.QUEUE_LAG.set(backlog.lag_s)
+    metrics.QUEUE_WAITING.set(backlog.queued)
+    metrics.WORKERS_RATE.set(math.nan if backlog.rate is None else backlog.rate)
+
+
+metrics.OPEN_SESSIONS.set_function(lambda: monitor.open_sessions)
+metrics.on_scrape(_publish_backlog)

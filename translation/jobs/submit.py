@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from translation import metrics
 from translation.audio.files import decode_audio_file
 from translation.audio.pcm import resample_float32
 from translation.audio.vad import require_speech
@@ -93,6 +94,7 @@ def submit_utterance(
     except BaseException:
         charge.refund()
         raise
+    metrics.UTTERANCES_SUBMITTED.labels(source="live").inc()
     return row
 
 
@@ -182,6 +184,7 @@ def submit_upload(
         for name in stored:  # no row, no files
             default_storage.delete(name)
         raise
+    metrics.UTTERANCES_SUBMITTED.labels(source="upload").inc()
     return row
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from translation import metrics
 from translation.limits.clients import Client
 from translation.messaging.broker import broker_redis
 
@@ -193,6 +194,7 @@ def join_live_session(client: Client, session_id: str, *, now: float | None = No
         open_now = _live_change(client, session_id, now, add=True)
         if open_now > limit:
             _live_change(client, session_id, now, add=False)
+            metrics.SESSIONS_REFUSED.labels(reason="client_limit").inc()
             raise LimitExceeded(
                 f"too many live sessions for this client ({open_now - 1} open, at most {limit})",
                 limit="live_sessions",

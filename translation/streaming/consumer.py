@@ -74,7 +74,7 @@ class TranslateConsumer(
         # limits (translation/limits: may this client take more?), so a session refused for lack
         # of room never takes one of its client's places.
         backlog = await capacity.monitor.fresh()
-        refusal = backlog.refusal()
+        refusal = capacity.counted_refusal(backlog)
         if refusal is not None:
             logger.info("session %s refused: %s", self.session_id, refusal.reason)
             status = status_for("refused", backlog, refusal)
@@ -84,7 +84,7 @@ class TranslateConsumer(
         if not await self._count_client_session():
             return
         self.admitted = True
-        capacity.monitor.open_sessions += 1
+        capacity.monitor.admit()
         # The VAD model load (ONNX) stays off the event loop.
         self.live = await asyncio.to_thread(LiveSession)
         self.submitter = asyncio.create_task(self._submit_in_order())

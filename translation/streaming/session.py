@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
+from translation import metrics
 from translation.audio.pcm import AudioFormatError, PcmStream
 from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.turn import shared_judge
+from translation.constants import MODEL_SAMPLE_RATE
 from translation.streaming.protocol import ProtocolError, SessionConfig, parse_control
 from translation.streaming.sequencer import ResultSequencer
 
@@ -99,8 +101,11 @@ class LiveSession:
         sessions' (translation/streaming/ingest.py). Raises as `ingest`."""
         if self.config is None or self.stream is None:
             raise ProtocolError("send a control message (JSON) before audio frames")
-        self.segmenter.queue(self.stream.feed(frame))
+        audio = self.stream.feed(frame)
         self.last_frame_at = self.clock()
+        self.segmenter.queue(audio)
+        metrics.FRAMES.inc()
+        metrics.STREAM_SECONDS.inc(audio.size / MODEL_SAMPLE_RATE)
 
     def score_queued(self) -> list[PendingUtterance]:
         """Score the audio still waiting with this session's own detector."""
