@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
 
 from translation import metrics
+from translation.audio.clock import StreamClock
 from translation.audio.pcm import AudioFormatError, PcmStream
 from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.turn import shared_judge
@@ -52,6 +53,9 @@ class LiveSession:
     warned_no_control: bool = False
     max_loop_lag_ms: float = 0.0
     results: ResultSequencer = field(init=False)
+    # Utterances are placed on the wall clock (since the first control), not by the samples
+    # before them: a client that sends nothing while quiet (push-to-talk) keeps its times.
+    wall: StreamClock = field(default_factory=StreamClock)
 
     def __post_init__(self) -> None:
         self.results = ResultSequencer(clock=self.clock)
@@ -69,6 +73,7 @@ class LiveSession:
         """Apply a control message. An utterance in progress is ended first, under the old
         settings, so a mode change never splits a sentence between two directions."""
         config = parse_control(raw)
+        self.wall.start(self.clock())
         ended = self.flush("control") if self.config is not None else []
         if (
             self.stream is None
@@ -103,6 +108,7 @@ class LiveSession:
             raise ProtocolError("send a control message (JSON) before audio frames")
         audio = self.stream.feed(frame)
         self.last_frame_at = self.clock()
+        self.wall.frame(audio.size / MODEL_SAMPLE_RATE, self.last_frame_at)
         self.segmenter.queue(audio)
         metrics.FRAMES.inc()
         metrics.STREAM_SECONDS.inc(audio.size / MODEL_SAMPLE_RATE)
@@ -149,7 +155,9 @@ class LiveSession:
             "loop_lag_ms": round(self.max_loop_lag_ms, 2),
         }
         self.max_loop_lag_ms = 0.0
-        return PendingUtterance(seq, utterance, self.config, timings)
+        start_s = self.wall.wall_s(utterance.start_s)  # its run's offset holds for all of it
+        placed = replace(utterance, start_s=start_s, end_s=start_s + utterance.duration_s)
+        return PendingUtterance(seq, placed, self.config, timings)
 
 
 def new_segmenter() -> UtteranceSegmenter:

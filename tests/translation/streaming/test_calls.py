@@ -166,3 +166,56 @@ def test_the_first_lane_starts_the_clock_and_a_rejoin_never_goes_back():
     assert join_call(call_id=CALL, speaker="me").offset_s == 30.0
     assert join_call(call_id=CALL, speaker="them").offset_s < 30.0  # lanes keep their own ends
     assert Call.objects.count() == 1
+
+
+async def send_turn(comm, pcm: bytes, at_s: float, t0: float) -> None:
+    """A push-to-talk turn: 64 ms frames at their real-time pace from `at_s` after t0, then
+    the key's release (a flush). No frame is sent before or after: the silence carries none."""
+    import asyncio
+    import time
+
+    frame = 16_000 * 64 // 1000 * 2
+    for i, offset in enumerate(range(0, len(pcm), frame)):
+        delay = t0 + at_s + (i + 1) * 0.064 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await comm.send_to(bytes_data=pcm[offset : offset + frame])
+    await comm.send_to(text_data="__flush__")
+
+
+async def test_turns_of_two_lanes_that_send_only_while_speaking_keep_the_spoken_order(
+    engines, speech
+):
+    """Issue 29: me, them, me, them, 2.5 s apart, each lane sending frames only while it
+    speaks: the call's rows are in the order spoken, each within 0.5 s of when it was."""
+    import asyncio
+    import time
+
+    from tests.translation.streaming.test_consumer import pcm16k
+
+    me = await connect(lane("me", "en->ru"))
+    them = await connect(lane("them", "ru->en"))
+    call_created = (await Call.objects.aget(pk=CALL)).created_at
+    t0 = time.monotonic()
+    started = timezone.now()  # t0 on the call's clock: seconds since the call was created
+    call_t0 = (started - call_created).total_seconds()
+    turns = [
+        (me, 0.3, "Good morning everyone"),
+        (them, 2.8, "Thank you very much"),
+        (me, 5.3, "Shall we begin now"),
+        (them, 7.8, "Yes please go ahead"),
+    ]
+    for comm, at_s, text in turns:
+        await send_turn(comm, pcm16k(speech.speech_16k(text, "en")), at_s, t0)
+    for comm in (me, them):
+        for _ in range(2):
+            await next_of_type(comm, "result")
+    await asyncio.sleep(1.0)
+    await me.disconnect()
+    await them.disconnect()
+    rows = [
+        row async for row in Translation.objects.filter(call_id=CALL).order_by("stream_start_s")
+    ]
+    assert [r.speaker for r in rows] == ["me", "them", "me", "them"]
+    for row, (_comm, at_s, _text) in zip(rows, turns, strict=True):
+        assert abs(row.stream_start_s - (call_t0 + at_s)) < 0.5, (row.stream_start_s, at_s)
