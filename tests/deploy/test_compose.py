@@ -267,6 +267,21 @@ def test_migrations_run_once_before_the_web_replicas_serve_daphne(rendered):
     assert json.loads(cmd) == command
 
 
+def test_the_metrics_profile_scrapes_and_shows_the_dashboard(compose, secrets_env):
+    result = run_compose(
+        compose, secrets_env, "config", "--format", "json", profiles=("gpu", "metrics")
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert {Path(v["source"]).name for v in prometheus["volumes"] if v["type"] == "bind"} == {
+        "prometheus.yml"
+    }
+    binds = {Path(v["source"]).name: v["target"] for v in grafana["volumes"] if v["type"] == "bind"}
+    assert binds["rutrans-dashboard.json"].startswith("/var/lib/grafana/dashboards/")
+    assert binds["provisioning"] == "/etc/grafana/provisioning"
+
+
 def test_web_replicas_sit_behind_the_proxy_and_drain_within_their_grace(rendered, settings):
     services = rendered["services"]
     web, proxy = services["web"], services["proxy"]
