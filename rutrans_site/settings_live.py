@@ -1,5 +1,6 @@
-"""The live path's settings: utterance cutting, the WebSocket limits, overload and live
-captions (rutrans_site/settings.py imports them all; docker/.env.example documents each)."""
+"""The live path's settings: utterance cutting, the WebSocket limits, overload, live captions
+and the worker's speech stage (rutrans_site/settings.py imports them all; docker/.env.example
+documents each)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,14 @@ CAPTION_INTERVAL_S = env_float("CAPTION_INTERVAL_S", 1.0)
 CAPTION_GROWTH = env_float("CAPTION_GROWTH", 0.0)
 # A partial not started by a worker within this many seconds is discarded, never run.
 CAPTION_EXPIRES_S = env_float("CAPTION_EXPIRES_S", 2.0)
+
+# --- The worker's speech stage (workers/speech_stage.py) --------------------------------------
+
+# Threads that synthesise sentences beside the Canary batch thread (0: the device's default,
+# 1 on a CPU, 2 on a GPU). On a CPU they share the cores (TORCH_NUM_THREADS) with Canary.
+SPEECH_THREADS = env_int("SPEECH_THREADS", 0)
+if SPEECH_THREADS < 0:
+    raise ImproperlyConfigured(f"SPEECH_THREADS={SPEECH_THREADS}: use 0 (default) or more")
 
 # --- Draining (a web process on SIGTERM: translation/messaging/drain.py) ------------------------
 

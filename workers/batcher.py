@@ -1,17 +1,18 @@
-"""The worker process's model owner: ONE thread runs every model call, and runs Canary in
-batches across sessions.
+"""The worker process's model owner, in two stages: ONE model thread runs Canary in batches
+across sessions, and the speech stage (`workers/speech_stage.py`, SPEECH_THREADS threads)
+speaks sentences beside it, so neither waits for the other.
 
 Task threads (Celery `--pool threads`, or the embedded worker's threads) do their database,
 Redis and channel-layer work themselves and hand the model work here as a job with a Future;
-one task per utterance stays the unit of delivery, acknowledgement and recovery. The thread
-takes, in order of (lane, sentence, arrival):
+one task per utterance stays the unit of delivery, acknowledgement and recovery. Each stage
+takes its jobs in order of (lane, sentence, arrival):
 
-- `Lane.LIVE`: finals (the Canary pass of an utterance) and the first sentence of every
-  utterance's speech, oldest utterance first;
-- `Lane.LONG`: the pieces (at most 30 s each) of a long upload and the later sentences of
-  every utterance, so no one's second sentence goes before anyone's first, and a long upload
-  never holds the thread for its whole length while live finals wait (each batch does keep one
-  row for the oldest upload piece, so uploads always move);
+- `Lane.LIVE`: finals (the Canary pass of an utterance) and, in the speech stage, the first
+  sentence of every utterance, oldest utterance first;
+- `Lane.LONG`: the pieces (at most 30 s each) of a long upload and, in the speech stage, the
+  later sentences of every utterance, so no one's second sentence goes before anyone's first,
+  and a long upload never holds the thread for its whole length while live finals wait (each
+  batch does keep one row for the oldest upload piece, so uploads always move);
 - `Lane.PARTIAL`: live captions, which fill a batch's free rows (a GPU's, where rows up to
   its knee cost no time: `partials_with_finals`) or, on the CPU, run one at a time when
   nothing else waits.
@@ -29,11 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from translation import metrics
-from workers.batching import BatchLimits, BatchReport, Lane
+from workers.batching import BatchLimits, BatchReport, Job, Lane
 from workers.engines.base import (
     BatchSpeechTranslator,
     EngineError,
@@ -48,27 +49,14 @@ from workers.engines.base import (
     joined,
 )
 from workers.engines.pieces import MAX_PIECE_S, split_at_pauses
+from workers.speech_stage import SpeakJob, SpeechStage
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
 @dataclass(eq=False)
-class _Job:
-    lane: Lane
-    order: int  # the sentence's index for speech; 0 for a translation
-    arrival: float  # when its utterance reached the worker
-    queued_at: float
-    number: int
-    future: Future = field(default_factory=Future)
-
-    @property
-    def key(self) -> tuple[int, int, float, int]:
-        return (self.lane, self.order, self.arrival, self.number)
-
-
-@dataclass(eq=False)
-class _TranslateJob(_Job):
+class _TranslateJob(Job):
     request: TranslationRequest | None = None
 
     @property
@@ -77,16 +65,10 @@ class _TranslateJob(_Job):
         return self.request.audio_s
 
 
-@dataclass(eq=False)
-class _SpeakJob(_Job):
-    text: str = ""
-    lang: Lang = "en"
-    voice: str | None = None
-
-
 class Batcher:
     """Owns the models of this process (see the module docstring). `translator` and
-    `synthesizer` give the loaded engines (called on the model thread, per batch)."""
+    `synthesizer` give the loaded engines (called per batch on the model thread, per sentence
+    on a speech thread); `speech_threads`: the speech stage's threads."""
 
     def __init__(
         self,
@@ -96,6 +78,7 @@ class Batcher:
         limits: BatchLimits,
         on_batch: Callable[[BatchReport], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        speech_threads: int = 1,
     ) -> None:
         self.translator = translator
         self.synthesizer = synthesizer
@@ -103,7 +86,9 @@ class Batcher:
         self.on_batch = on_batch
         self.clock = clock
         self._translations: list[_TranslateJob] = []
-        self._speech: list[_SpeakJob] = []
+        self.speech = SpeechStage(
+            synthesizer=synthesizer, threads=speech_threads, report=self._report, clock=clock
+        )
         self._numbers = 0
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -139,9 +124,10 @@ class Batcher:
         arrival: float | None = None,
         lane: Lane = Lane.LIVE,
     ) -> Speech:
-        """Synthesize one sentence: every utterance's first sentence before anyone's second."""
+        """Synthesize one sentence in the speech stage: every utterance's first sentence before
+        anyone's second."""
         now = self.clock()
-        job = _SpeakJob(
+        job = SpeakJob(
             lane=max(lane, Lane.LONG) if sentence else lane,
             order=sentence,
             arrival=now if arrival is None else arrival,
@@ -151,7 +137,7 @@ class Batcher:
             lang=lang,
             voice=voice,
         )
-        self._enqueue(self._speech, job)
+        self.speech.submit(job)
         return self._wait(job.future)
 
     def submit_translation(
@@ -165,24 +151,22 @@ class Batcher:
             number=self._next_number(),
             request=request,
         )
-        self._enqueue(self._translations, job)
+        with self._changed:
+            self._start_thread()
+            self._translations.append(job)
+            self._changed.notify()
         return job.future
 
     def waiting(self) -> int:
         """Jobs queued here and not started (translations and sentences)."""
         with self._changed:
-            return len(self._translations) + len(self._speech)
+            translations = len(self._translations)
+        return translations + self.speech.waiting()
 
     def _next_number(self) -> int:
         with self._changed:
             self._numbers += 1
             return self._numbers
-
-    def _enqueue(self, queue: list, job: _Job) -> None:
-        with self._changed:
-            self._start_thread()
-            queue.append(job)
-            self._changed.notify()
 
     def _wait(self, future: Future[_T]) -> _T:
         """The job's answer; past `answer_within_s` the job leaves the queue (if it has not
@@ -192,7 +176,7 @@ class Batcher:
         except TimeoutError:
             with self._changed:
                 self._translations = [j for j in self._translations if j.future is not future]
-                self._speech = [j for j in self._speech if j.future is not future]
+            self.speech.withdraw(future)
             raise EngineError(
                 f"the model thread gave no answer in {self.limits.answer_within_s:.0f} s "
                 "(the worker may be stuck)"
@@ -209,36 +193,22 @@ class Batcher:
 
     def _run_forever(self) -> None:
         while True:
-            work = self._next_work()
+            work = self._next_batch()
             try:
-                if isinstance(work, list):
-                    self._run_translations(work)
-                else:
-                    self._run_speech(work)
+                self._run_translations(work)
             except BaseException as exc:
                 logger.exception("batcher: a model call failed outside its jobs")
-                for job in work if isinstance(work, list) else [work]:
+                for job in work:
                     if not job.future.done():
                         job.future.set_exception(exc)
 
-    def _next_work(self) -> list[_TranslateJob] | _SpeakJob:
-        """Block until there is something to run: a ripe translation batch or one sentence,
-        whichever comes first in (lane, sentence, arrival)."""
+    def _next_batch(self) -> list[_TranslateJob]:
+        """Block until a translation batch is ripe, and take it."""
         with self._changed:
             while True:
-                now = self.clock()
-                head_t = min(self._translations, key=_key) if self._translations else None
-                head_s = min(self._speech, key=_key) if self._speech else None
-                ripe_in = self._ripe_in(now) if head_t is not None else None
-                if (
-                    head_t is not None
-                    and ripe_in == 0
-                    and (head_s is None or head_t.key < head_s.key)
-                ):
+                ripe_in = self._ripe_in(self.clock()) if self._translations else None
+                if ripe_in == 0:
                     return self._take_batch()
-                if head_s is not None:
-                    self._speech.remove(head_s)
-                    return head_s
                 self._changed.wait(timeout=ripe_in)
 
     def _ripe_in(self, now: float) -> float:
@@ -323,26 +293,6 @@ class Batcher:
             half = len(requests) // 2
             return self._translate_rows(requests[:half]) + self._translate_rows(requests[half:])
 
-    def _run_speech(self, job: _SpeakJob) -> None:
-        started = time.perf_counter()
-        try:
-            speech = self.synthesizer().synthesize(job.text, lang=job.lang, voice=job.voice)
-        except Exception as exc:  # noqa: BLE001 - the sentence's own error, for its task
-            job.future.set_exception(exc)
-            return
-        busy_s = time.perf_counter() - started
-        job.future.set_result(speech)
-        self._report(
-            BatchReport(
-                kind="speak",
-                rows=1,
-                partials=0,
-                audio_s=len(speech.audio) / speech.sample_rate,
-                busy_s=busy_s,
-                waited_s=self.clock() - busy_s - job.queued_at,
-            )
-        )
-
     def _report(self, report: BatchReport) -> None:
         if report.kind == "translate":
             metrics.BATCH_SIZE.observe(report.rows)
@@ -357,7 +307,7 @@ class Batcher:
             logger.exception("batcher: the on_batch hook failed")
 
 
-def _key(job: _Job) -> tuple[int, int, float, int]:
+def _key(job: Job) -> tuple[int, int, float, int]:
     return job.key
 
 

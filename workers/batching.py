@@ -3,7 +3,8 @@ operator sets per device (`workers/runtime.py`), and what each model call report
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
 
@@ -16,11 +17,27 @@ class Lane(IntEnum):
     PARTIAL = 2
 
 
+@dataclass(eq=False)
+class Job:
+    """One piece of model work and its caller's Future, taken in order of `key`."""
+
+    lane: Lane
+    order: int  # the sentence's index for speech; 0 for a translation
+    arrival: float  # when its utterance reached the worker
+    queued_at: float
+    number: int
+    future: Future = field(default_factory=Future)
+
+    @property
+    def key(self) -> tuple[int, int, float, int]:
+        return (self.lane, self.order, self.arrival, self.number)
+
+
 @dataclass(frozen=True)
 class BatchReport:
     """What one model call did, for whoever measures the worker's rate (the `on_batch`
     hook): `audio_s` of input speech translated, or of output speech synthesized, in
-    `busy_s` seconds of the model thread."""
+    `busy_s` seconds of the model thread (`translate`) or of a speech thread (`speak`)."""
 
     kind: Literal["translate", "speak"]
     rows: int

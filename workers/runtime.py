@@ -129,8 +129,7 @@ BATCH_DEFAULTS: dict[str, BatchLimits] = {
     # CPU: a batch of 8 takes ~3x a batch of 1, so a partial in a final's batch delays it.
     "cpu": BatchLimits(max_items=8, wait_s=0.005, max_audio_s=120.0, partials_with_finals=False),
     # H200, full-size Canary in bf16 (docs/PERFORMANCE.md, "GPU"): latency flat (0.40-0.43 s)
-    # from 1 to 64 rows while throughput grows 72x; 128 adds 1.8x more, but the batch's
-    # speech runs one sentence at a time on the same thread, so each row past 64 delays the rest.
+    # from 1 to 64 rows while throughput grows 72x; 128 adds 1.8x more at a longer batch.
     "cuda": BatchLimits(max_items=64, wait_s=0.010, max_audio_s=600.0),
 }
 
@@ -152,31 +151,48 @@ def batch_limits(device: str) -> BatchLimits:
     )
 
 
+# SPEECH_THREADS = 0: one on a CPU (the speech threads share its cores with Canary: more only
+# split them), two on a GPU (one sentence's CPU part, espeak-ng and resampling, beside
+# another's model call; not measured on a GPU yet).
+SPEECH_THREADS_DEFAULTS = {"cpu": 1, "cuda": 2}
+
+
+def speech_threads(device: str) -> int:
+    """SPEECH_THREADS, 0 (the default) meaning the value for `device` ("cuda…" or "cpu")."""
+    chosen = int(getattr(settings, "SPEECH_THREADS", 0) or 0)
+    return chosen or SPEECH_THREADS_DEFAULTS["cuda" if device.startswith("cuda") else "cpu"]
+
+
 def batcher() -> Batcher:
-    """This process's model thread (built on first use, after the translator has loaded)."""
+    """This process's model thread and speech stage (built on first use, after the translator
+    has loaded)."""
     global _batcher
     engine = translator()
     with _lock:
         if _batcher is None:
-            limits = batch_limits(str(getattr(engine, "device", "cpu")))
+            device = str(getattr(engine, "device", "cpu"))
+            limits = batch_limits(device)
             _batcher = Batcher(
                 translator=translator,
                 synthesizer=synthesizer,
                 limits=limits,
                 on_batch=_tell_listeners,
+                speech_threads=speech_threads(device),
             )
             logger.info(
                 "batching: at most %d utterances or %.0f s of audio per batch, waiting up to "
-                "%.0f ms",
+                "%.0f ms; %d speech thread(s)",
                 limits.max_items,
                 limits.max_audio_s,
                 limits.wait_s * 1000,
+                _batcher.speech.threads,
             )
         return _batcher
 
 
 def on_batch(listener: Callable[[BatchReport], None]) -> None:
-    """Call `listener` after every model call of the batcher (the worker-rate measurement)."""
+    """Call `listener` after every model call of the batcher (the worker-rate measurement):
+    from the model thread after a batch, from a speech thread after a sentence."""
     _batch_listeners.append(listener)
 
 

@@ -47,10 +47,18 @@ class RecordingTranslator:
 
 
 class RecordingSynthesizer:
-    def __init__(self) -> None:
+    """Records every sentence; `gate` (open unless `held`) holds each call."""
+
+    def __init__(self, *, held: bool = False) -> None:
         self.spoken: list[str] = []
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        if not held:
+            self.gate.set()
 
     def synthesize(self, text, *, lang, voice=None) -> Speech:
+        self.entered.set()
+        self.gate.wait(10)
         self.spoken.append(text)
         return Speech(audio=np.zeros(2400, np.float32), sample_rate=24_000)
 
@@ -176,12 +184,28 @@ def test_a_stuck_model_call_fails_the_rows_waiting_behind_it_in_bounded_time():
     first = hold_the_model_thread(batcher, translator)  # the model call that does not return
     with pytest.raises(EngineError, match=r"no answer in 0 s \(the worker may be stuck\)"):
         batcher.translate(TranslationRequest(seconds(2.0), "ru", "en"))
-    with pytest.raises(EngineError, match="no answer"):
-        batcher.speak("Hello.", lang="en", voice=None)
-    assert batcher.waiting() == 0  # neither runs later for no one
+    assert batcher.waiting() == 0  # it does not run later for no one
     translator.gate.set()
     assert first.result(5).text == "en->en 1.0"
     assert translator.batches == [["en->en 1.0"]]
+
+
+def test_a_stuck_sentence_fails_the_sentences_waiting_behind_it_in_bounded_time():
+    translator = RecordingTranslator()
+    translator.gate.set()
+    synthesizer = RecordingSynthesizer(held=True)
+    batcher, _ = make_batcher(translator, synthesizer, answer_within_s=0.2)
+    with ThreadPoolExecutor(1) as pool:
+        stuck = pool.submit(batcher.speak, "Stuck.", lang="en", voice=None)
+        assert synthesizer.entered.wait(5)
+        with pytest.raises(EngineError, match="no answer"):
+            batcher.speak("Hello.", lang="en", voice=None)
+        assert batcher.waiting() == 0  # "Hello." left the queue: it is never spoken
+        synthesizer.gate.set()
+        stuck.exception(5)  # answered, or its caller too stopped waiting
+    while not synthesizer.spoken:
+        threading.Event().wait(0.01)
+    assert synthesizer.spoken == ["Stuck."]
 
 
 def test_the_device_defaults_share_rows_only_on_a_gpu(settings):
@@ -278,27 +302,37 @@ def test_one_utterance_too_big_for_the_device_fails_clearly_alone():
 
 def test_every_first_sentence_is_spoken_before_anyones_second():
     translator = RecordingTranslator()
-    synthesizer = RecordingSynthesizer()
+    synthesizer = RecordingSynthesizer(held=True)
     batcher, reports = make_batcher(translator, synthesizer)
-    first = hold_the_model_thread(batcher, translator)  # holds the model thread
+    with ThreadPoolExecutor(1) as pool:  # the speech thread is held in z0, so the queue fills
+        holder = pool.submit(batcher.speak, "z0", lang="en", voice=None, arrival=0.0)
+        assert synthesizer.entered.wait(5)
+        spoken = _speak_two_utterances(batcher, synthesizer)
+        holder.result(5)
+    assert spoken[:3] == ["z0", "a0", "b0"]
+    assert sorted(spoken) == ["a0", "a1", "a2", "b0", "b1", "b2", "z0"]
+    assert spoken.index("a1") < spoken.index("a2")
+    assert [r.kind for r in reports].count("speak") == 7
+    assert translator.batches == []  # speech never went near the model thread
+
+
+def _speak_two_utterances(batcher: Batcher, synthesizer: RecordingSynthesizer) -> list[str]:
+    """Utterances a (older) and b speak three sentences each while the speech thread is held;
+    then it is let go. The order they were spoken in."""
 
     def speak_all(name: str, arrival: float) -> None:
         voice = BatchedSynthesizer(batcher, arrival=arrival)
         for sentence in range(3):
             voice.synthesize(f"{name}{sentence}", lang="en")
 
-    with ThreadPoolExecutor(3) as pool:
-        done = [pool.submit(speak_all, name, t) for name, t in (("a", 1.0), ("b", 2.0))]
+    with ThreadPoolExecutor(2) as pool:
+        done = [pool.submit(speak_all, name, t) for name, t in (("b", 2.0), ("a", 1.0))]
         while batcher.waiting() < 2:
             threading.Event().wait(0.01)
-        translator.gate.set()
+        synthesizer.gate.set()
         for future in done:
             future.result(5)
-    first.result(5)
-    assert synthesizer.spoken[:2] == ["a0", "b0"]
-    assert sorted(synthesizer.spoken) == ["a0", "a1", "a2", "b0", "b1", "b2"]
-    assert synthesizer.spoken.index("a1") < synthesizer.spoken.index("a2")
-    assert [r.kind for r in reports].count("speak") == 6
+    return synthesizer.spoken
 
 
 def test_a_batch_waits_for_company_at_most_wait_s():
