@@ -11,6 +11,10 @@ duration predictor instead of Piper's stochastic one (which adds ~0.5 M paramete
 flow over noise); neither is where the time goes (the decoder is). Durations are steered to
 2 frames (23 ms) per id (every id takes at least one frame; a phoneme is itself, its pad
 and often a stress mark), which gives these sentences about the length a voice reads them in.
+
+`build_medium_voice(..., dynamic_batch=True)` exports the same graph with a batch axis (padded
+`[B, n]` ids and their `input_lengths`; the padding gets no frames, a shorter row's audio is
+zeros past its end, as VITS' masks do), for `benchmarks/speech_batch.py`.
 """
 
 from __future__ import annotations
@@ -45,13 +49,15 @@ class Attention(nn.Module):
         super().__init__()
         self.q, self.k, self.v, self.o = (nn.Conv1d(HIDDEN, HIDDEN, 1) for _ in range(4))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [1, h, n]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, h, n]
+        batch = x.size(0)
+
         def heads(t: torch.Tensor) -> torch.Tensor:
-            return t.view(1, HEADS, HIDDEN // HEADS, -1).transpose(2, 3)  # [1, H, n, d]
+            return t.view(batch, HEADS, HIDDEN // HEADS, -1).transpose(2, 3)  # [B, H, n, d]
 
         q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
         scores = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(HIDDEN // HEADS), dim=-1)
-        out = (scores @ v).transpose(2, 3).reshape(1, HIDDEN, -1)
+        out = (scores @ v).transpose(2, 3).reshape(batch, HIDDEN, -1)
         return self.o(out)
 
 
@@ -67,14 +73,14 @@ class TextEncoder(nn.Module):
         self.proj = nn.Conv1d(HIDDEN, 2 * HIDDEN, 1)
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.emb(ids) * math.sqrt(HIDDEN)  # [1, n, h]
+        x = self.emb(ids) * math.sqrt(HIDDEN)  # [B, n, h]
         for attn, norm1, ffn_in, ffn_out, norm2 in zip(
             self.attn, self.norm1, self.ffn_in, self.ffn_out, self.norm2, strict=True
         ):
             x = norm1(x + attn(x.transpose(1, 2)).transpose(1, 2))
             y = ffn_out(F.relu(ffn_in(x.transpose(1, 2)))).transpose(1, 2)
             x = norm2(x + y)
-        h = x.transpose(1, 2)  # [1, h, n]
+        h = x.transpose(1, 2)  # [B, h, n]
         m, logs = torch.split(self.proj(h), HIDDEN, dim=1)
         return h, m, logs
 
@@ -93,7 +99,7 @@ class DurationPredictor(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         x = self.norm1(F.relu(self.conv1(h)).transpose(1, 2)).transpose(1, 2)
         x = self.norm2(F.relu(self.conv2(x)).transpose(1, 2)).transpose(1, 2)
-        return self.proj(x)  # log durations [1, 1, n]
+        return self.proj(x)  # log durations [B, 1, n]
 
 
 class WaveNet(nn.Module):
@@ -176,7 +182,7 @@ class Generator(nn.Module):
 
 
 class PiperShapedVits(nn.Module):
-    """Piper's inference graph: (input, input_lengths, scales) → output [1, 1, T]."""
+    """Piper's inference graph: (input, input_lengths, scales) → output [B, 1, T]."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -192,27 +198,40 @@ class PiperShapedVits(nn.Module):
         h, m_p, logs_p = self.enc_p(ids)
         mask = (torch.arange(ids.shape[1])[None, None, :] < lengths[:, None, None]).to(h.dtype)
         h, m_p, logs_p = h * mask, m_p * mask, logs_p * mask
-        w = torch.ceil(torch.exp(self.dp(h)) * length_scale).clamp(1.0, 12.0)[0, 0]  # [n]
-        ends = torch.cumsum(w, 0)
-        frames = torch.arange(ends[-1].to(torch.int64)).to(w.dtype)  # [T]
-        path = ((frames[:, None] < ends[None, :]) & (frames[:, None] >= (ends - w)[None, :])).to(
-            m_p.dtype
-        )  # [T, n]: which id each frame belongs to
-        m = (path @ m_p[0].T).T[None]  # [1, h, T]
-        logs = (path @ logs_p[0].T).T[None]
-        z = m + torch.randn_like(m) * torch.exp(logs) * noise_scale
+        w = torch.ceil(torch.exp(self.dp(h)) * length_scale).clamp(1.0, 12.0) * mask
+        w = w[:, 0, :]  # [B, n]: frames per id, none for the padding
+        ends = torch.cumsum(w, 1)
+        total = ends[:, -1]  # [B]: each row's frames
+        frames = torch.arange(total.max().to(torch.int64)).to(w.dtype)  # [T]
+        frame, end = frames[None, :, None], ends[:, None, :]
+        path = ((frame < end) & (frame >= end - w[:, None, :])).to(m_p.dtype)  # [B, T, n]
+        m = (path @ m_p.transpose(1, 2)).transpose(1, 2)  # [B, h, T]
+        logs = (path @ logs_p.transpose(1, 2)).transpose(1, 2)
+        y_mask = (frames[None, None, :] < total[:, None, None]).to(m.dtype)  # [B, 1, T]
+        z = (m + torch.randn_like(m) * torch.exp(logs) * noise_scale) * y_mask
         for flow in reversed(self.flows):
             z = flow.reverse(torch.flip(z, [1]))
         return self.dec(z)
 
 
-def build_medium_voice(path: Path | str, *, seed: int = 0) -> tuple[Path, int]:
+def build_medium_voice(
+    path: Path | str, *, seed: int = 0, dynamic_batch: bool = False
+) -> tuple[Path, int]:
     """Export the random-weight graph to `path` (ONNX, Piper's input/output names and dynamic
-    axes); returns the path and the parameter count."""
+    axes, the batch's too with `dynamic_batch`); returns the path and the parameter count."""
     torch.manual_seed(seed)
     model = PiperShapedVits().eval()
-    ids = torch.randint(0, SYMBOLS, (1, 60), dtype=torch.int64)
-    args = (ids, torch.tensor([60]), torch.tensor([0.667, 1.0, 0.8]))
+    rows = 2 if dynamic_batch else 1
+    ids = torch.randint(0, SYMBOLS, (rows, 60), dtype=torch.int64)
+    lengths = torch.tensor([60, 45][:rows])
+    args = (ids, lengths, torch.tensor([0.667, 1.0, 0.8]))
+    axes = {"input": {1: "phonemes"}, "output": {2: "time"}}
+    if dynamic_batch:
+        axes = {
+            "input": {0: "batch", 1: "phonemes"},
+            "input_lengths": {0: "batch"},
+            "output": {0: "batch", 2: "time"},
+        }
     path = Path(path)
     with torch.no_grad():
         torch.onnx.export(
@@ -222,7 +241,7 @@ def build_medium_voice(path: Path | str, *, seed: int = 0) -> tuple[Path, int]:
             dynamo=False,
             input_names=["input", "input_lengths", "scales"],
             output_names=["output"],
-            dynamic_axes={"input": {1: "phonemes"}, "output": {2: "time"}},
+            dynamic_axes=axes,
             opset_version=15,
         )
     return path, sum(p.numel() for p in model.parameters())
