@@ -179,7 +179,15 @@ export class Lane extends EventTarget {
     this.meter.set(0);
     this.els.input.disabled = false;
     this._setActivity("Stopped");
+    this._showStopped();
     emit("lane-stopped", { speaker: this.speaker });
+  }
+
+  /** The lane's badge after Stop: not "Connected" (its socket stays open only to receive the
+   * translations of what was already said). */
+  _showStopped() {
+    this.els.state.dataset.state = "stopped";
+    this.els.state.textContent = STATE_TEXT.closed;
   }
 
   /** End the current utterance now (push-to-talk let go). */
@@ -285,11 +293,15 @@ export class Lane extends EventTarget {
     const speaker = this.speaker;
     socket.addEventListener("state", (/** @type {any} */ { detail }) => {
       const { state, delayMs } = detail;
-      this.els.state.dataset.state = state;
-      this.els.state.textContent =
-        state === "retrying"
-          ? `${detail.restarting ? "Server restarting. " : ""}Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…`
-          : STATE_TEXT[state] || state;
+      if (!this.running && state === "live") {
+        this._showStopped(); // still connected for the last translations, but not sending
+      } else {
+        this.els.state.dataset.state = state;
+        this.els.state.textContent =
+          state === "retrying"
+            ? `${detail.restarting ? "Server restarting. " : ""}Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…`
+            : STATE_TEXT[state] || state;
+      }
       if (state === "retrying") this.conversation.markLost(speaker);
       emit("lane-socket", { speaker, state });
     });

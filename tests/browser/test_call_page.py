@@ -159,6 +159,8 @@ def test_a_call_with_both_lanes(page, console, them_wav, artifacts, browser_stac
 
     page.get_by_role("button", name="Stop call").click()
     wait_for_event(page, "call-stopped")
+    badges = page.locator('[data-role="state"]')
+    assert [badges.nth(i).inner_text() for i in range(badges.count())] == ["Stopped", "Stopped"]
     shots = screenshots(page, artifacts, "call-page", narrow=390)
     assert all(path.stat().st_size > 10_000 for path in shots)
     timings = {e["speaker"]: e["timings"] for e in events(page, "lane-result")}
