@@ -70,18 +70,24 @@ class Stack:
         path = self.logs.get(name)
         return path.read_text(errors="replace") if path and path.exists() else ""
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None):
+        """A process of the stack, in its own session, logging to `<name>.log`."""
         log = self.data_dir / f"{name}.log"
-        node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         proc = subprocess.Popen(
-            [*worker_command(node), "--without-gossip", "--without-mingle"],
+            command,
             cwd=ROOT,
-            env=self.env,
+            env=env or self.env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.procs[name], self.logs[name] = proc, log
+        return proc, log
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+        node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
+        command = [*worker_command(node), "--without-gossip", "--without-mingle"]
+        proc, log = self._spawn(name, command)
         # Ready = consuming and, with PRELOAD_MODELS, the models loaded.
         marker = b"models preloaded" if self.env.get("PRELOAD_MODELS") == "1" else b" ready."
         _wait_for(lambda: marker in log.read_bytes(), f"celery worker {name}", proc, 120)
@@ -91,16 +97,7 @@ class Stack:
         """Another Daphne process of the same stack (same database, Redis, settings) on a port
         of its own, as a second web replica; returns the port."""
         port = free_port()
-        log = self.data_dir / f"{name}.log"
-        proc = subprocess.Popen(
-            web_command(port),
-            cwd=ROOT,
-            env=self.env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name], self.logs[name] = proc, log
+        proc, _log = self._spawn(name, web_command(port))
         _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), name, proc, 60)
         return port
 
@@ -110,16 +107,8 @@ class Stack:
         port = free_port()
         config = self.data_dir / f"{name}.cfg"
         config.write_text(local_proxy_config(web_ports))
-        log = self.data_dir / f"{name}.log"
         env = self.env | {"PROXY_ADDRESS": "127.0.0.1", "PROXY_PORT": str(port)}
-        proc = subprocess.Popen(
-            proxy_command(config),
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name], self.logs[name] = proc, log
+        proc, _log = self._spawn(name, proxy_command(config), env)
         _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), name, proc, 30)
         return port
 
