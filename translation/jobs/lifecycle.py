@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from translation.events import Outcome
 from translation.jobs import liveness, states, transient_audio
@@ -16,6 +18,8 @@ from translation.jobs.delivery import deliver_result, notify_job_status
 from translation.models import Translation
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Status = Translation.Status
 
@@ -79,12 +83,43 @@ def _owned_by(row: Translation, worker: str | None) -> bool:
     return row.status == Status.RUNNING and row.worker == worker
 
 
+def written(write: Callable[[], T]) -> T:
+    """`write()`, tried again every DB_RETRY_S while the database cannot be reached, for up to
+    DB_OUTAGE_HOLD_S: the end of a run is already computed, and a restart or failover of
+    PostgreSQL must neither lose it nor have it translated again (the task's own retry would).
+    Any other database error, and the last one past the hold, is raised."""
+    deadline = time.monotonic() + settings.DB_OUTAGE_HOLD_S
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning(
+                "database unreachable (%s); writing again in %s s", exc, settings.DB_RETRY_S
+            )
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # the next try connects anew
+            time.sleep(settings.DB_RETRY_S)
+
+
 def finish_translation(
     translation_id: str, outcome: Outcome, *, worker: str | None = None
 ) -> Translation | None:
-    """Record a finished translation (text, audio, timings) as done. With `worker`, only while
-    that worker's run is the row's current one (`_owned_by`); None otherwise: the outcome of a
-    run that was superseded is dropped, so no translation ever produces two results."""
+    """Record a finished translation (text, audio, timings) as done, waiting out a database
+    outage (`written`). With `worker`, only while that worker's run is the row's current one
+    (`_owned_by`); None otherwise: the outcome of a run that was superseded is dropped, so no
+    translation ever produces two results."""
+    row = written(lambda: _record_done(translation_id, outcome, worker))
+    if row is None:
+        return None
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
+    notify_job_status(row)
+    return row
+
+
+def _record_done(translation_id: str, outcome: Outcome, worker: str | None) -> Translation | None:
     with transaction.atomic():
         row = Translation.objects.select_for_update().get(pk=translation_id)
         if not _owned_by(row, worker):
@@ -102,9 +137,6 @@ def finish_translation(
             _keep_output(row, outcome.wav)
         states.move(row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False)
         row.save()
-    if not row.store_audio:
-        transient_audio.forget_input(row.id)
-    notify_job_status(row)
     return row
 
 
@@ -121,15 +153,23 @@ def fail_translation(
     translation_id: str, error: str, *, worker: str | None = None
 ) -> Translation | None:
     """Record that a translation failed, with a reason a person can act on. With `worker`,
-    only while that worker's run is the row's current one; None when unknown or not."""
+    only while that worker's run is the row's current one; None when unknown or not. A database
+    outage is waited out (`written`)."""
+    row = written(lambda: _record_failed(translation_id, error, worker))
+    if row is None:
+        return None
+    if not row.store_audio:
+        transient_audio.forget_input(row.id)
+    notify_job_status(row)
+    return row
+
+
+def _record_failed(translation_id: str, error: str, worker: str | None) -> Translation | None:
     with transaction.atomic():
         row = Translation.objects.select_for_update().filter(pk=translation_id).first()
         if row is None or not _owned_by(row, worker):
             return None
         states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING])
-    if not row.store_audio:
-        transient_audio.forget_input(row.id)
-    notify_job_status(row)
     return row
 
 
