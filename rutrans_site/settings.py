@@ -239,6 +239,11 @@ if WORKER_DEAD_AFTER_S < 2 * WORKER_HEARTBEAT_S:
         f"({WORKER_HEARTBEAT_S}): one late heartbeat must not make a live worker look dead"
     )
 TRANSLATION_MAX_ATTEMPTS = max(1, env_int("TRANSLATION_MAX_ATTEMPTS", 2))
+# A worker whose translation is done while PostgreSQL is away (a restart, a failover) keeps
+# the outcome and writes it again every DB_RETRY_S for this long, instead of failing the task
+# and translating it again later (translation/jobs/lifecycle.py `written`).
+DB_OUTAGE_HOLD_S = env_float("DB_OUTAGE_HOLD_S", 30.0)
+DB_RETRY_S = env_float("DB_RETRY_S", 0.5)
 # With acks_late on Redis an unacknowledged task of a killed worker comes back after this many
 # seconds. Recovery does not wait for it (it re-queues on the heartbeat), and a task delivered
 # again while its first run is alive is skipped (`translation.jobs.lifecycle.start_translation`),
