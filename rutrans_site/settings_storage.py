@@ -69,11 +69,13 @@ STORAGES = storages_setting(S3_BUCKET)
 # --- PostgreSQL: a bounded pool of connections per process -------------------------------------
 
 # Each process (a Daphne, a worker with WORKER_CONCURRENCY task threads) opens at most
-# DB_POOL_MAX_SIZE server connections; a thread waits up to DB_POOL_TIMEOUT_S for a free one.
+# DB_POOL_MAX_SIZE server connections; a thread waits up to DB_POOL_TIMEOUT_S for a free one
+# (writes take milliseconds: a long wait means the server is away, and a live utterance then
+# is deferred, not held: translation/jobs/lifecycle.py DatabaseWatch).
 # 0: no pool (a connection per thread, kept 60 s).
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8)
 DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 1)
-DB_POOL_TIMEOUT_S = env_float("DB_POOL_TIMEOUT_S", 10.0)
+DB_POOL_TIMEOUT_S = env_float("DB_POOL_TIMEOUT_S", 3.0)
 
 
 def database_settings(url: str) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class LiveClient:
         self.ws = ws
         self.received = Received()
         self.violation: AssertionError | None = None
+        self.session = ""  # the server's id for this session (its `ready` status)
         self._reader = asyncio.create_task(self._read())
         self._new = asyncio.Event()
 
@@ -70,6 +71,7 @@ class LiveClient:
         ready = json.loads(await ws.recv())
         assert ready["type"] == "status" and ready["state"] == "ready", ready
         client = cls(ws)
+        client.session = ready["session"]
         if control is not None:
             await client.send_json(control)
             await client.wait_for(lambda m: m.get("state") == "configured", 5)

@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DatabaseError
+
 from translation import metrics
 from translation.audio.pcm import AudioFormatError
 from translation.audio.wav import wav_bytes_from_float32
 from translation.events import Outcome
-from translation.jobs import delivery, lifecycle, selectors
+from translation.jobs import delivery, lifecycle, selectors, transient_audio
 from translation.jobs.transient_audio import AudioUnavailable
 from translation.models import Translation
 from workers import runtime
@@ -188,12 +190,28 @@ def record_outcome(
     """Write the row, then end this run for its session, even if the row cannot be written
     now (the task is retried). `finish_translation` gives None when recovery gave the row to
     another run meanwhile: that run's events carry a newer attempt number, so the session
-    keeps only one run's result."""
+    keeps only one run's result. A deferred row (cut while the database was away) ends its
+    run first: the session hears it while the write waits for the database."""
+    deferred = transient_audio.is_deferred(row)
+    if deferred:
+        delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
     try:
         if lifecycle.finish_translation(str(row.id), outcome, worker=worker) is not None:
             metrics.UTTERANCES_DONE.labels(source=metrics.source_label(row.source)).inc()
+    except DatabaseError:
+        if not deferred:
+            raise
+        # Answered, but the database stayed away past DB_OUTAGE_HOLD_S: running it again
+        # would answer twice; its history row is what is lost, and the log says which.
+        logger.error(
+            "session %s utterance %s: translated, but not kept in the history: the database "
+            "was unreachable for longer than DB_OUTAGE_HOLD_S",
+            row.session_id,
+            row.seq,
+        )
     finally:
-        delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
+        if not deferred:
+            delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)
 
 
 def _outcome(

@@ -2,9 +2,10 @@
 // "busy" | "clear" | "refused", lag_s, queued, captions_paused, retry_after_s?, message}`
 // (translation/capacity.py; docs/ARCHITECTURE.md, protocol): busy = translations are late but
 // every utterance is still answered; refused = this connection was not admitted (close code
-// 1013), the client tries again after `retry_after_s`.
+// 1013), the client tries again after `retry_after_s`. `history_paused` (HistoryStatus): the
+// database is away; translation goes on and the history is written when it is back.
 
-export const CAPACITY_STATES = new Set(["busy", "clear", "refused"]);
+export const CAPACITY_STATES = new Set(["busy", "clear", "refused", "history_paused"]);
 
 /** The line to show for a capacity status, or null (nothing to show: caught up). */
 export function capacityText(status) {
@@ -12,6 +13,9 @@ export function capacityText(status) {
     const lag = Math.max(1, Math.round(status.lag_s));
     const captions = status.captions_paused ? "; live captions paused" : "";
     return `Translator busy: translations ${lag} s behind${captions}`;
+  }
+  if (status.state === "history_paused") {
+    return "History paused: the database is not reachable; translation goes on";
   }
   if (status.state === "refused") {
     const wait = Math.max(1, Math.round(status.retry_after_s || 0));

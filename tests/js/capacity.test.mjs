@@ -25,6 +25,11 @@ describe("capacityText", () => {
     );
   });
 
+  it("says the history is paused while the database is away", () => {
+    const paused = { type: "status", state: "history_paused", seq: 3, message: "history paused" };
+    assert.equal(capacityText(paused), "History paused: the database is not reachable; translation goes on");
+  });
+
   it("has nothing to say once the workers caught up", () => {
     assert.equal(capacityText({ ...BUSY, state: "clear", lag_s: 0 }), null);
   });

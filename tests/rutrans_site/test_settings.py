@@ -175,7 +175,7 @@ def test_postgres_connections_come_from_a_pool(tmp_path):
     real = {"DATABASE_URL": "postgresql://127.0.0.1:5432/test", "SECRET_KEY": "x" * 50}
     pooled = probe_storage(real, tmp_path)
     assert pooled["age"] == 0  # the pool wants it: a closed connection goes back to the pool
-    assert pooled["pool"] == {"min_size": 1, "max_size": 8, "timeout": 10.0}
+    assert pooled["pool"] == {"min_size": 1, "max_size": 8, "timeout": 3.0}
     sized = probe_storage(
         {**real, "DB_POOL_MAX_SIZE": "3", "DB_POOL_MIN_SIZE": "5", "DB_POOL_TIMEOUT_S": "2.5"},
         tmp_path,

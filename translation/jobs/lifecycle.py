@@ -4,18 +4,19 @@ waits for a row that failed outside its own run."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from translation.events import Outcome
 from translation.jobs import liveness, states, transient_audio
 from translation.jobs.delivery import deliver_result, notify_job_status
-from translation.models import Translation
+from translation.models import Call, Translation
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +35,32 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
     """Mark a row running on `worker` (its identity, `liveness.this_worker`). None when the
     row is unknown, finished, or running on another live worker: a duplicate or redelivered
     message (that worker finishes it). A row whose worker died is taken over, or failed once it
-    has had TRANSLATION_MAX_ATTEMPTS runs."""
+    has had TRANSLATION_MAX_ATTEMPTS runs.
+
+    A live utterance cut while PostgreSQL was away (`transient_audio.is_deferred`) is written
+    here once the database answers; while it does not, its unsaved row is run all the same
+    (its end is written by `finish_translation`, which waits for the database). Any other
+    row waits for the database up to DB_OUTAGE_HOLD_S (`written`); past it, the task retries."""
+    deferred = transient_audio.deferred_row(translation_id)
+    if deferred is None:  # a row the database holds: wait for it through an outage
+        return written(lambda: _start(translation_id, worker))
+    try:
+        if database.away:  # known to be down: no wait for a connection
+            raise OperationalError("the database is unreachable (DatabaseWatch)")
+        return _start(translation_id, worker)
+    except (OperationalError, InterfaceError):
+        database.went_away()
+        logger.warning(
+            "translation %s: database unreachable; running its deferred row", deferred.pk
+        )
+        deferred.status, deferred.worker, deferred.attempts = Status.RUNNING, worker[:200], 1
+        return deferred
+
+
+def _start(translation_id: str, worker: str) -> Translation | None:
     lost: Translation | None = None
     with transaction.atomic():
-        row = Translation.objects.select_for_update().filter(pk=translation_id).first()
+        row = _locked_row(translation_id)
         if row is None or row.is_terminal:
             return None
         if row.status == Status.RUNNING and row.worker != worker:
@@ -70,6 +93,25 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
     return row
 
 
+def _locked_row(translation_id: str) -> Translation | None:
+    """The row, locked for this transaction; a deferred row is inserted first (raw, so its
+    `created_at` is when it was spoken), with its recording when it keeps one."""
+    row = Translation.objects.select_for_update().filter(pk=translation_id).first()
+    if row is not None:
+        return row
+    deferred = transient_audio.deferred_row(translation_id)
+    if deferred is None:
+        return None
+    if deferred.call_id:
+        Call.objects.get_or_create(id=deferred.call_id)
+    if deferred.store_audio and not deferred.input_audio:
+        wav = ContentFile(transient_audio.get_input(deferred.pk))
+        deferred.input_audio.save(f"{deferred.pk}.wav", wav, save=False)
+    deferred.save_base(raw=True, force_insert=True)
+    logger.info("translation %s: deferred row written", deferred.pk)
+    return Translation.objects.select_for_update().get(pk=translation_id)
+
+
 def _owned_by(row: Translation, worker: str | None) -> bool:
     """May `worker` record the end of this row? Yes while the run it started is the current one,
     or when recovery re-queued the row and nobody has started it again (the re-queued message
@@ -83,6 +125,46 @@ def _owned_by(row: Translation, worker: str | None) -> bool:
     return row.status == Status.RUNNING and row.worker == worker
 
 
+class DatabaseWatch:
+    """Whether this process last found PostgreSQL unreachable. While it is, live utterances
+    are deferred at once (`submit_utterance`, `start_translation`) instead of each waiting
+    DB_POOL_TIMEOUT_S for a connection that will not come; one thread of its own tries the
+    database every DB_RETRY_S and ends the outage when it answers."""
+
+    def __init__(self) -> None:
+        self._away = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def away(self) -> bool:
+        return self._away.is_set()
+
+    def went_away(self) -> None:
+        with self._lock:
+            if self._away.is_set():
+                return
+            self._away.set()
+        logger.warning("database unreachable: deferring live rows until it answers")
+        threading.Thread(target=self._wait_for_it, name="rutrans-db-watch", daemon=True).start()
+
+    def _wait_for_it(self) -> None:
+        while True:
+            time.sleep(settings.DB_RETRY_S)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            except DatabaseError:
+                continue
+            finally:
+                connection.close()
+            self._away.clear()
+            logger.warning("database reachable again")
+            return
+
+
+database = DatabaseWatch()
+
+
 def written(write: Callable[[], T]) -> T:
     """`write()`, tried again every DB_RETRY_S while the database cannot be reached, for up to
     DB_OUTAGE_HOLD_S: the end of a run is already computed, and a restart or failover of
@@ -93,6 +175,7 @@ def written(write: Callable[[], T]) -> T:
         try:
             return write()
         except (OperationalError, InterfaceError) as exc:
+            database.went_away()
             if time.monotonic() >= deadline:
                 raise
             logger.warning(
@@ -113,15 +196,17 @@ def finish_translation(
     row = written(lambda: _record_done(translation_id, outcome, worker))
     if row is None:
         return None
-    if not row.store_audio:
-        transient_audio.forget_input(row.id)
+    _forget_transient(row)
     notify_job_status(row)
     return row
 
 
 def _record_done(translation_id: str, outcome: Outcome, worker: str | None) -> Translation | None:
     with transaction.atomic():
-        row = Translation.objects.select_for_update().get(pk=translation_id)
+        row = _locked_row(translation_id)
+        if row is None:
+            logger.warning("translation %s: no such row; dropping its outcome", translation_id)
+            return None
         if not _owned_by(row, worker):
             logger.info("translation %s: dropping the outcome of %s (%s)", row.id, worker, row)
             return None
@@ -138,6 +223,14 @@ def _record_done(translation_id: str, outcome: Outcome, worker: str | None) -> T
         states.move(row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False)
         row.save()
     return row
+
+
+def _forget_transient(row: Translation) -> None:
+    """A finished row's input leaves the cache (it has its file, or it keeps none)."""
+    if not row.store_audio or transient_audio.is_deferred(row):
+        transient_audio.forget_input(row.id)
+    if transient_audio.is_deferred(row):
+        transient_audio.forget_deferred_row(row.id)
 
 
 def _keep_output(row: Translation, wav: bytes) -> None:
@@ -158,15 +251,14 @@ def fail_translation(
     row = written(lambda: _record_failed(translation_id, error, worker))
     if row is None:
         return None
-    if not row.store_audio:
-        transient_audio.forget_input(row.id)
+    _forget_transient(row)
     notify_job_status(row)
     return row
 
 
 def _record_failed(translation_id: str, error: str, worker: str | None) -> Translation | None:
     with transaction.atomic():
-        row = Translation.objects.select_for_update().filter(pk=translation_id).first()
+        row = _locked_row(translation_id)
         if row is None or not _owned_by(row, worker):
             return None
         states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING])

@@ -33,7 +33,7 @@ def list_translations(*, status: str | None = None, source: str | None = None) -
 def load_input_audio(row: Translation) -> np.ndarray:
     """The input as 16 kHz mono float32 (the models' format): its file, or, for a row that
     keeps no audio, the cache (`transient_audio.AudioUnavailable` once it has expired)."""
-    if not row.store_audio:
+    if not row.store_audio or not row.input_audio:  # no file (yet: a deferred row)
         return load_audio_16k(transient_audio.get_input(row.id))
     with row.input_audio.open("rb") as fh:
         return load_audio_16k(fh.read())

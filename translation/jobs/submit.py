@@ -3,6 +3,7 @@ translation queued (after the commit)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -24,12 +25,14 @@ from translation.audio.vad import require_speech
 from translation.audio.wav import wav_bytes_from_float32
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.history import storage
-from translation.jobs import transient_audio
+from translation.jobs import lifecycle, transient_audio
 from translation.limits import quotas
 from translation.limits.clients import Client
 from translation.messaging.dispatch import enqueue_translation
 from translation.models import Call, Translation
 from translation.streaming.protocol import SessionConfig
+
+logger = logging.getLogger(__name__)
 
 
 def keeps_audio(config: SessionConfig) -> bool:
@@ -57,7 +60,9 @@ def submit_utterance(
     a lane of a call, `call_id` and its `speaker`, on the call's clock).
 
     Its seconds count against the client's audio quota (LimitExceeded, nothing stored); a
-    nearly full disk refuses it (MediaFull) when its recording would be kept."""
+    nearly full disk refuses it (MediaFull) when its recording would be kept. While the
+    database cannot be reached, it is translated all the same and its row written later
+    (`transient_audio.is_deferred`: the row returned is not saved yet)."""
     row_id = uuid.uuid4()
     store = keeps_audio(config)
     if store:
@@ -65,37 +70,57 @@ def submit_utterance(
     duration_s = round(len(audio) / MODEL_SAMPLE_RATE, 3)
     charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
+    row = Translation(
+        id=row_id,
+        source=Translation.Source.LIVE,
+        session_id=session_id,
+        seq=seq,
+        call_id=call_id,
+        speaker=speaker if call_id else "",
+        reply_channel=reply_channel,
+        client=client.key if client else "",
+        store_audio=store,
+        requested_src=config.src,
+        requested_tgt=config.tgt or "",
+        duration_s=duration_s,
+        stream_start_s=stream_start_s,
+        stream_end_s=stream_end_s,
+        timings=dict(timings or {}),
+        meta={"voices": dict(config.voices), "submitted_at": time.time()},
+        enqueued_at=timezone.now(),
+    )
     try:
+        if lifecycle.database.away:  # known to be down: no wait for a connection
+            raise OperationalError("the database is unreachable (DatabaseWatch)")
         with transaction.atomic():
             if call_id:  # staff may have deleted the call from /history while a lane talks
                 Call.objects.get_or_create(id=call_id)
-            row = Translation(
-                id=row_id,
-                source=Translation.Source.LIVE,
-                session_id=session_id,
-                seq=seq,
-                call_id=call_id,
-                speaker=speaker if call_id else "",
-                reply_channel=reply_channel,
-                client=client.key if client else "",
-                store_audio=store,
-                requested_src=config.src,
-                requested_tgt=config.tgt or "",
-                duration_s=duration_s,
-                stream_start_s=stream_start_s,
-                stream_end_s=stream_end_s,
-                timings=dict(timings or {}),
-                meta={"voices": dict(config.voices), "submitted_at": time.time()},
-                enqueued_at=timezone.now(),
-            )
             _keep_input(row, wav)
             row.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_translation(str(row_id)))
+    except (OperationalError, InterfaceError) as exc:  # PostgreSQL is away: translate anyway
+        logger.warning(
+            "utterance %s/%d: database unreachable (%s); row deferred", session_id, seq, exc
+        )
+        lifecycle.database.went_away()
+        _defer(row, wav)
     except BaseException:
         charge.refund()
         raise
     metrics.UTTERANCES_SUBMITTED.labels(source="live").inc()
     return row
+
+
+def _defer(row: Translation, wav: bytes) -> None:
+    """Queue a live utterance whose row cannot be written now: the row and its input wait in
+    the cache (`transient_audio`), the worker translates from there and writes the row when
+    the database is back (`lifecycle.start_translation`, `written`), the recording with it."""
+    if row.input_audio:  # a file saved before the row's insert failed: the cache holds it now
+        row.input_audio.delete(save=False)
+    row.created_at = timezone.now()
+    transient_audio.put_input(row.id, wav)
+    transient_audio.put_deferred_row(row)
+    enqueue_translation(str(row.id))
 
 
 def _keep_input(row: Translation, wav: bytes) -> None:

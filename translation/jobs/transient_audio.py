@@ -8,12 +8,19 @@ long as it is needed, never in a file.
 - an upload's translated WAV: put when the row is done, handed out by the REST download once
   (`take_output`), else gone after TRANSIENT_AUDIO_S. A live utterance's translation went to
   the session over its socket and is not kept at all.
+
+And the row itself of a live utterance cut while PostgreSQL is away (`put_deferred_row`): the
+worker translates it from here and writes it when the database is back (its input audio waits
+here too, whatever the row keeps).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core import serializers
 from django.core.cache import cache
+
+from translation.models import Translation
 
 
 class AudioUnavailable(LookupError):
@@ -26,6 +33,10 @@ def _input_key(row_id: object) -> str:
 
 def _output_key(row_id: object) -> str:
     return f"audio:output:{row_id}"
+
+
+def _deferred_key(row_id: object) -> str:
+    return f"row:deferred:{row_id}"
 
 
 def put_input(row_id: object, wav: bytes) -> None:
@@ -68,3 +79,35 @@ def take_output(row_id: object) -> bytes:
         )
     cache.delete(key)
     return wav
+
+
+DEFERRED = "history_deferred"
+"""`meta` flag of a row cut while PostgreSQL was away and written by its worker afterwards."""
+
+
+def is_deferred(row: Translation) -> bool:
+    """Was this row cut while the database was away (its worker writes it later)?"""
+    return bool(row.meta.get(DEFERRED))
+
+
+def put_deferred_row(row: Translation) -> None:
+    """Keep an unsaved row (Django's JSON serialization, `created_at` included) until a worker
+    has written it, STALE_TRANSLATION_S at most; it is flagged `is_deferred`."""
+    row.meta[DEFERRED] = True
+    data = serializers.serialize("json", [row])
+    cache.set(_deferred_key(row.pk), data, timeout=settings.STALE_TRANSLATION_S)
+
+
+def deferred_row(row_id: object) -> Translation | None:
+    """The unsaved row kept by `put_deferred_row`, or None (there is none: the database has it,
+    or never had it)."""
+    data = cache.get(_deferred_key(row_id))
+    if data is None:
+        return None
+    row = next(iter(serializers.deserialize("json", data))).object
+    assert isinstance(row, Translation)
+    return row
+
+
+def forget_deferred_row(row_id: object) -> None:
+    cache.delete(_deferred_key(row_id))

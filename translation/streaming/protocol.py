@@ -270,6 +270,29 @@ def capacity_status_message(status: CapacityStatus) -> str:
     return status.model_dump_json(exclude_none=True)
 
 
+HISTORY_PAUSED = (
+    "history paused: the database is not reachable; every sentence is still translated and "
+    "spoken, and kept in the history when the database is back"
+)
+
+
+class HistoryStatus(BaseModel):
+    """`history_paused`: PostgreSQL cannot be reached; from utterance `seq` on, translations go
+    on and their rows are written when it is back (within DB_OUTAGE_HOLD_S). Sent once an
+    outage; nothing is an error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["status"] = "status"
+    state: Literal["history_paused"] = "history_paused"
+    seq: int = Field(description="the first utterance whose row waits for the database")
+    message: str = HISTORY_PAUSED
+
+
+def history_paused_message(seq: int) -> str:
+    return HistoryStatus(seq=seq).model_dump_json()
+
+
 def close_reason(text: str) -> str:
     """`text` cut to fit a WebSocket close frame (at most 123 bytes of UTF-8)."""
     encoded = text.encode()

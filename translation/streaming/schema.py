@@ -14,7 +14,12 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from translation.streaming.protocol import CapacityStatus, ControlMessage, StablePrefix
+from translation.streaming.protocol import (
+    CapacityStatus,
+    ControlMessage,
+    HistoryStatus,
+    StablePrefix,
+)
 
 SCHEMA_ID = "https://rutrans.local/protocol.schema.json"
 
@@ -142,6 +147,7 @@ SERVER_MESSAGES: dict[str, tuple[type[BaseModel], ...]] = {
     "/ws/translate": (
         StatusMessage,
         CapacityStatus,
+        HistoryStatus,
         ErrorMessage,
         ResultMessage,
         AudioEndMessage,

@@ -56,6 +56,14 @@ class LiveSession:
     # Utterances are placed on the wall clock (since the first control), not by the samples
     # before them: a client that sends nothing while quiet (push-to-talk) keeps its times.
     wall: StreamClock = field(default_factory=StreamClock)
+    history_paused: bool = False  # its last utterance's row waits for the database
+
+    def history_notice(self, deferred: bool) -> bool:
+        """Is now the time to tell the session its history is paused? At the first utterance
+        whose row is deferred (`submit_utterance`) after one that was stored: once an outage."""
+        tell = deferred and not self.history_paused
+        self.history_paused = deferred
+        return tell
 
     def __post_init__(self) -> None:
         self.results = ResultSequencer(clock=self.clock)

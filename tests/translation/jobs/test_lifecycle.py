@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, OperationalError
+from django.utils import timezone
 
 from tests.translation.jobs.test_states import outcome, row_of
-from translation.jobs import lifecycle
+from translation.jobs import lifecycle, transient_audio
 from translation.jobs.liveness import this_worker
 from translation.models import Translation
 
 Status = Translation.Status
+
+
+class QuietWatch(lifecycle.DatabaseWatch):
+    """This test's own outage flag: no thread of its own tries the database."""
+
+    def _wait_for_it(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def database_watch(monkeypatch) -> lifecycle.DatabaseWatch:
+    watch = QuietWatch()
+    monkeypatch.setattr(lifecycle, "database", watch)
+    return watch
 
 
 class Outage:
@@ -77,3 +95,65 @@ def test_a_run_that_ends_during_an_outage_is_recorded_done_once_it_is_over(setti
     assert done is not None and done.status == Status.DONE and done.attempts == 1
     assert failing["left"] == 0  # two failed tries, then the real write
     assert Translation.objects.get(pk=row.pk).text == "т"
+
+
+# --- a live utterance cut while the database is away ----------------------------------------
+
+
+def deferred(**fields) -> Translation:
+    """An utterance as `submit_utterance` defers it: an unsaved row and its input, cached."""
+    row = Translation(source="live", session_id="s1", seq=4, store_audio=False, **fields)
+    row.created_at = timezone.now() - timedelta(seconds=12)
+    transient_audio.put_input(row.pk, b"RIFF-wav")
+    transient_audio.put_deferred_row(row)
+    return row
+
+
+@pytest.mark.django_db
+def test_a_deferred_row_runs_while_the_database_is_away_and_is_written_once_it_is_back(
+    settings, monkeypatch
+):
+    settings.DB_OUTAGE_HOLD_S, settings.DB_RETRY_S = 5.0, 0.01
+    row = deferred(reply_channel="chan!1")
+    real_start = lifecycle._start
+
+    def unreachable(*args):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(lifecycle, "_start", unreachable)
+    running = lifecycle.start_translation(str(row.pk), worker=this_worker())
+    assert running is not None and running.status == Status.RUNNING and running._state.adding
+    assert not Translation.objects.filter(pk=row.pk).exists()
+
+    monkeypatch.setattr(lifecycle, "_start", real_start)
+    done = lifecycle.finish_translation(str(row.pk), outcome(), worker=this_worker())
+    assert done is not None and done.status == Status.DONE
+    stored = Translation.objects.get(pk=row.pk)
+    assert (stored.session_id, stored.seq, stored.text) == ("s1", 4, "т")
+    assert abs((stored.created_at - row.created_at).total_seconds()) < 0.01  # when spoken
+    assert transient_audio.is_deferred(stored)
+    assert transient_audio.deferred_row(row.pk) is None  # written exactly once: gone
+    with pytest.raises(transient_audio.AudioUnavailable):
+        transient_audio.get_input(row.pk)
+    assert lifecycle.finish_translation(str(row.pk), outcome(), worker=this_worker()) is None
+
+
+@pytest.mark.django_db
+def test_a_deferred_row_reaching_a_worker_after_the_outage_is_written_when_it_starts():
+    row = deferred()
+    started = lifecycle.start_translation(str(row.pk), worker=this_worker())
+    assert started is not None and not started._state.adding
+    assert (started.status, started.attempts) == (Status.RUNNING, 1)
+    assert Translation.objects.filter(pk=row.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_row_the_database_holds_waits_for_it_then_its_task_retries(settings, monkeypatch):
+    settings.DB_OUTAGE_HOLD_S, settings.DB_RETRY_S = 0.05, 0.01
+
+    def unreachable(*args):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(lifecycle, "_start", unreachable)
+    with pytest.raises(OperationalError):
+        lifecycle.start_translation(str(uuid.uuid4()), worker=this_worker())

@@ -15,8 +15,10 @@ from translation.models import Translation
 from translation.streaming import schema
 from translation.streaming.captions import UtteranceAgreement, partial_payload
 from translation.streaming.protocol import (
+    HistoryStatus,
     audio_end_message,
     error_message,
+    history_paused_message,
     result_payload,
     status_message,
 )
@@ -78,6 +80,8 @@ def test_real_messages_fit_their_models():
     schema.ResultMessage.model_validate(result)
     schema.AudioEndMessage.model_validate_json(audio_end_message(seq=0, pieces=2, error="e"))
     schema.ErrorMessage.model_validate_json(error_message("bad", seq=3))
+    paused = HistoryStatus.model_validate_json(history_paused_message(5))
+    assert (paused.state, paused.seq) == ("history_paused", 5) and "database" in paused.message
     schema.StatusMessage.model_validate_json(status_message("ready", session="abc"))
     schema.StatusMessage.model_validate_json(
         status_message("captions", seq=1, due=3, sent=2, skipped=1)

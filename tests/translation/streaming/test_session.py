@@ -106,3 +106,9 @@ def test_segmenter_takes_the_continuous_speech_settings(settings):
     schedule = new_segmenter().pauses
     assert (schedule.silence_ms, schedule.min_silence_ms) == (settings.UTTERANCE_SILENCE_MS, 300)
     assert (schedule.shrink_after_s, schedule.shrink_over_s) == (2.0, 3.0)
+
+
+def test_the_session_is_told_once_an_outage_that_its_history_is_paused():
+    live = LiveSession()
+    told = [live.history_notice(deferred) for deferred in (False, True, True, True, False, True)]
+    assert told == [False, True, False, False, False, True]  # two outages, told once each
