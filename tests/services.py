@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -132,6 +133,64 @@ class PrivateRedis:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the caller's own (initdb in a temporary folder, a free port,
+    trust auth), so a test can really stop and start it; the shared one is never touched. The
+    server refuses to run as root: it runs as the `postgres` user when the tests run as root
+    (in a folder of /tmp that user can reach: pytest's own are private to root)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        from tests.stack import free_port
+
+        self.root, self.port = Path(tempfile.mkdtemp(prefix="rutrans-pg-")), free_port()
+        self.data = self.root / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/rutrans"
+
+    def _run(self, tool: str, *args: str) -> None:
+        import glob
+        import subprocess
+
+        found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+        if not found:
+            missing(f"PostgreSQL's {tool} (apt-get install postgresql)")
+        command = [found[-1], *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def create(self) -> PrivatePostgres:
+        import shutil
+
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "rutrans")
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        import shutil
+
+        try:
+            self.stop()
+        except Exception:  # noqa: BLE001 - already stopped
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class LocalS3:

@@ -2,10 +2,11 @@
 // "busy" | "clear" | "refused", lag_s, queued, captions_paused, retry_after_s?, message}`
 // (translation/capacity.py; docs/ARCHITECTURE.md, protocol): busy = translations are late but
 // every utterance is still answered; refused = this connection was not admitted (close code
-// 1013), the client tries again after `retry_after_s`. `history_paused` (HistoryStatus): the
-// database is away; translation goes on and the history is written when it is back.
+// 1013), the client tries again after `retry_after_s`. HistoryStatus: `history_paused` (the
+// database is away; the history is written when it is back) and `recording_paused` (the disk is
+// full; no audio is kept): translation goes on.
 
-export const CAPACITY_STATES = new Set(["busy", "clear", "refused", "history_paused"]);
+export const CAPACITY_STATES = new Set(["busy", "clear", "refused", "history_paused", "recording_paused"]);
 
 /** The line to show for a capacity status, or null (nothing to show: caught up). */
 export function capacityText(status) {
@@ -16,6 +17,9 @@ export function capacityText(status) {
   }
   if (status.state === "history_paused") {
     return "History paused: the database is not reachable; translation goes on";
+  }
+  if (status.state === "recording_paused") {
+    return "Recordings paused: the server's disk is full; translation goes on";
   }
   if (status.state === "refused") {
     const wait = Math.max(1, Math.round(status.retry_after_s || 0));

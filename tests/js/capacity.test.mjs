@@ -30,6 +30,11 @@ describe("capacityText", () => {
     assert.equal(capacityText(paused), "History paused: the database is not reachable; translation goes on");
   });
 
+  it("says recordings are paused while the disk is full", () => {
+    const full = { type: "status", state: "recording_paused", seq: 1, message: "disk full" };
+    assert.equal(capacityText(full), "Recordings paused: the server's disk is full; translation goes on");
+  });
+
   it("has nothing to say once the workers caught up", () => {
     assert.equal(capacityText({ ...BUSY, state: "clear", lag_s: 0 }), null);
   });

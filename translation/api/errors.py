@@ -14,6 +14,7 @@ from rest_framework.views import exception_handler
 from translation.audio.pcm import AudioFormatError
 from translation.audio.vad import NoSpeechFound
 from translation.history.storage import MediaFull
+from translation.jobs import lifecycle
 from translation.limits.quotas import LimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, plus the errors of this domain, all in the one shape."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        lifecycle.database.went_away()  # watched: the pool is renewed the moment it is back
         exc = ServiceUnavailable()
     elif isinstance(exc, DatabaseError):
         logger.exception("database error")

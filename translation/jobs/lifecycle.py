@@ -7,11 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from translation.events import Outcome
 from translation.jobs import liveness, states, transient_audio
@@ -129,7 +131,7 @@ class DatabaseWatch:
     """Whether this process last found PostgreSQL unreachable. While it is, live utterances
     are deferred at once (`submit_utterance`, `start_translation`) instead of each waiting
     DB_POOL_TIMEOUT_S for a connection that will not come; one thread of its own tries the
-    database every DB_RETRY_S and ends the outage when it answers."""
+    server every DB_RETRY_S and ends the outage when it answers."""
 
     def __init__(self) -> None:
         self._away = threading.Event()
@@ -139,7 +141,16 @@ class DatabaseWatch:
     def away(self) -> bool:
         return self._away.is_set()
 
+    @staticmethod
+    def is_outage(exc: BaseException) -> bool:
+        """Is `exc` PostgreSQL out of reach (not a bad query, not SQLite's lock)?"""
+        return isinstance(exc, (OperationalError, InterfaceError)) and (
+            connection.vendor == "postgresql"
+        )
+
     def went_away(self) -> None:
+        if connection.vendor != "postgresql":
+            return
         with self._lock:
             if self._away.is_set():
                 return
@@ -148,15 +159,18 @@ class DatabaseWatch:
         threading.Thread(target=self._wait_for_it, name="rutrans-db-watch", daemon=True).start()
 
     def _wait_for_it(self) -> None:
+        import psycopg
+
+        params = {**connection.get_connection_params(), "connect_timeout": 2}
         while True:
             time.sleep(settings.DB_RETRY_S)
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-            except DatabaseError:
+            try:  # a connection of its own: the pool may be waiting out its reconnect backoff
+                with psycopg.connect(**params) as probe:
+                    probe.execute("SELECT 1")
+            except psycopg.Error:
                 continue
-            finally:
-                connection.close()
+            if connection.pool is not None:  # a new pool connects now, not at its next backoff
+                connection.close_pool()
             self._away.clear()
             logger.warning("database reachable again")
             return
@@ -193,7 +207,8 @@ def finish_translation(
     outage (`written`). With `worker`, only while that worker's run is the row's current one
     (`_owned_by`); None otherwise: the outcome of a run that was superseded is dropped, so no
     translation ever produces two results."""
-    row = written(lambda: _record_done(translation_id, outcome, worker))
+    ended = timezone.now()  # the run's end, whenever the database takes it (the rate reads it)
+    row = written(lambda: _record_done(translation_id, outcome, worker, ended))
     if row is None:
         return None
     _forget_transient(row)
@@ -201,7 +216,9 @@ def finish_translation(
     return row
 
 
-def _record_done(translation_id: str, outcome: Outcome, worker: str | None) -> Translation | None:
+def _record_done(
+    translation_id: str, outcome: Outcome, worker: str | None, ended: datetime
+) -> Translation | None:
     with transaction.atomic():
         row = _locked_row(translation_id)
         if row is None:
@@ -220,7 +237,9 @@ def _record_done(translation_id: str, outcome: Outcome, worker: str | None) -> T
         row.meta = {**row.meta, **outcome.meta}
         if outcome.wav:
             _keep_output(row, outcome.wav)
-        states.move(row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False)
+        states.move(
+            row, Status.DONE, expected=[Status.QUEUED, Status.RUNNING], save=False, at=ended
+        )
         row.save()
     return row
 
@@ -248,7 +267,8 @@ def fail_translation(
     """Record that a translation failed, with a reason a person can act on. With `worker`,
     only while that worker's run is the row's current one; None when unknown or not. A database
     outage is waited out (`written`)."""
-    row = written(lambda: _record_failed(translation_id, error, worker))
+    ended = timezone.now()
+    row = written(lambda: _record_failed(translation_id, error, worker, ended))
     if row is None:
         return None
     _forget_transient(row)
@@ -256,12 +276,14 @@ def fail_translation(
     return row
 
 
-def _record_failed(translation_id: str, error: str, worker: str | None) -> Translation | None:
+def _record_failed(
+    translation_id: str, error: str, worker: str | None, ended: datetime
+) -> Translation | None:
     with transaction.atomic():
         row = _locked_row(translation_id)
         if row is None or not _owned_by(row, worker):
             return None
-        states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING])
+        states.fail(row, error, expected=[Status.QUEUED, Status.RUNNING], at=ended)
     return row
 
 

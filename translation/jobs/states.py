@@ -16,6 +16,7 @@ two writers that race (a worker finishing, the sweeper failing) never both win.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -54,18 +55,20 @@ def move(
     expected: Iterable[str],
     fields: Iterable[str] = (),
     save: bool = True,
+    at: datetime | None = None,
 ) -> Translation:
     """Move a (locked) row to `target`: check that it is in one of the `expected` statuses
     (else StaleStatus) and that the move exists (else IllegalTransition), set the status and
-    the timestamp that goes with it, and save the status with `fields` (the caller's other
-    changes). `save=False` for a caller that saves the whole row itself."""
+    the timestamp that goes with it (`at`, when it happened before it could be written: a run
+    that ended while the database was away), and save the status with `fields` (the caller's
+    other changes). `save=False` for a caller that saves the whole row itself."""
     expected = frozenset(expected)
     if row.status not in expected:
         raise StaleStatus(
             f"translation {row.id} is '{row.status}', not {' or '.join(sorted(expected))}"
         )
     check(row.status, target)
-    now = timezone.now()
+    now = at or timezone.now()
     changed = {"status", *fields}
     if target == Status.RUNNING:
         row.started_at = now
@@ -82,7 +85,9 @@ def move(
     return row
 
 
-def fail(row: Translation, error: str, *, expected: Iterable[str]) -> Translation:
+def fail(
+    row: Translation, error: str, *, expected: Iterable[str], at: datetime | None = None
+) -> Translation:
     """Move a row to `failed` with a reason a person can act on."""
     row.error = error
-    return move(row, Status.FAILED, expected=expected, fields=["error"])
+    return move(row, Status.FAILED, expected=expected, fields=["error"], at=at)

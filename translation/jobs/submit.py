@@ -3,6 +3,7 @@ translation queued (after the commit)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -30,9 +31,12 @@ from translation.limits import quotas
 from translation.limits.clients import Client
 from translation.messaging.dispatch import enqueue_translation
 from translation.models import Call, Translation
-from translation.streaming.protocol import SessionConfig
+from translation.streaming.protocol import HistoryNotice, SessionConfig
 
 logger = logging.getLogger(__name__)
+
+RECORDING_SKIPPED = "recording_skipped"
+"""`meta`: why this live utterance's recording was not kept (the disk was full)."""
 
 
 def keeps_audio(config: SessionConfig) -> bool:
@@ -60,13 +64,17 @@ def submit_utterance(
     a lane of a call, `call_id` and its `speaker`, on the call's clock).
 
     Its seconds count against the client's audio quota (LimitExceeded, nothing stored); a
-    nearly full disk refuses it (MediaFull) when its recording would be kept. While the
-    database cannot be reached, it is translated all the same and its row written later
-    (`transient_audio.is_deferred`: the row returned is not saved yet)."""
+    nearly full disk (MEDIA_MIN_FREE_MB, or a write that finds no space) keeps no recording of
+    it, and it is translated all the same. So it is while the database cannot be reached: its
+    row is written later (`transient_audio.is_deferred`: the row returned is not saved yet).
+    `history_notice` says what the session is to be told of either."""
     row_id = uuid.uuid4()
-    store = keeps_audio(config)
+    store, meta = keeps_audio(config), {"voices": dict(config.voices), "submitted_at": time.time()}
     if store:
-        storage.require_free_space()
+        try:
+            storage.require_free_space()
+        except storage.MediaFull as exc:  # translated all the same; only the recording waits
+            store, meta[RECORDING_SKIPPED] = False, str(exc)
     duration_s = round(len(audio) / MODEL_SAMPLE_RATE, 3)
     charge = quotas.charge_audio(client, duration_s) if client else quotas.AudioCharge(None, 0)
     wav = wav_bytes_from_float32(audio, MODEL_SAMPLE_RATE)
@@ -86,7 +94,7 @@ def submit_utterance(
         stream_start_s=stream_start_s,
         stream_end_s=stream_end_s,
         timings=dict(timings or {}),
-        meta={"voices": dict(config.voices), "submitted_at": time.time()},
+        meta=meta,
         enqueued_at=timezone.now(),
     )
     try:
@@ -98,17 +106,26 @@ def submit_utterance(
             _keep_input(row, wav)
             row.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_translation(str(row_id)))
-    except (OperationalError, InterfaceError) as exc:  # PostgreSQL is away: translate anyway
-        logger.warning(
-            "utterance %s/%d: database unreachable (%s); row deferred", session_id, seq, exc
-        )
-        lifecycle.database.went_away()
+    except BaseException as exc:
+        if not lifecycle.database.is_outage(exc):
+            charge.refund()
+            raise
+        logger.warning("utterance %s/%d: database unreachable (%s); deferred", session_id, seq, exc)
+        lifecycle.database.went_away()  # PostgreSQL is away: translate all the same
         _defer(row, wav)
-    except BaseException:
-        charge.refund()
-        raise
     metrics.UTTERANCES_SUBMITTED.labels(source="live").inc()
     return row
+
+
+def history_notice(row: Translation) -> HistoryNotice | None:
+    """What a live session is told of this utterance's history (a `HistoryStatus` state):
+    `history_paused` (its row waits for the database), `recording_paused` (the disk is full:
+    no recording of it is kept), or None (nothing out of the ordinary)."""
+    if transient_audio.is_deferred(row):
+        return "history_paused"
+    if row.meta.get(RECORDING_SKIPPED):
+        return "recording_paused"
+    return None
 
 
 def _defer(row: Translation, wav: bytes) -> None:
@@ -124,11 +141,32 @@ def _defer(row: Translation, wav: bytes) -> None:
 
 
 def _keep_input(row: Translation, wav: bytes) -> None:
-    """The models' input: a file beside the row, or, keeping no audio, the cache."""
-    if row.store_audio:
-        row.input_audio.save(f"{row.id}.wav", ContentFile(wav), save=False)
-    else:
+    """The models' input: a file beside the row, or, keeping no audio, the cache. A live
+    utterance whose file finds the disk full keeps none (what was written of it is removed);
+    an upload's is refused (MediaFull)."""
+    if not row.store_audio:
         transient_audio.put_input(row.id, wav)
+        return
+    name = row.input_audio.field.generate_filename(row, f"{row.id}.wav")
+    try:
+        row.input_audio = _save_file(name, wav)
+    except storage.MediaFull as exc:
+        if row.source != Translation.Source.LIVE:
+            raise
+        row.store_audio, row.meta[RECORDING_SKIPPED] = False, str(exc)
+        transient_audio.put_input(row.id, wav)
+
+
+def _save_file(name: str, data: bytes) -> str:
+    """Write a recording; a disk that fills meanwhile raises MediaFull, and what was written
+    of the file is removed (nothing half-written is left)."""
+    try:
+        return default_storage.save(name, ContentFile(data))
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        default_storage.delete(name)
+        raise storage.MediaFull(f"the server's disk is full ({exc.strerror})") from exc
 
 
 def submit_upload(
@@ -194,9 +232,7 @@ def submit_upload(
                 },
             )
             if store:
-                original = default_storage.save(
-                    f"uploads/{row_id}/{_generated_upload_name(filename)}", ContentFile(data)
-                )
+                original = _save_file(f"uploads/{row_id}/{_generated_upload_name(filename)}", data)
                 stored.append(original)
                 row.meta["upload"]["stored_as"] = original
             _keep_input(row, wav)

@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from translation import events
 from translation.audio.pcm import AudioFormatError
 from translation.events import AudioEnd, AudioPiece, SessionEvent, UtteranceFailed, UtteranceResult
-from translation.jobs import capacity, submit, transient_audio
+from translation.jobs import capacity, submit
 from translation.limits import quotas
 from translation.limits.clients import client_of_scope
 from translation.messaging.channel_layer import remember_event_loop
@@ -38,7 +38,7 @@ from translation.streaming.protocol import (
     capacity_status_message,
     close_reason,
     error_message,
-    history_paused_message,
+    history_status_message,
     status_message,
 )
 from translation.streaming.restart import LiveSessionDrains
@@ -294,8 +294,8 @@ class TranslateConsumer(
                 )
             )
             return
-        if live.history_notice(transient_audio.is_deferred(row)):  # once per outage
-            await self.send(text_data=history_paused_message(item.seq))
+        if notice := live.history_notice(submit.history_notice(row)):  # once while it lasts
+            await self.send(text_data=history_status_message(notice, item.seq))
         submit_ms = round((time.perf_counter() - started) * 1000.0, 2)
         live.results.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
         await self.send(

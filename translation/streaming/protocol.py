@@ -270,27 +270,33 @@ def capacity_status_message(status: CapacityStatus) -> str:
     return status.model_dump_json(exclude_none=True)
 
 
-HISTORY_PAUSED = (
-    "history paused: the database is not reachable; every sentence is still translated and "
-    "spoken, and kept in the history when the database is back"
-)
+HistoryNotice = Literal["history_paused", "recording_paused"]
+
+HISTORY_NOTICES: dict[HistoryNotice, str] = {
+    "history_paused": "history paused: the database is not reachable; every sentence is still "
+    "translated and spoken, and kept in the history when the database is back",
+    "recording_paused": "recordings paused: the server's disk is full; every sentence is still "
+    "translated and spoken, and its text kept, but not its audio",
+}
 
 
 class HistoryStatus(BaseModel):
-    """`history_paused`: PostgreSQL cannot be reached; from utterance `seq` on, translations go
-    on and their rows are written when it is back (within DB_OUTAGE_HOLD_S). Sent once an
-    outage; nothing is an error."""
+    """What the history keeps of a live session, when it is less than usual; sent once each
+    time it changes, from utterance `seq` on, and never an error (every utterance is still
+    answered): `history_paused` (PostgreSQL cannot be reached: the rows are written when it is
+    back, within DB_OUTAGE_HOLD_S), `recording_paused` (the media disk is at its
+    MEDIA_MIN_FREE_MB floor: no audio is kept)."""
 
     model_config = ConfigDict(frozen=True)
 
     type: Literal["status"] = "status"
-    state: Literal["history_paused"] = "history_paused"
-    seq: int = Field(description="the first utterance whose row waits for the database")
-    message: str = HISTORY_PAUSED
+    state: HistoryNotice
+    seq: int = Field(description="the first utterance this applies to")
+    message: str
 
 
-def history_paused_message(seq: int) -> str:
-    return HistoryStatus(seq=seq).model_dump_json()
+def history_status_message(state: HistoryNotice, seq: int) -> str:
+    return HistoryStatus(state=state, seq=seq, message=HISTORY_NOTICES[state]).model_dump_json()
 
 
 def close_reason(text: str) -> str:

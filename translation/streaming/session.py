@@ -21,7 +21,12 @@ from translation.audio.pcm import AudioFormatError, PcmStream
 from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.turn import shared_judge
 from translation.constants import MODEL_SAMPLE_RATE
-from translation.streaming.protocol import ProtocolError, SessionConfig, parse_control
+from translation.streaming.protocol import (
+    HistoryNotice,
+    ProtocolError,
+    SessionConfig,
+    parse_control,
+)
 from translation.streaming.sequencer import ResultSequencer
 
 _NO_AUDIO = np.zeros(0, dtype=np.float32)
@@ -56,13 +61,15 @@ class LiveSession:
     # Utterances are placed on the wall clock (since the first control), not by the samples
     # before them: a client that sends nothing while quiet (push-to-talk) keeps its times.
     wall: StreamClock = field(default_factory=StreamClock)
-    history_paused: bool = False  # its last utterance's row waits for the database
+    history_state: HistoryNotice | None = (
+        None  # what its last utterance's history lacked (a notice)
+    )
 
-    def history_notice(self, deferred: bool) -> bool:
-        """Is now the time to tell the session its history is paused? At the first utterance
-        whose row is deferred (`submit_utterance`) after one that was stored: once an outage."""
-        tell = deferred and not self.history_paused
-        self.history_paused = deferred
+    def history_notice(self, state: HistoryNotice | None) -> HistoryNotice | None:
+        """The `HistoryStatus` state to tell the session now, if any: a notice of this
+        utterance (`submit.history_notice`) told at its first utterance, once while it lasts."""
+        tell = state if state is not None and state != self.history_state else None
+        self.history_state = state
         return tell
 
     def __post_init__(self) -> None:

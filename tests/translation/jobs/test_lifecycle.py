@@ -77,8 +77,10 @@ def test_other_database_errors_are_not_retried(settings):
 @pytest.mark.django_db
 def test_a_run_that_ends_during_an_outage_is_recorded_done_once_it_is_over(settings, monkeypatch):
     """The translation is not failed, retried or run again: its row is done when the database
-    is back (before: the task failed and the row stayed `running` until a retry ran it anew)."""
-    settings.DB_OUTAGE_HOLD_S, settings.DB_RETRY_S = 5.0, 0.01
+    is back (before: the task failed and the row stayed `running` until a retry ran it anew),
+    and says when the run ended, not when the database took it (the workers' rate reads it:
+    a run that looked 20 s long made admission refuse everyone after an outage)."""
+    settings.DB_OUTAGE_HOLD_S, settings.DB_RETRY_S = 5.0, 0.25
     row = row_of()
     assert lifecycle.start_translation(str(row.pk), worker=this_worker()) is not None
     real = lifecycle._record_done
@@ -91,10 +93,15 @@ def test_a_run_that_ends_during_an_outage_is_recorded_done_once_it_is_over(setti
         return real(*args)
 
     monkeypatch.setattr(lifecycle, "_record_done", record_done)
+    ended = timezone.now()
     done = lifecycle.finish_translation(str(row.pk), outcome(), worker=this_worker())
+    written_at = timezone.now()
     assert done is not None and done.status == Status.DONE and done.attempts == 1
     assert failing["left"] == 0  # two failed tries, then the real write
-    assert Translation.objects.get(pk=row.pk).text == "т"
+    stored = Translation.objects.get(pk=row.pk)
+    assert stored.text == "т" and (written_at - ended).total_seconds() >= 0.5
+    assert stored.finished_at is not None
+    assert (stored.finished_at - ended).total_seconds() < 0.1
 
 
 # --- a live utterance cut while the database is away ----------------------------------------

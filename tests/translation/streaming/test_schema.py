@@ -18,7 +18,7 @@ from translation.streaming.protocol import (
     HistoryStatus,
     audio_end_message,
     error_message,
-    history_paused_message,
+    history_status_message,
     result_payload,
     status_message,
 )
@@ -80,8 +80,10 @@ def test_real_messages_fit_their_models():
     schema.ResultMessage.model_validate(result)
     schema.AudioEndMessage.model_validate_json(audio_end_message(seq=0, pieces=2, error="e"))
     schema.ErrorMessage.model_validate_json(error_message("bad", seq=3))
-    paused = HistoryStatus.model_validate_json(history_paused_message(5))
+    paused = HistoryStatus.model_validate_json(history_status_message("history_paused", 5))
     assert (paused.state, paused.seq) == ("history_paused", 5) and "database" in paused.message
+    full = HistoryStatus.model_validate_json(history_status_message("recording_paused", 6))
+    assert "disk is full" in full.message
     schema.StatusMessage.model_validate_json(status_message("ready", session="abc"))
     schema.StatusMessage.model_validate_json(
         status_message("captions", seq=1, due=3, sent=2, skipped=1)

@@ -108,7 +108,8 @@ def test_segmenter_takes_the_continuous_speech_settings(settings):
     assert (schedule.shrink_after_s, schedule.shrink_over_s) == (2.0, 3.0)
 
 
-def test_the_session_is_told_once_an_outage_that_its_history_is_paused():
+def test_the_session_is_told_of_its_history_once_while_each_notice_lasts():
     live = LiveSession()
-    told = [live.history_notice(deferred) for deferred in (False, True, True, True, False, True)]
-    assert told == [False, True, False, False, False, True]  # two outages, told once each
+    notices = [None, "history_paused", "history_paused", None, "recording_paused", None]
+    told = [live.history_notice(notice) for notice in [*notices, "history_paused"]]
+    assert told == [None, "history_paused", None, None, "recording_paused", None, "history_paused"]
