@@ -207,6 +207,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# kombu's Redis transport, made to survive a broker restart with tasks in flight (the worker
+# reconnected instead of exiting): translation/messaging/redis_transport.py.
+CELERY_BROKER_TRANSPORT = "translation.messaging.redis_transport:Transport" if REDIS_URL else None
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -28,6 +28,8 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     `done` or `failed`. Messages: `{"type": "job", <the GET /api/translations/<id> fields>}`
     and, for an unknown id, `{"type": "error", "error": ...}` before close code 4404."""
 
+    closes_on_layer_loss = True  # its group is gone from a restarted Redis: the client rejoins
+
     async def connect(self) -> None:
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         self.group = job_group(self.job_id)

@@ -1,9 +1,14 @@
-"""What the WebSocket consumers share: a consumer whose channel layer (Redis) fails closes
-with a protocol error message, and its background tasks are stopped however it ends."""
+"""What the WebSocket consumers share: a consumer whose channel layer (Redis) goes away keeps
+its socket and receives again once Redis is back (the session is told, with a protocol error
+message), or, when it joined groups (which an emptied Redis forgets), closes with one; its
+background tasks are stopped however it ends."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from translation.streaming.protocol import error_message
 
@@ -20,6 +25,11 @@ except ImportError:  # pragma: no cover - redis is a dependency; the in-memory l
     pass
 
 BROKER_LOST = "lost the connection to the message broker (Redis); reconnect in a moment"
+BROKER_AWAY = (
+    "lost the connection to the message broker (Redis); translations resume when it is back"
+)
+RECEIVE_RETRY_S = (0.5, 1.0, 2.0)
+"""The waits between tries to receive again from a lost channel layer (the last one repeats)."""
 
 # Daphne (autobahn) raises this from a send after the client has closed the socket (a reply
 # still on its way when the client left); the session is over, not broken.
@@ -32,8 +42,46 @@ except ImportError:  # pragma: no cover - another ASGI server
 
 
 class SurvivesChannelLayerLoss:
-    """A consumer whose channel layer (Redis) fails is closed with a protocol error message
-    instead of an unhandled exception, and its background tasks are stopped."""
+    """A consumer whose channel layer (Redis) fails is not ended by it: its own channel (the
+    results' `reply_channel`) is received from again when Redis is back, and the client is
+    told once per outage. A consumer with `closes_on_layer_loss` (it joined groups, which a
+    restarted Redis has forgotten) is closed with a protocol error message instead, and so is
+    any consumer whose other channel-layer calls fail; its background tasks are stopped."""
+
+    closes_on_layer_loss = False
+    _layer_receive: Callable[[], Awaitable[dict[str, Any]]]
+
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """What Channels' dispatch loop awaits for channel-layer messages (it sets the layer's
+        own `receive` here in `__call__`)."""
+        return self._layer_receive if self.closes_on_layer_loss else self._receive_surviving
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._layer_receive = receive
+
+    async def _receive_surviving(self) -> dict[str, Any]:
+        tries = 0
+        while True:
+            try:
+                message = await self._layer_receive()
+            except CHANNEL_LAYER_ERRORS as exc:
+                if tries == 0:
+                    logger.warning("%s: channel layer lost: %s", type(self).__name__, exc)
+                    await self._tell_layer_lost()
+                await asyncio.sleep(RECEIVE_RETRY_S[min(tries, len(RECEIVE_RETRY_S) - 1)])
+                tries += 1
+                continue
+            if tries:
+                logger.info("%s: channel layer back after %d tries", type(self).__name__, tries)
+            return message
+
+    async def _tell_layer_lost(self) -> None:
+        try:
+            await self.send(text_data=error_message(BROKER_AWAY))  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - not accepted yet, or the client left
+            logger.info("%s: could not say the broker is away: %s", type(self).__name__, exc)
 
     async def __call__(self, scope, receive, send) -> None:
         try:
