@@ -24,6 +24,7 @@ AUDIO_PIECE = "translation.audio"
 AUDIO_END = "translation.audio_end"
 PARTIAL = "translation.partial"
 JOB_STATUS = "job.status"
+HISTORY_LOST = "history.lost"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ class AudioEnd(Event):
     attempt: int | None = None
     error: str = ""
     timings: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class HistoryLost(Event):
+    """A live utterance was answered but its history row could not be written: the database
+    stayed away longer than DB_OUTAGE_HOLD_S. Told to its session at once (not in seq order:
+    its result went out already)."""
+
+    type: ClassVar[str] = HISTORY_LOST
+    seq: int
 
 
 SessionEvent = UtteranceResult | UtteranceFailed | AudioPiece | AudioEnd

@@ -209,6 +209,7 @@ def record_outcome(
             row.session_id,
             row.seq,
         )
+        delivery.tell_history_lost(row)
     finally:
         if not deferred:
             delivery.deliver_audio_end(row, pieces=frames_sent, error=speech_error, timings=timings)

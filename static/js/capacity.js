@@ -21,6 +21,9 @@ export function capacityText(status) {
   if (status.state === "recording_paused") {
     return "Recordings paused: the server's disk is full; translation goes on";
   }
+  if (status.state === "history_lost") {
+    return `Sentence ${status.seq + 1} is not kept in the history: the database was away too long`;
+  }
   if (status.state === "refused") {
     const wait = Math.max(1, Math.round(status.retry_after_s || 0));
     return `Translator busy: not connected (${status.message}). Trying again in ${wait} s`;

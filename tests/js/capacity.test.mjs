@@ -35,6 +35,11 @@ describe("capacityText", () => {
     assert.equal(capacityText(full), "Recordings paused: the server's disk is full; translation goes on");
   });
 
+  it("names the sentence the history could not keep", () => {
+    const lost = { type: "status", state: "history_lost", seq: 4, message: "not kept" };
+    assert.equal(capacityText(lost), "Sentence 5 is not kept in the history: the database was away too long");
+  });
+
   it("has nothing to say once the workers caught up", () => {
     assert.equal(capacityText({ ...BUSY, state: "clear", lag_s: 0 }), null);
   });

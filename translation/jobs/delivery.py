@@ -15,6 +15,7 @@ from translation.audio.wav import wav_frames
 from translation.events import (
     AudioEnd,
     AudioPiece,
+    HistoryLost,
     JobStatus,
     Outcome,
     UtteranceFailed,
@@ -79,6 +80,11 @@ def deliver_text(row: Translation, outcome: Outcome) -> bool:
         sent_at=time.time(),
     )
     return send_event(row.reply_channel, result)
+
+
+def tell_history_lost(row: Translation) -> bool:
+    """Tell a live row's session that its utterance is not kept in the history."""
+    return bool(row.reply_channel) and send_event(row.reply_channel, HistoryLost(seq=row.seq or 0))
 
 
 def deliver_audio(row: Translation, *, wav: bytes) -> bool:

@@ -26,11 +26,14 @@ Rules, per session:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from translation.events import PartialReply
 from translation.streaming.protocol import StablePrefix
+
+logger = logging.getLogger(__name__)
 
 ANSWER_GRACE_S = 0.5
 """How long past its expiry a partial may still be answered (a worker that started it just
@@ -254,6 +257,16 @@ class CaptionState:
         if captions is not None and captions.src is None:
             captions.src = reply.src
         return self.agreements.setdefault(seq, UtteranceAgreement()).apply(partial)
+
+    def log_agreement(self, session_id: str) -> None:
+        """At the session's end: how often a final contradicted committed caption words."""
+        if self.finals_after_commits:
+            logger.info(
+                "session %s: %d of %d finals changed committed caption words",
+                session_id,
+                self.finals_contradicting,
+                self.finals_after_commits,
+            )
 
     def settle(self, seq: int, *, source_text: str, text: str) -> bool | None:
         """The final of `seq` came (it replaces every partial): whether it contradicted the

@@ -106,14 +106,8 @@ class TranslateConsumer(
             await getattr(self, handler)(message)
 
     async def disconnect(self, code: int) -> None:
-        captions = getattr(self, "captions", None)
-        if captions is not None and captions.finals_after_commits:
-            logger.info(
-                "session %s: %d of %d finals changed committed caption words",
-                self.session_id,
-                captions.finals_contradicting,
-                captions.finals_after_commits,
-            )
+        if (captions := getattr(self, "captions", None)) is not None:
+            captions.log_agreement(self.session_id)
         await self.stop_background_tasks()
         if self.counted:
             self.counted = False
@@ -356,6 +350,12 @@ class TranslateConsumer(
 
     async def translation_audio_end(self, message: dict[str, Any]) -> None:
         await self._accept(AudioEnd.from_message(message))
+
+    async def history_lost(self, message: dict[str, Any]) -> None:
+        lost = events.HistoryLost.from_message(
+            message
+        )  # out of seq order: its result went out already
+        await self.send(text_data=history_status_message("history_lost", lost.seq))
 
     async def _accept(self, event: SessionEvent) -> None:
         """A worker's event for one utterance: released to the client in seq order."""

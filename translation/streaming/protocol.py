@@ -270,13 +270,15 @@ def capacity_status_message(status: CapacityStatus) -> str:
     return status.model_dump_json(exclude_none=True)
 
 
-HistoryNotice = Literal["history_paused", "recording_paused"]
+HistoryNotice = Literal["history_paused", "recording_paused", "history_lost"]
 
 HISTORY_NOTICES: dict[HistoryNotice, str] = {
     "history_paused": "history paused: the database is not reachable; every sentence is still "
     "translated and spoken, and kept in the history when the database is back",
     "recording_paused": "recordings paused: the server's disk is full; every sentence is still "
     "translated and spoken, and its text kept, but not its audio",
+    "history_lost": "not kept in the history: the database was away too long; this sentence "
+    "was translated and spoken, but is missing from the transcript",
 }
 
 
@@ -285,7 +287,8 @@ class HistoryStatus(BaseModel):
     time it changes, from utterance `seq` on, and never an error (every utterance is still
     answered): `history_paused` (PostgreSQL cannot be reached: the rows are written when it is
     back, within DB_OUTAGE_HOLD_S), `recording_paused` (the media disk is at its
-    MEDIA_MIN_FREE_MB floor: no audio is kept)."""
+    MEDIA_MIN_FREE_MB floor: no audio is kept); and `history_lost` for the one utterance `seq`
+    that was answered but not kept (the database stayed away past the hold)."""
 
     model_config = ConfigDict(frozen=True)
 

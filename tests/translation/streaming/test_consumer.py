@@ -104,6 +104,24 @@ async def test_a_long_translation_comes_in_pieces_of_at_most_256_kib(engines, sp
     await comm.disconnect()
 
 
+async def test_a_session_is_told_of_an_utterance_its_history_could_not_keep(engines, speech):
+    """The worker's `history.lost` event (the database away past the hold) becomes one
+    `history_lost` status, at once, and the session goes on."""
+    import asyncio
+
+    from translation.jobs import delivery
+
+    comm = await connect(CONTROL)
+    await speak_and_flush(comm, speech)
+    result = await next_of_type(comm, "result")
+    row = await Translation.objects.aget(pk=result["id"])
+    assert await asyncio.to_thread(delivery.tell_history_lost, row)
+    status = await next_of_type(comm, "status")
+    assert (status["state"], status["seq"]) == ("history_lost", 0)
+    assert "not kept in the history" in status["message"]
+    await comm.disconnect()
+
+
 async def test_tts_failure_still_gives_the_text(engines, speech):
     engines.RUTRANS_SYNTHESIZER = "tests.doubles.FailingSynthesizer"
     comm = await connect(CONTROL)
