@@ -228,6 +228,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How many times a worker that lost the broker tries to connect again (waits of 2, 4, 6 ... up to
+# 30 s between tries; 0: for ever) before it gives up and exits non-zero, for its supervisor to
+# restart it (docs/RUNBOOK.md, "Broker restarts").
+CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("BROKER_RECONNECT_TRIES", 100)
 # Recovery from a dead worker (docs/RUNBOOK.md, "Timeouts"). Each worker process refreshes a
 # heartbeat every WORKER_HEARTBEAT_S; one not refreshed for WORKER_DEAD_AFTER_S is dead, and the
 # next recovery sweep (every STALE_SWEEP_INTERVAL_S, in every worker and web process) re-queues

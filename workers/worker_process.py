@@ -6,19 +6,49 @@ worker starts, so `rutrans_site/celery.py` only builds the app.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
+from celery import bootsteps
 from celery.signals import worker_init, worker_ready
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class ExitWithConsumer(bootsteps.StartStopStep):
+    """A worker whose consumer has stopped for good (Celery's "Unrecoverable error": the broker
+    gone past BROKER_RECONNECT_TRIES, a fatal bug) exits at once with the worker's non-zero
+    code: its heartbeat stops first, and no task thread (one waiting on the batcher, a long
+    upload: the warm shutdown's pool join) keeps a process that can take no task alive. Its
+    unacknowledged tasks go back to the queue (acks_late), its running rows to recovery. A
+    warm shutdown asked for (SIGTERM: exit code 0) still lets running tasks finish. Stopped
+    right after the consumer, before the pool (it requires the pool, so it starts after it)."""
+
+    requires = ("celery.worker.components:Pool",)
+
+    def stop(self, worker: Any) -> None:
+        code = getattr(worker, "exitcode", None)
+        if not code:
+            return
+        from translation.jobs.liveness import stop_heartbeat
+
+        logger.critical("the consumer has stopped for good: exiting now (code %s)", code)
+        stop_heartbeat()
+        logging.shutdown()  # flush the log before the process ends without its atexit hooks
+        os._exit(code if isinstance(code, int) else 1)
 
 
 @worker_init.connect
 def start_heartbeat(sender: Any = None, **_kwargs: Any) -> None:
     """Say this worker process is alive (a Redis key per process with a short TTL, refreshed by
     a daemon thread) before it consumes anything: recovery re-queues the rows of a worker whose
-    heartbeat is gone (translation/jobs/liveness.py)."""
+    heartbeat is gone (translation/jobs/liveness.py). The worker's blueprint, built after this
+    signal, gets `ExitWithConsumer`."""
     from translation.jobs.liveness import start_heartbeat
 
+    sender.app.steps["worker"].add(ExitWithConsumer)
     start_heartbeat(sender.hostname)
 
 

@@ -32,6 +32,7 @@ BOOT_ID = uuid.uuid4().hex[:10]
 
 _worker: str | None = None
 _beating: threading.Thread | None = None
+_stopped = threading.Event()  # set once: this process no longer works (stop_heartbeat)
 
 
 class LivenessUnknown(Exception):
@@ -106,9 +107,21 @@ def start_heartbeat(node: str) -> threading.Thread | None:
     return _beating
 
 
+def stop_heartbeat() -> None:
+    """This worker process has stopped consuming for good: no more beats, and its key is
+    removed when Redis answers (recovery takes its rows over at once, not after
+    WORKER_DEAD_AFTER_S)."""
+    _stopped.set()
+    if settings.EMBEDDED or _worker is None:
+        return
+    try:
+        broker_redis().delete(KEY_PREFIX + _worker, CAPACITY_PREFIX + _worker)
+    except Exception as exc:  # noqa: BLE001 - Redis away: the key's TTL ends it
+        logger.info("worker %s: heartbeat left to expire: %s", _worker, type(exc).__name__)
+
+
 def _beat_forever(worker: str) -> None:
-    stop = threading.Event()  # never set: the thread ends with the process
-    while not stop.wait(settings.WORKER_HEARTBEAT_S):
+    while not _stopped.wait(settings.WORKER_HEARTBEAT_S):
         try:
             beat(worker)
         except Exception as exc:  # noqa: BLE001 - Redis down: keep trying; the TTL tells others
