@@ -8,6 +8,7 @@ urlpatterns = [
     path("call", views.call_page, name="call"),
     path("upload", views.upload_page, name="upload"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("history", history_views.history_page, name="history"),
     path(
         "history/sessions/<str:session_id>/delete",

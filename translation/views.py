@@ -1,4 +1,4 @@
-"""The pages: live translation, upload, the health check."""
+"""The pages: live translation, upload, the health and readiness checks."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from translation.constants import LANG_NAMES, VOICE_CATALOGUE, VOICES
+from translation.jobs.selectors import not_ready_reason
 from translation.messaging import drain
 
 
@@ -73,3 +74,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if drain.is_draining():
         return JsonResponse({"status": "draining"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 while work sent now would be translated: a worker consumes the `gpu` queue (always,
+    embedded); 503 with the reason otherwise ("no worker is consuming the gpu queue")."""
+    reason = not_ready_reason()
+    if reason is not None:
+        return JsonResponse({"status": "not ready", "reason": reason}, status=503)
+    return JsonResponse({"status": "ready"})

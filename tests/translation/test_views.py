@@ -49,3 +49,28 @@ def test_the_live_page_offers_keep_recordings_unless_the_server_keeps_none(clien
     html = client.get("/").content.decode()
     assert '<input type="checkbox" id="keep-recordings" disabled>' in html
     assert "this server keeps none" in html
+
+
+def test_readyz_is_ready_embedded_and_503_while_no_worker_consumes(client, settings, monkeypatch):
+    from translation.jobs import liveness
+
+    assert client.get("/readyz").json() == {"status": "ready"}  # embedded: this process works
+    settings.EMBEDDED = False
+    workers = iter([0, 1])
+    monkeypatch.setattr(liveness, "live_worker_count", lambda: next(workers))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "not ready",
+        "reason": "no worker is consuming the gpu queue",
+    }
+    assert client.get("/readyz").status_code == 200
+
+    def unreadable() -> int:
+        raise liveness.LivenessUnknown("ConnectionError: refused")
+
+    monkeypatch.setattr(liveness, "live_worker_count", unreadable)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    reason = response.json()["reason"]
+    assert reason == "the broker (Redis) cannot be read: ConnectionError: refused"

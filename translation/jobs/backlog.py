@@ -67,6 +67,7 @@ class QueueReading:
     speech_share: float | None  # audio s per s of a talking session; None: no one spoke
     talking_sessions: int  # sessions that stored live utterances in the window
     other_open_sessions: int = 0  # live sessions open in the other web processes
+    live_workers: int | None = None  # worker processes beating now; None: cannot be told
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,10 @@ def read_queue(now: datetime | None = None) -> QueueReading:
             [r.worker for r in finished] + [r.worker for r in running]
         )
         calibrated = liveness.calibrated_capacities()
+        beating: int | None = liveness.live_worker_count()
     except liveness.LivenessUnknown:
         alive, calibrated = None, {}  # cannot tell: count every worker that finished something
+        beating = None
     rate, workers = workers_rate(
         finished, alive, running=running, now=now.timestamp(), calibrated=calibrated
     )
@@ -188,6 +191,7 @@ def read_queue(now: datetime | None = None) -> QueueReading:
         workers=workers,
         speech_share=speech_share,
         talking_sessions=talking,
+        live_workers=beating,
     )
 
 

@@ -104,6 +104,7 @@ class Capacity:
     max_loop_lag_ms: float = math.inf
     loop_cpu: float = 0.0  # share of a core this process's event loop would use with one more
     max_loop_cpu: float = math.inf
+    no_worker: bool = False  # no worker process beats: nothing consumes the queue (told `busy`)
 
     @property
     def full(self) -> bool:
@@ -197,6 +198,7 @@ def assess(
         load=None if load is None else round(load, 3),
         max_load=limits.max_load,
         known=True,
+        no_worker=reading.live_workers == 0,
     )
 
 

@@ -128,6 +128,18 @@ def _beat_forever(worker: str) -> None:
             logger.warning("worker %s: heartbeat failed: %s: %s", worker, type(exc).__name__, exc)
 
 
+def live_worker_count() -> int:
+    """How many worker processes beat now (each consumes the `gpu` queue while it does: one
+    whose consumer stops exits, `workers/worker_process.py`). Embedded: 1, this process's
+    thread. Raises LivenessUnknown when Redis cannot be read."""
+    if settings.EMBEDDED:
+        return 1
+    try:
+        return sum(1 for _ in broker_redis().scan_iter(KEY_PREFIX + "*", count=200))
+    except Exception as exc:  # redis-py's connection and timeout errors, whatever the version
+        raise LivenessUnknown(f"{type(exc).__name__}: {exc}") from exc
+
+
 def live_workers(workers: Iterable[str]) -> set[str]:
     """Those of `workers` that are alive now. Raises LivenessUnknown when that cannot be told."""
     names = sorted({w for w in workers if w})

@@ -10,8 +10,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from translation.audio.files import load_audio_16k
-from translation.jobs import transient_audio
+from translation.jobs import liveness, transient_audio
 from translation.models import Translation
+
+NO_WORKER = "no worker is consuming the gpu queue"
+
+
+def not_ready_reason() -> str | None:
+    """Why nothing would translate work sent now, or None: a worker process beats (it consumes
+    the `gpu` queue while it does). Embedded: always ready (this process is the worker)."""
+    try:
+        return NO_WORKER if liveness.live_worker_count() == 0 else None
+    except liveness.LivenessUnknown as exc:
+        return f"the broker (Redis) cannot be read: {exc}"
 
 
 def get_translation(translation_id: str | uuid.UUID) -> Translation | None:

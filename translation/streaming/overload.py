@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from translation.jobs.capacity import Capacity, Refusal
+from translation.jobs.selectors import NO_WORKER
 from translation.streaming.protocol import CapacityStatus
 
 
@@ -22,7 +23,7 @@ class OverloadNotices:
 
     def update(self, capacity: Capacity, now: float) -> str | None:
         """'busy', 'clear' or None (nothing to say now)."""
-        if capacity.busy:
+        if capacity.busy or capacity.no_worker:
             if self._busy_since is None:
                 self._busy_since = now
             elif now - self._told_at < self.repeat_s or abs(capacity.lag_s - self._told_lag) < 1:
@@ -39,6 +40,8 @@ def status_for(state: str, capacity: Capacity, refusal: Refusal | None = None) -
     """The protocol's status message for `state` ('busy', 'clear' or 'refused')."""
     if refusal is not None:
         message = refusal.reason
+    elif state == "busy" and capacity.no_worker:
+        message = f"waiting for a worker: {NO_WORKER}; every utterance is answered once one is back"
     elif state == "busy":
         message = (
             f"translations are {capacity.lag_s:.0f} s behind; every utterance is still "

@@ -36,3 +36,17 @@ def test_status_messages_carry_the_lag_and_the_refusal():
     assert told.retry_after_s is None and "7 s behind" in told.message
     refused = overload.status_for("refused", busy, busy.refusal())
     assert refused.retry_after_s == 8 and refused.message.startswith("translator busy")
+
+
+def test_a_session_is_told_it_waits_for_a_worker_while_none_consumes_and_clear_after():
+    notices = OverloadNotices(repeat_s=2.0)
+    none = assess(reading(live_workers=0), now=NOW, open_sessions=0, limits=LIMITS)
+    assert none.no_worker and not none.busy and none.refusal() is None  # admitted, and told
+    assert notices.update(none, 0.0) == "busy"
+    told = overload.status_for("busy", none)
+    assert told.state == "busy"
+    assert told.message.startswith("waiting for a worker: no worker is consuming the gpu queue")
+    back = assess(reading(live_workers=1), now=NOW, open_sessions=0, limits=LIMITS)
+    assert not back.no_worker and notices.update(back, 1.0) == "clear"
+    unknown = assess(reading(live_workers=None), now=NOW, open_sessions=0, limits=LIMITS)
+    assert not unknown.no_worker  # heartbeats unreadable: no one is declared gone
