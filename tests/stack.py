@@ -112,15 +112,6 @@ class Stack:
         _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), name, proc, 30)
         return port
 
-    def restart_worker_if_exited(self, name: str = "worker") -> bool:
-        """What a supervisor (compose's `restart: unless-stopped`) does for a worker that
-        exited; True when it had to."""
-        proc = self.procs.get(name)
-        if proc is not None and proc.poll() is None:
-            return False
-        self.start_worker(name)
-        return True
-
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(name, None)
         if proc is None or proc.poll() is not None:
