@@ -169,8 +169,10 @@ class DatabaseWatch:
                     probe.execute("SELECT 1")
             except psycopg.Error:
                 continue
-            if connection.pool is not None:  # a new pool connects now, not at its next backoff
-                connection.close_pool()
+            # A new pool connects now, not at its next reconnect backoff (PostgreSQL's backend
+            # only: its wrapper has the pool).
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()  # type: ignore[attr-defined]
             self._away.clear()
             logger.warning("database reachable again")
             return
