@@ -76,6 +76,7 @@ lint: install lint-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lint-js: $(NODE_BIN)/.installed
 	$(NODE_BIN)/eslint .
