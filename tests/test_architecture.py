@@ -7,6 +7,8 @@ and the Django-free rules are import-linter contracts too (`pyproject.toml`, `ma
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import grimp
@@ -138,3 +140,26 @@ def test_no_module_is_too_long(package):
         and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+# Paths a reader is told to make, not to find.
+PATHS_TO_CREATE = {"docker/docker-compose.override.yml"}
+PATH_MENTION = re.compile(
+    r"\b(?:translation|workers|rutrans_site|tests|benchmarks|static/js|docs|docker|scripts)/"
+    r"[A-Za-z0-9_./-]+\.(?:py|js|mjs|md|json|cfg|yml|sh)\b"
+)
+
+
+def test_every_path_named_in_code_and_docs_exists():
+    """A comment or a doc that names a file that moved sends the reader nowhere."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    sources = [name for name in tracked if name.endswith((".py", ".js", ".mjs", ".md", ".toml"))]
+    missing = sorted(
+        f"{source}: {mention}"
+        for source in sources
+        for mention in set(PATH_MENTION.findall((ROOT / source).read_text(errors="replace")))
+        if mention not in PATHS_TO_CREATE and not (ROOT / mention).exists()
+    )
+    assert missing == []

@@ -60,7 +60,7 @@ class Translation(models.Model):
     # Who sent it (translation/limits: `user:<pk>` or `ip:<address>`); limits count by it.
     client = models.CharField(max_length=100, blank=True, db_index=True)
     # False: no recording of it is written to disk (STORE_AUDIO=0 or the session's choice);
-    # the audio passes through the cache (translation/transient_audio.py) instead.
+    # the audio passes through the cache (translation/jobs/transient_audio.py) instead.
     store_audio = models.BooleanField(default=True)
 
     requested_src = models.CharField(max_length=4, default="auto")  # auto | en | ru

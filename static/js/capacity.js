@@ -1,6 +1,6 @@
 // The workers' backlog as the live page shows it. The server sends `{"type": "status", state:
 // "busy" | "clear" | "refused", lag_s, queued, captions_paused, retry_after_s?, message}`
-// (translation/capacity.py; docs/ARCHITECTURE.md, protocol): busy = translations are late but
+// (translation/jobs/capacity.py; docs/ARCHITECTURE.md, protocol): busy = translations are late but
 // every utterance is still answered; refused = this connection was not admitted (close code
 // 1013), the client tries again after `retry_after_s`. HistoryStatus: `history_paused` (the
 // database is away; the history is written when it is back) and `recording_paused` (the disk is
