@@ -342,7 +342,7 @@ def print_continuous(report: dict) -> None:
     )
 
 
-# --- Overload as clients see it (translation/jobs/capacity.py) -----------------------------------------
+# --- Overload as clients see it (translation/jobs/capacity.py) ------------------------------
 
 
 @dataclass

@@ -127,8 +127,8 @@ def batch_curve(voice, sizes: list[int], repeats: int) -> list[dict[str, float]]
 
 
 def stage(synthesizer, sentences: int, threads: int) -> dict[str, float]:
+    from workers.batch_jobs import BatchLimits
     from workers.batcher import Batcher
-    from workers.batching import BatchLimits
 
     reports = []
     batcher = Batcher(

@@ -33,8 +33,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from translation import metrics
-from workers.batching import BatchLimits, BatchReport, Job, Lane
+from workers.batch_jobs import BatchLimits, BatchReport, Job, Lane
 from workers.engines.base import (
     BatchSpeechTranslator,
     EngineError,
@@ -323,3 +325,36 @@ def _translate_one(
         )
     except EngineError as exc:
         return exc
+
+
+# --- the engines a pipeline sees when the batcher owns the models ---------------------------
+# Each call becomes a job of the process's one batcher; built per utterance
+# (`runtime.get_pipeline`).
+
+
+class BatchedTranslator:
+    """The `SpeechTranslator` a pipeline uses: each call goes through the batcher in `lane`."""
+
+    def __init__(self, batcher: Batcher, *, lane: Lane, arrival: float) -> None:
+        self.batcher, self.lane, self.arrival = batcher, lane, arrival
+
+    def translate(
+        self, audio: np.ndarray, *, src: Lang, tgt: Lang, with_source_text: bool = True
+    ) -> SpeechTranslation:
+        request = TranslationRequest(audio, src, tgt, with_source_text)
+        return self.batcher.translate(request, lane=self.lane, arrival=self.arrival)
+
+
+class BatchedSynthesizer:
+    """The `SpeechSynthesizer` of ONE utterance's pipeline: its n-th call is the utterance's
+    n-th sentence (the pipeline speaks them in order), which sets its place in the queue."""
+
+    def __init__(self, batcher: Batcher, *, arrival: float) -> None:
+        self.batcher, self.arrival = batcher, arrival
+        self._spoken = 0
+
+    def synthesize(self, text: str, *, lang: Lang, voice: str | None = None) -> Speech:
+        sentence, self._spoken = self._spoken, self._spoken + 1
+        return self.batcher.speak(
+            text, lang=lang, voice=voice, sentence=sentence, arrival=self.arrival
+        )

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
+from workers.batch_jobs import Lane
 from workers.batcher import Batcher
-from workers.batching import Lane
 from workers.engines.base import TranslationRequest
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from translation.messaging.channel_layer import send_event
 from translation.streaming import caption_dispatch
 from translation.streaming.captions import partial_payload
 from workers import runtime
-from workers.batching import Lane
+from workers.batch_jobs import Lane
 from workers.engines.base import EngineError
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,8 @@ import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from workers.batched_engines import BatchedSynthesizer, BatchedTranslator
-from workers.batcher import Batcher
-from workers.batching import BatchLimits, BatchReport, Lane
+from workers.batch_jobs import BatchLimits, BatchReport, Lane
+from workers.batcher import BatchedSynthesizer, BatchedTranslator, Batcher
 from workers.engines.base import (
     EngineUnavailable,
     LanguageGuess,

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from workers.batching import BatchReport, Job
+from workers.batch_jobs import BatchReport, Job
 from workers.engines.base import Lang, SpeechSynthesizer
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from workers.batched_engines import BatchedSynthesizer
-from workers.batcher import Batcher
-from workers.batching import BatchLimits, BatchReport, Lane
+from workers.batch_jobs import BatchLimits, BatchReport, Lane
+from workers.batcher import BatchedSynthesizer, Batcher
 from workers.engines.base import EngineError, Speech, SpeechTranslation, TranslationRequest
 from workers.engines.pieces import split_at_pauses
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from workers import calibration
+from workers.batch_jobs import BatchLimits
 from workers.batcher import Batcher
-from workers.batching import BatchLimits
 from workers.engines.base import SpeechTranslation
 
 

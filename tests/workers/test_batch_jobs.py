@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.batching import BatchLimits
+from workers.batch_jobs import BatchLimits
 
 
 def test_limits_are_checked():
