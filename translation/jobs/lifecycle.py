@@ -209,12 +209,17 @@ def finish_translation(
     outage (`written`). With `worker`, only while that worker's run is the row's current one
     (`_owned_by`); None otherwise: the outcome of a run that was superseded is dropped, so no
     translation ever produces two results."""
-    ended = timezone.now()  # the run's end, whenever the database takes it (the rate reads it)
-    row = written(lambda: _record_done(translation_id, outcome, worker, ended))
-    if row is None:
-        return None
-    _forget_transient(row)
-    notify_job_status(row)
+    return _ended(lambda ended: _record_done(translation_id, outcome, worker, ended))
+
+
+def _ended(record: Callable[[datetime], Translation | None]) -> Translation | None:
+    """Record the end of a run (`record(when it ended)`, whenever the database takes it: the
+    workers' rate reads it), then clear its cached audio and tell its job watchers."""
+    ended = timezone.now()
+    row = written(lambda: record(ended))
+    if row is not None:
+        _forget_transient(row)
+        notify_job_status(row)
     return row
 
 
@@ -269,13 +274,7 @@ def fail_translation(
     """Record that a translation failed, with a reason a person can act on. With `worker`,
     only while that worker's run is the row's current one; None when unknown or not. A database
     outage is waited out (`written`)."""
-    ended = timezone.now()
-    row = written(lambda: _record_failed(translation_id, error, worker, ended))
-    if row is None:
-        return None
-    _forget_transient(row)
-    notify_job_status(row)
-    return row
+    return _ended(lambda ended: _record_failed(translation_id, error, worker, ended))
 
 
 def _record_failed(

@@ -17,20 +17,6 @@ from translation.models import Translation
 Status = Translation.Status
 
 
-class QuietWatch(lifecycle.DatabaseWatch):
-    """This test's own outage flag: no thread of its own tries the database."""
-
-    def _wait_for_it(self) -> None:
-        pass
-
-
-@pytest.fixture(autouse=True)
-def database_watch(monkeypatch) -> lifecycle.DatabaseWatch:
-    watch = QuietWatch()
-    monkeypatch.setattr(lifecycle, "database", watch)
-    return watch
-
-
 class Outage:
     """A write that fails `times` times as an unreachable server does, then goes through."""
 

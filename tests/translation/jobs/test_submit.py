@@ -15,23 +15,21 @@ from django.db import OperationalError
 from tests.speech import speech_like
 from translation.audio.wav import wav_bytes_from_float32
 from translation.history import storage
-from translation.jobs import lifecycle, submit, transient_audio
+from translation.jobs import submit, transient_audio
 from translation.models import Translation
 from translation.streaming.protocol import SessionConfig
 
 
-class QuietWatch(lifecycle.DatabaseWatch):
-    """This test's own outage flag: no thread of its own tries the database."""
-
-    def _wait_for_it(self) -> None:
-        pass
-
-
-@pytest.fixture(autouse=True)
-def database_watch(monkeypatch) -> lifecycle.DatabaseWatch:
-    watch = QuietWatch()
-    monkeypatch.setattr(lifecycle, "database", watch)
-    return watch
+def speak(seq: int = 0, **stream_times: float) -> Translation:
+    """Half a second of a live utterance, submitted as the consumer does."""
+    return submit.submit_utterance(
+        session_id="s1",
+        seq=seq,
+        reply_channel="chan!x",
+        audio=np.zeros(8_000, dtype=np.float32),
+        config=SessionConfig(src="en", tgt="ru"),
+        **stream_times,
+    )
 
 
 @pytest.mark.django_db
@@ -48,15 +46,7 @@ def test_an_utterance_cut_while_the_database_is_away_is_queued_with_its_row_defe
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(Translation, "save", unreachable)
-    row = submit.submit_utterance(
-        session_id="s1",
-        seq=2,
-        reply_channel="chan!x",
-        audio=np.zeros(8_000, dtype=np.float32),
-        config=SessionConfig(src="en", tgt="ru"),
-        stream_start_s=3.0,
-        stream_end_s=3.5,
-    )
+    row = speak(2, stream_start_s=3.0, stream_end_s=3.5)
     assert row._state.adding and transient_audio.is_deferred(row)
     assert queued == [str(row.pk)]
     kept = transient_audio.deferred_row(row.pk)
@@ -72,27 +62,11 @@ def test_an_utterance_cut_while_the_database_is_away_is_queued_with_its_row_defe
     # The next utterance does not wait for a connection: the outage is known.
     assert database_watch.away
     monkeypatch.setattr(Translation, "save", lambda *a, **k: pytest.fail("tried the database"))
-    second = submit.submit_utterance(
-        session_id="s1",
-        seq=3,
-        reply_channel="chan!x",
-        audio=np.zeros(8_000, dtype=np.float32),
-        config=SessionConfig(src="en", tgt="ru"),
-    )
+    second = speak(3)
     assert transient_audio.is_deferred(second) and queued == [str(row.pk), str(second.pk)]
 
 
 # --- the media disk full ---------------------------------------------------------------------
-
-
-def speak(seq: int = 0) -> Translation:
-    return submit.submit_utterance(
-        session_id="s2",
-        seq=seq,
-        reply_channel="chan!y",
-        audio=np.zeros(8_000, dtype=np.float32),
-        config=SessionConfig(src="en", tgt="ru"),
-    )
 
 
 def files_under(root: Path) -> list[str]:
