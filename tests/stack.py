@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rutrans_site.scaled import local_proxy_config, proxy_command, web_command, worker_command
 
@@ -57,6 +58,7 @@ class Stack:
     data_dir: Path
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    redis_server: Any = None  # a PrivateRedis of its own (`real_stack(redis_db=None)`), or None
 
     @property
     def http_url(self) -> str:
@@ -205,24 +207,34 @@ def _wait_for(check, what: str, proc: subprocess.Popen, timeout_s: float) -> Non
 
 @contextmanager
 def real_stack(
-    data_dir: Path, *, name: str, redis_db: int, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    name: str,
+    redis_db: int | None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Daphne + a Celery worker on the real services, each stack with a PostgreSQL database
-    (`name`) and a Redis database (`redis_db`) of its own, removed afterwards."""
+    (`name`) and a Redis database (`redis_db`) of its own, removed afterwards. `redis_db`
+    None: a redis-server of the stack's own (`stack.redis_server`), which a test may stop."""
     from tests.services import (
+        PrivateRedis,
         drop_postgres_database,
         fresh_postgres_database,
         fresh_redis_database,
     )
 
+    private = PrivateRedis().start() if redis_db is None else None
     stack = start_stack(
         data_dir,
         database_url=fresh_postgres_database(name),
-        redis_url=fresh_redis_database(redis_db),
+        redis_url=private.url if private else fresh_redis_database(redis_db or 0),
         extra_env=extra_env,
     )
+    stack.redis_server = private
     try:
         yield stack
     finally:
         stack.stop_all()
+        if private is not None:
+            private.stop()
         drop_postgres_database(name)

@@ -19,9 +19,9 @@ import pytest
 import soundfile
 
 from tests.doubles import DOUBLES_ENV
-from tests.services import PrivateRedis, drop_postgres_database, fresh_postgres_database
+from tests.services import PrivateRedis
 from tests.speech import speech_16k
-from tests.stack import start_stack
+from tests.stack import real_stack
 from tests.translation.api.test_api_e2e import upload
 from tests.wsclient import LiveClient, to_pcm16
 
@@ -35,11 +35,10 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def broker_stack(tmp_path_factory):
-    redis_server = PrivateRedis().start()
-    stack = start_stack(
+    with real_stack(
         tmp_path_factory.mktemp("broker-restart"),
-        database_url=fresh_postgres_database(DB_NAME),
-        redis_url=redis_server.url,
+        name=DB_NAME,
+        redis_db=None,  # a redis-server of its own: the test stops it
         extra_env={
             **DOUBLES_ENV,
             # Each model pass takes a while, so uploads are queued and running at the kill.
@@ -55,12 +54,8 @@ def broker_stack(tmp_path_factory):
             "LIMIT_UPLOADS_PER_MINUTE": "0",
             "LIMIT_QUEUED_JOBS": "0",
         },
-    )
-    stack.redis_server = redis_server
-    yield stack
-    stack.stop_all()
-    redis_server.stop()
-    drop_postgres_database(DB_NAME)
+    ) as stack:
+        yield stack
 
 
 def speech_wav(text: str = "Thank you very much.") -> bytes:

@@ -17,9 +17,8 @@ import pytest
 
 from tests.doubles import DOUBLES_ENV
 from tests.reliability.test_broker_restart import kill_broker, speech_wav, statuses
-from tests.services import PrivateRedis, drop_postgres_database, fresh_postgres_database
 from tests.speech import speech_16k
-from tests.stack import start_stack
+from tests.stack import real_stack
 from tests.translation.api.test_api_e2e import upload
 from tests.wsclient import LiveClient, to_pcm16
 
@@ -39,11 +38,10 @@ def readyz(stack) -> tuple[int, dict]:
 
 @pytest.fixture
 def slow_stack(tmp_path):
-    redis_server = PrivateRedis().start()
-    stack = start_stack(
+    with real_stack(
         tmp_path,
-        database_url=fresh_postgres_database(DB_NAME),
-        redis_url=redis_server.url,
+        name=DB_NAME,
+        redis_db=None,  # a redis-server of its own: the test stops it
         extra_env={
             **DOUBLES_ENV,
             "RUTRANS_TRANSLATOR": "tests.doubles.FaultyTranslator",
@@ -53,12 +51,8 @@ def slow_stack(tmp_path):
             "LIMIT_QUEUED_JOBS": "0",
             "STALE_SWEEP_INTERVAL_S": "2",
         },
-    )
-    stack.redis_server = redis_server
-    yield stack
-    stack.stop_all()
-    redis_server.stop()
-    drop_postgres_database(DB_NAME)
+    ) as stack:
+        yield stack
 
 
 async def test_worker_whose_consumer_stopped_exits_non_zero_at_once(slow_stack, record_property):
