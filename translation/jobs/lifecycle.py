@@ -56,6 +56,8 @@ def start_translation(translation_id: str, *, worker: str) -> Translation | None
             "translation %s: database unreachable; running its deferred row", deferred.pk
         )
         deferred.status, deferred.worker, deferred.attempts = Status.RUNNING, worker[:200], 1
+        deferred.started_at = timezone.now()
+        transient_audio.put_deferred_row(deferred)  # written with its worker and start
         return deferred
 
 

@@ -124,6 +124,8 @@ def test_a_deferred_row_runs_while_the_database_is_away_and_is_written_once_it_i
     stored = Translation.objects.get(pk=row.pk)
     assert (stored.session_id, stored.seq, stored.text) == ("s1", 4, "т")
     assert abs((stored.created_at - row.created_at).total_seconds()) < 0.01  # when spoken
+    assert stored.worker == this_worker()  # who ran it and when, as for any other row
+    assert stored.started_at is not None and stored.started_at <= stored.finished_at
     assert transient_audio.is_deferred(stored)
     assert transient_audio.deferred_row(row.pk) is None  # written exactly once: gone
     with pytest.raises(transient_audio.AudioUnavailable):
