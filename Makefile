@@ -8,11 +8,11 @@ PORT ?= 8000
 
 TURN_MODEL := var/models/smart-turn-v3.2-cpu.onnx
 
-.PHONY: install system-deps run run-scaled test lint lint-js migrate worker turn-model
+.PHONY: install system-deps run run-scaled test lint lint-js migrate worker turn-model protocol
 
 # The browser UI's checkers (ESLint, Prettier, TypeScript over JSDoc), exactly as locked.
 NODE_BIN := node_modules/.bin
-PRETTIER_FILES := static/js tests/js eslint.config.js jsconfig.json package.json .prettierrc.json
+PRETTIER_FILES := static/js tests/js scripts eslint.config.js jsconfig.json package.json .prettierrc.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ lint: install lint-js
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+# The wire protocol's generated files: the JSON Schema from the pydantic models, the browser's
+# types from the schema (tests check both are current).
+protocol: install $(NODE_BIN)/.installed
+	$(BIN)/python manage.py protocol_schema
+	node scripts/protocol-types.mjs
 
 lint-js: $(NODE_BIN)/.installed
 	$(NODE_BIN)/eslint .

@@ -21,7 +21,7 @@ export default [
   },
   {
     // The tests stand in for the browser's `window` with an EventTarget.
-    files: ["tests/js/**/*.mjs", "eslint.config.js"],
+    files: ["tests/js/**/*.mjs", "scripts/**/*.mjs", "eslint.config.js"],
     languageOptions: {
       ecmaVersion: 2023,
       sourceType: "module",

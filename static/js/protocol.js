@@ -1,112 +1,25 @@
 // @ts-check
-// The /ws/translate messages as types (JSDoc, checked by `tsc` in `make lint`). The server's
-// schema is translation/streaming/protocol.py (ControlMessage and the message builders); change both together.
+// The /ws/translate messages as types (JSDoc, checked by `tsc` in `make lint`), generated from
+// the server's pydantic models (translation/streaming/schema.py → protocol.schema.json →
+// protocol-types.d.ts: `make protocol`); only the names the pages use are given here.
 
-/** @typedef {"en" | "ru"} Lang */
-/** @typedef {"auto" | Lang} SourceLang */
-/** @typedef {"auto" | "en->ru" | "ru->en"} Mode */
-/** @typedef {"me" | "them"} Speaker  the two lanes of a call */
+/** @typedef {import("./protocol-types").ControlMessage} ControlMessage  the first text frame, resent on a change */
+/** @typedef {NonNullable<ControlMessage["tgt"]>} Lang */
+/** @typedef {ControlMessage["src"]} SourceLang */
+/** @typedef {NonNullable<ControlMessage["mode"]>} Mode */
+/** @typedef {NonNullable<ControlMessage["speaker"]>} Speaker  the two lanes of a call */
 
-/**
- * The control message: the first text frame of a connection, resent after a settings change.
- * @typedef {object} ControlMessage
- * @property {Mode} mode
- * @property {SourceLang} src
- * @property {Lang | null} tgt
- * @property {number} sample_rate
- * @property {number} channels
- * @property {{ru?: string, en?: string}} voice
- * @property {boolean} [captions]
- * @property {string} [call]      a call's id: 32 hex characters, made by the page
- * @property {Speaker} [speaker]  which lane of the call this connection is
- */
+/** @typedef {import("./protocol-types").StatusMessage} StatusMessage */
+/** @typedef {import("./protocol-types").CapacityStatus} CapacityStatusMessage  busy / clear / refused */
+/** @typedef {import("./protocol-types").HistoryStatus} HistoryStatusMessage  history or recording paused */
+/** @typedef {import("./protocol-types").ResultMessage} ResultMessage */
+/** @typedef {import("./protocol-types").AudioEndMessage} AudioEndMessage */
+/** @typedef {import("./protocol-types").PartialMessage} PartialMessage */
+/** @typedef {import("./protocol-types").ErrorMessage} ErrorMessage */
+/** @typedef {import("./protocol-types").JobMessage} JobMessage  an upload's progress (/ws/jobs) */
+/** @typedef {ResultMessage["timings"]} Timings  milliseconds per stage, as the server measured them */
 
-/**
- * Milliseconds per stage (all optional; the server adds what it measured).
- * @typedef {{[stage: string]: number | undefined, endpoint_ms?: number, queue_ms?: number,
- *   lid_ms?: number, ast_ms?: number, tts_ms?: number, first_audio_ms?: number,
- *   push_ms?: number, submit_ms?: number, audio_s?: number}} Timings
- */
-
-/**
- * @typedef {object} StatusMessage
- * @property {"status"} type
- * @property {"ready" | "configured" | "queued" | "flushed" | "captions"} state
- * @property {string} [session]  ready: the server's id of this connection
- * @property {string} [id]       queued: the utterance's history id
- * @property {number} [seq]
- * @property {number} [start_s]  queued: where the utterance lies in the stream (on a call: the call's clock)
- * @property {number} [end_s]
- * @property {Mode | string} [mode]
- * @property {{ru?: string, en?: string}} [voice]
- * @property {boolean} [captions]
- * @property {string} [call]
- * @property {Speaker} [speaker]
- */
-
-/**
- * The workers' backlog (translation/streaming/protocol.py `CapacityStatus`): `busy` while
- * translations run more than MAX_QUEUE_LAG_S behind, `clear` once caught up, `refused` for a
- * new session that is not admitted (the socket then closes with 1013 and `message`).
- * @typedef {object} CapacityStatusMessage
- * @property {"status"} type
- * @property {"busy" | "clear" | "refused"} state
- * @property {number} lag_s
- * @property {number} queued
- * @property {boolean} captions_paused
- * @property {number} [retry_after_s]
- * @property {string} message
- */
-
-/**
- * @typedef {object} ResultMessage
- * @property {"result"} type
- * @property {number} seq
- * @property {string} id
- * @property {Lang} src
- * @property {Lang} tgt
- * @property {string} text
- * @property {string} [source_text]
- * @property {boolean} tts_failed
- * @property {Timings} timings
- * @property {string} [error]
- * @property {number} [start_s]
- * @property {number} [end_s]
- * @property {{lang: Lang, confidence: number}} [lid]
- * @property {boolean} [truncated]
- */
-
-/**
- * @typedef {object} AudioEndMessage
- * @property {"audio_end"} type
- * @property {number} seq
- * @property {number} pieces
- * @property {string} [error]
- * @property {Timings} [timings]
- */
-
-/**
- * @typedef {object} PartialMessage
- * @property {"partial"} type
- * @property {number} seq
- * @property {number} part
- * @property {string} text
- * @property {string} [source_text]
- * @property {Lang} [src]
- * @property {Lang} [tgt]
- * @property {Timings} [timings]
- */
-
-/**
- * @typedef {object} ErrorMessage
- * @property {"error"} type
- * @property {string} error
- * @property {number} [seq]
- * @property {string} [code]           over a per-client limit: which one (translation/limits)
- * @property {number} [retry_after_s]  over a per-client limit: seconds until it would pass
- */
-
-/** @typedef {StatusMessage | CapacityStatusMessage | ResultMessage | AudioEndMessage | PartialMessage | ErrorMessage} ServerMessage */
+/** @typedef {StatusMessage | CapacityStatusMessage | HistoryStatusMessage | ResultMessage | AudioEndMessage | PartialMessage | ErrorMessage} ServerMessage */
 
 export const SPEAKERS = /** @type {const} */ (["me", "them"]);
 export const CALL_ID_PATTERN = /^[0-9a-f]{32}$/;
