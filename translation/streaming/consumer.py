@@ -25,6 +25,7 @@ from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
 from translation.streaming import calls, ingest
 from translation.streaming.captions import CaptionState
+from translation.streaming.lifecycle import HOLDS_PLACES, LiveSessionDrains, Phase
 from translation.streaming.live_captions import LiveCaptions
 from translation.streaming.overload import OverloadNotices, status_for
 from translation.streaming.protocol import (
@@ -41,7 +42,6 @@ from translation.streaming.protocol import (
     history_status_message,
     status_message,
 )
-from translation.streaming.restart import LiveSessionDrains
 from translation.streaming.session import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 
 logger = logging.getLogger(__name__)
@@ -52,38 +52,40 @@ WATCH_INTERVAL_S = 0.05
 class TranslateConsumer(
     LiveCaptions, LiveSessionDrains, SurvivesChannelLayerLoss, AsyncWebsocketConsumer
 ):
-    async def connect(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.phase = Phase.OPENING  # the lifecycle (translation/streaming/lifecycle.py)
         self.session_id = uuid.uuid4().hex
         self.live: LiveSession | None = None
         self.submissions: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         self.captions: CaptionState | None = None
         self.partial_senders: set[asyncio.Task] = set()
-        self.admitted = False
+        self.watchdog: asyncio.Task | None = None
         self.overload = OverloadNotices()
         self.lane: calls.CallLane | None = None  # set when the control names a call
+
+    async def connect(self) -> None:
         self.client = client_of_scope(self.scope)
-        self.counted = False  # in the client's live sessions (translation/limits)
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()  # before any refusal, so that the browser sees the close reason
-        # Admission first (translation/jobs/capacity.py: is there room?), then the client's own
-        # limits (translation/limits: may this client take more?), so a session refused for lack
-        # of room never takes one of its client's places.
+        # Admission first (is there room? jobs/capacity.py), then the client's own limits
+        # (translation/limits), so a session refused for lack of room takes no client's place.
         backlog = await capacity.monitor.fresh()
         refusal = capacity.counted_refusal(backlog)
         if refusal is not None:
             logger.info("session %s refused: %s", self.session_id, refusal.reason)
+            self.move(Phase.REFUSED)
             status = status_for("refused", backlog, refusal)
             await self.send(text_data=capacity_status_message(status))
             await self.close(code=TRY_AGAIN_LATER, reason=close_reason(refusal.reason))
             return
         if not await self._count_client_session():
             return
-        self.admitted = True
         capacity.monitor.admit()
-        # The VAD model load (ONNX) stays off the event loop.
-        self.live = await asyncio.to_thread(LiveSession)
+        self.live = await asyncio.to_thread(LiveSession)  # the VAD's ONNX load: off the loop
         self.submitter = asyncio.create_task(self._submit_in_order())
         self.watchdog = asyncio.create_task(self._watch())
+        self.move(Phase.LIVE)
         await self.send(text_data=status_message("ready", session=self.session_id))
 
     # Channels runs `close_old_connections` on a shared worker thread before every message it
@@ -106,12 +108,9 @@ class TranslateConsumer(
             await getattr(self, handler)(message)
 
     async def disconnect(self, code: int) -> None:
-        if (captions := getattr(self, "captions", None)) is not None:
-            captions.log_agreement(self.session_id)
+        if self.captions is not None:
+            self.captions.log_agreement(self.session_id)
         await self.stop_background_tasks()
-        if self.counted:
-            self.counted = False
-            await asyncio.to_thread(quotas.leave_live_session, self.client, self.session_id)
 
     async def _count_client_session(self) -> bool:
         """Count this session for its client; over LIMIT_LIVE_SESSIONS, refuse it (False)."""
@@ -122,22 +121,27 @@ class TranslateConsumer(
             await self.send(
                 text_data=error_message(str(exc), code=exc.limit, retry_after_s=exc.retry_after_s)
             )
+            self.move(Phase.REFUSED)
             await self.close(code=CLIENT_LIMIT_CLOSE_CODE, reason=str(exc)[:120])
             return False
-        self.counted = True
+        self.move(Phase.ADMITTED)
         return True
 
     async def stop_background_tasks(self) -> None:
-        """The watchdog and any partial still being handed over are cancelled; utterances
-        already cut are still recorded (the submitter ends after them)."""
-        for sender in list(getattr(self, "partial_senders", ())):
+        """Closed, once however it ends: the watchdog and partial senders cancelled, what was
+        cut still recorded (the submitter ends after it), the session's places given back."""
+        if self.phase is Phase.CLOSED:
+            return
+        held = self.phase in HOLDS_PLACES
+        self.move(Phase.CLOSED)
+        for sender in list(self.partial_senders):
             sender.cancel()
-        if getattr(self, "admitted", False):
-            self.admitted = False
-            capacity.monitor.open_sessions -= 1
-        if hasattr(self, "watchdog") and not self.watchdog.done():
+        if self.watchdog is not None and not self.watchdog.done():
             self.watchdog.cancel()
             self.submissions.put_nowait(None)
+        if held:
+            capacity.monitor.open_sessions -= 1
+            await asyncio.to_thread(quotas.leave_live_session, self.client, self.session_id)
 
     # --- client → server -----------------------------------------------------------------------
 
@@ -322,7 +326,7 @@ class TranslateConsumer(
                 if live.results.deadlines:
                     await self._deliver(live.results.expire())
                 await self._tell_overload(now)
-                if self.counted and now - refreshed >= quotas.LIVE_REFRESH_S:
+                if now - refreshed >= quotas.LIVE_REFRESH_S:
                     refreshed = now
                     await asyncio.to_thread(
                         quotas.refresh_live_session, self.client, self.session_id
@@ -352,9 +356,8 @@ class TranslateConsumer(
         await self._accept(AudioEnd.from_message(message))
 
     async def history_lost(self, message: dict[str, Any]) -> None:
-        lost = events.HistoryLost.from_message(
-            message
-        )  # out of seq order: its result went out already
+        # Out of seq order: its result went out already.
+        lost = events.HistoryLost.from_message(message)
         await self.send(text_data=history_status_message("history_lost", lost.seq))
 
     async def _accept(self, event: SessionEvent) -> None:
