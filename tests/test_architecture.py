@@ -114,6 +114,29 @@ def test_streaming_reaches_jobs_only_through_its_surface(graph):
     assert crossings == []
 
 
+def test_the_wire_protocol_is_on_the_ground_floor(graph):
+    """`translation.protocol` imports nothing of the project but the shared constants, and the
+    job and transport sides reach it downward, never through the live stream (issue 32: the
+    arrows that climbed back into `streaming/protocol.py`)."""
+    upward = sorted(
+        f"{module} -> {imported}"
+        for module in _descendants(graph, "translation.protocol")
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith(PACKAGES)
+        and not imported.startswith("translation.protocol")
+        and imported != "translation.constants"
+    )
+    assert upward == []
+    into_streaming = sorted(
+        f"{module} -> {imported}"
+        for side in ("translation.jobs", "translation.messaging")
+        for module in _descendants(graph, side)
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith("translation.streaming")
+    )
+    assert into_streaming == []
+
+
 def test_top_level_of_translation_stays_small():
     modules = sorted(p.name for p in (ROOT / "translation").glob("*.py"))
     assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules

@@ -25,7 +25,7 @@ from tests.speech import speech_16k
 from tests.stack import real_stack
 from tests.translation.api.test_api_e2e import http, upload, wait_until_finished
 from tests.wsclient import LiveClient, to_pcm16
-from translation.streaming.protocol import MAX_MESSAGE_BYTES
+from translation.protocol.messages import MAX_MESSAGE_BYTES
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 

@@ -3,7 +3,7 @@
 // The worklet receives 128-sample render quanta as one Float32Array per channel; the server
 // wants little-endian int16 frames (any length up to MAX_FRAME_BYTES: the page sends 64 ms at
 // 16 kHz mono, static/js/capture.js), interleaved when there are two channels
-// (see translation/streaming/protocol.py). PcmFramer converts, interleaves, and carries the remainder
+// (see translation/protocol/control.py). PcmFramer converts, interleaves, and carries the remainder
 // of a quantum over to the next call.
 
 export const FRAME_MS = 20;

@@ -1,6 +1,6 @@
 // @ts-check
 // The /ws/translate messages as types (JSDoc, checked by `tsc` in `make lint`), generated from
-// the server's pydantic models (translation/streaming/schema.py → protocol.schema.json →
+// the server's pydantic models (translation/protocol/ → protocol.schema.json →
 // protocol-types.d.ts: `make protocol`); only the names the pages use are given here.
 
 /** @typedef {import("./protocol-types").ControlMessage} ControlMessage  the first text frame, resent on a change */

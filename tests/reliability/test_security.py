@@ -27,7 +27,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.speech import speech_like
-from translation.streaming.protocol import parse_control
+from translation.protocol.control import parse_control
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = (b"origin", b"http://evil.example")

@@ -32,9 +32,9 @@ from benchmarks.soak import rss_mb
 from tests.doubles import DOUBLES_ENV
 from tests.speech import speech_16k
 from tests.stack import start_stack
-from tests.translation.streaming.test_protocol import JSON_VALUES, controls, deeply_nested
+from tests.translation.protocol.test_control import JSON_VALUES, controls, deeply_nested
 from tests.wsclient import to_pcm16
-from translation.streaming.protocol import FLUSH, ProtocolError, parse_control
+from translation.protocol.control import FLUSH, ProtocolError, parse_control
 
 pytestmark = [pytest.mark.timeout(180)]
 

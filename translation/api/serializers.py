@@ -11,7 +11,7 @@ from rest_framework.fields import empty
 from translation.constants import VOICES
 from translation.jobs import selectors
 from translation.models import Translation
-from translation.streaming.protocol import MODES, ProtocolError, parse_control
+from translation.protocol.control import MODES, ProtocolError, parse_control
 
 ALL_VOICES = tuple(voice for names in VOICES.values() for voice in names)
 

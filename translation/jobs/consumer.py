@@ -16,7 +16,7 @@ from translation.jobs.delivery import job_group
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
 from translation.models import Translation
-from translation.streaming.protocol import bounded_json, error_message
+from translation.protocol.messages import bounded_json, error_message
 
 logger = logging.getLogger(__name__)
 

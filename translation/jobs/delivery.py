@@ -24,7 +24,7 @@ from translation.events import (
 from translation.jobs import selectors
 from translation.messaging.channel_layer import group_send_event, send_event
 from translation.models import Translation
-from translation.streaming.protocol import MAX_MESSAGE_BYTES, result_payload
+from translation.protocol.messages import MAX_MESSAGE_BYTES, result_payload
 
 
 def deliver_result(row: Translation, *, wav: bytes | None) -> bool:

@@ -31,7 +31,8 @@ from translation.limits import quotas
 from translation.limits.clients import Client
 from translation.messaging.dispatch import enqueue_translation
 from translation.models import Call, Translation
-from translation.streaming.protocol import HistoryNotice, SessionConfig
+from translation.protocol.control import SessionConfig
+from translation.protocol.messages import HistoryNotice
 
 logger = logging.getLogger(__name__)
 

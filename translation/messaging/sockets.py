@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from translation.streaming.protocol import error_message
+from translation.protocol.messages import error_message
 
 logger = logging.getLogger(__name__)
 

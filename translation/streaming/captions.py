@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translation.events import PartialReply
-from translation.streaming.protocol import StablePrefix
+from translation.protocol.messages import StablePrefix
 
 logger = logging.getLogger(__name__)
 

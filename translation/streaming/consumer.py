@@ -1,5 +1,5 @@
 """`/ws/translate`: the live translation WebSocket, a thin async shell over `LiveSession` and
-the job services (see translation/streaming/protocol.py for the messages). One handler per
+the job services (translation/protocol/ has the messages). One handler per
 channel-layer event (`translation.events`)."""
 
 from __future__ import annotations
@@ -23,17 +23,10 @@ from translation.limits import quotas
 from translation.limits.clients import client_of_scope
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
-from translation.streaming import calls, ingest
-from translation.streaming.captions import CaptionState
-from translation.streaming.lifecycle import HOLDS_PLACES, LiveSessionDrains, Phase
-from translation.streaming.live_captions import LiveCaptions
-from translation.streaming.overload import OverloadNotices, status_for
-from translation.streaming.protocol import (
+from translation.protocol.control import FLUSH, ProtocolError, SessionConfig
+from translation.protocol.messages import (
     CLIENT_LIMIT_CLOSE_CODE,
-    FLUSH,
     TRY_AGAIN_LATER,
-    ProtocolError,
-    SessionConfig,
     audio_end_message,
     bounded_json,
     capacity_status_message,
@@ -42,6 +35,11 @@ from translation.streaming.protocol import (
     history_status_message,
     status_message,
 )
+from translation.streaming import calls, ingest
+from translation.streaming.captions import CaptionState
+from translation.streaming.lifecycle import HOLDS_PLACES, LiveSessionDrains, Phase
+from translation.streaming.live_captions import LiveCaptions
+from translation.streaming.overload import OverloadNotices, status_for
 from translation.streaming.session import MAX_IN_FLIGHT, LiveSession, PendingUtterance
 
 logger = logging.getLogger(__name__)

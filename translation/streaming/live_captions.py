@@ -14,9 +14,10 @@ from django.conf import settings
 
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.events import PartialReply
+from translation.protocol.control import SessionConfig
+from translation.protocol.messages import bounded_json, status_message
 from translation.streaming import caption_dispatch
 from translation.streaming.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
-from translation.streaming.protocol import SessionConfig, bounded_json, status_message
 
 if TYPE_CHECKING:
     from translation.streaming.session import LiveSession

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from translation.jobs.capacity import Capacity, Refusal
 from translation.jobs.selectors import NO_WORKER
-from translation.streaming.protocol import CapacityStatus
+from translation.protocol.messages import CapacityStatus
 
 
 @dataclass

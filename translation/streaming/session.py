@@ -21,12 +21,8 @@ from translation.audio.pcm import AudioFormatError, PcmStream
 from translation.audio.segmenter import Utterance, UtteranceSegmenter
 from translation.audio.turn import shared_judge
 from translation.constants import MODEL_SAMPLE_RATE
-from translation.streaming.protocol import (
-    HistoryNotice,
-    ProtocolError,
-    SessionConfig,
-    parse_control,
-)
+from translation.protocol.control import ProtocolError, SessionConfig, parse_control
+from translation.protocol.messages import HistoryNotice
 from translation.streaming.sequencer import ResultSequencer
 
 _NO_AUDIO = np.zeros(0, dtype=np.float32)

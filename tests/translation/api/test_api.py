@@ -20,7 +20,7 @@ from tests.speech import speech_like
 from translation.jobs import selectors, submit
 from translation.jobs.consumer import JOB_NOT_FOUND_CLOSE_CODE
 from translation.models import Translation
-from translation.streaming.protocol import parse_control
+from translation.protocol.control import parse_control
 from workers.services import complete_translation
 
 URL = "/api/translations"

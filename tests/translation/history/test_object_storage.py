@@ -20,7 +20,7 @@ from tests.speech import speech_like
 from translation.history import retention, storage
 from translation.jobs import selectors, submit
 from translation.models import Translation
-from translation.streaming.protocol import SessionConfig
+from translation.protocol.control import SessionConfig
 from workers.services import complete_translation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]

@@ -17,7 +17,7 @@ from translation.events import AudioEnd, AudioPiece, UtteranceFailed, UtteranceR
 from translation.jobs.delivery import deliver_result
 from translation.messaging.channel_layer import remember_event_loop
 from translation.models import Translation
-from translation.streaming.protocol import MAX_MESSAGE_BYTES
+from translation.protocol.messages import MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.timeout(30)
 

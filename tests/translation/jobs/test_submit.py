@@ -17,7 +17,7 @@ from translation.audio.wav import wav_bytes_from_float32
 from translation.history import storage
 from translation.jobs import submit, transient_audio
 from translation.models import Translation
-from translation.streaming.protocol import SessionConfig
+from translation.protocol.control import SessionConfig
 
 
 def speak(seq: int = 0, **stream_times: float) -> Translation:

@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 
 from rutrans_site.asgi import application
 from translation.events import PartialReply
+from translation.protocol.messages import StablePrefix
 from translation.streaming import live_captions
 from translation.streaming.captions import (
     ANSWER_GRACE_S,
@@ -23,7 +24,6 @@ from translation.streaming.captions import (
     PartialRequest,
     partial_payload,
 )
-from translation.streaming.protocol import StablePrefix
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 CONTROL = {"mode": "en->ru", "sample_rate": 16_000, "channels": 1}

@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from rutrans_site.asgi import application
 from tests.translation.streaming.test_consumer import CONTROL, ORIGIN, next_of_type, pcm16k
 from translation.models import Translation
-from translation.streaming.protocol import CLIENT_LIMIT_CLOSE_CODE
+from translation.protocol.messages import CLIENT_LIMIT_CLOSE_CODE
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.speech import silence
 from translation.audio.pcm import AudioFormatError
-from translation.streaming.protocol import ProtocolError
+from translation.protocol.control import ProtocolError
 from translation.streaming.session import LiveSession
 
 

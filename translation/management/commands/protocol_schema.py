@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from translation.streaming.schema import protocol_schema_json
+from translation.protocol.schema import protocol_schema_json
 
 SCHEMA_PATH = Path(settings.BASE_DIR) / "static" / "js" / "protocol.schema.json"
 
@@ -15,7 +15,7 @@ SCHEMA_PATH = Path(settings.BASE_DIR) / "static" / "js" / "protocol.schema.json"
 class Command(BaseCommand):
     help = (
         "Generate static/js/protocol.schema.json from the protocol's models "
-        "(translation/streaming/schema.py); --check only reports whether it is up to date."
+        "(translation/protocol/); --check only reports whether it is up to date."
     )
 
     def add_arguments(self, parser):

@@ -13,7 +13,7 @@ from translation.audio.pcm import AudioFormatError
 from translation.audio.vad import NoSpeechFound, require_speech
 from translation.audio.wav import wav_bytes_from_float32
 from translation.constants import MODEL_SAMPLE_RATE, PIPER_VOICES, VOICES
-from translation.streaming.protocol import MODES, ProtocolError, parse_control
+from translation.protocol.control import MODES, ProtocolError, parse_control
 
 
 class Command(BaseCommand):

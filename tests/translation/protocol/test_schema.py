@@ -12,9 +12,8 @@ from django.core.management import CommandError, call_command
 
 from translation.jobs.selectors import job_state
 from translation.models import Translation
-from translation.streaming import schema
-from translation.streaming.captions import UtteranceAgreement, partial_payload
-from translation.streaming.protocol import (
+from translation.protocol import messages, schema
+from translation.protocol.messages import (
     HistoryStatus,
     audio_end_message,
     error_message,
@@ -22,6 +21,7 @@ from translation.streaming.protocol import (
     result_payload,
     status_message,
 )
+from translation.streaming.captions import UtteranceAgreement, partial_payload
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "static" / "js" / "protocol.schema.json"
@@ -77,15 +77,15 @@ def test_real_messages_fit_their_models():
         tts_failed=False, timings={"ast_ms": 1.0}, start_s=0.0, end_s=1.0,
         lid={"lang": "en", "confidence": 0.9},
     )  # fmt: skip
-    schema.ResultMessage.model_validate(result)
-    schema.AudioEndMessage.model_validate_json(audio_end_message(seq=0, pieces=2, error="e"))
-    schema.ErrorMessage.model_validate_json(error_message("bad", seq=3))
+    messages.ResultMessage.model_validate(result)
+    messages.AudioEndMessage.model_validate_json(audio_end_message(seq=0, pieces=2, error="e"))
+    messages.ErrorMessage.model_validate_json(error_message("bad", seq=3))
     paused = HistoryStatus.model_validate_json(history_status_message("history_paused", 5))
     assert (paused.state, paused.seq) == ("history_paused", 5) and "database" in paused.message
     full = HistoryStatus.model_validate_json(history_status_message("recording_paused", 6))
     assert "disk is full" in full.message
-    schema.StatusMessage.model_validate_json(status_message("ready", session="abc"))
-    schema.StatusMessage.model_validate_json(
+    messages.StatusMessage.model_validate_json(status_message("ready", session="abc"))
+    messages.StatusMessage.model_validate_json(
         status_message("captions", seq=1, due=3, sent=2, skipped=1)
     )
     partial = partial_payload(
@@ -93,11 +93,11 @@ def test_real_messages_fit_their_models():
         end_s=1.0, speech_s=0.8, timings={"ast_ms": 2.0},
     )  # fmt: skip
     # What the session sends: the worker's partial after local agreement (with `stable`).
-    schema.PartialMessage.model_validate(UtteranceAgreement().apply(partial))
+    messages.PartialMessage.model_validate(UtteranceAgreement().apply(partial))
     row = Translation(status=Translation.Status.QUEUED, source=Translation.Source.UPLOAD)
-    schema.JobMessage.model_validate({"type": "job", **job_state(row)})
+    messages.JobMessage.model_validate({"type": "job", **job_state(row)})
 
 
 def test_an_unknown_field_does_not_fit():
     with pytest.raises(ValueError, match="extra"):
-        schema.ErrorMessage.model_validate({"type": "error", "error": "x", "surprise": 1})
+        messages.ErrorMessage.model_validate({"type": "error", "error": "x", "surprise": 1})

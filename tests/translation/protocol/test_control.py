@@ -7,15 +7,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translation.constants import MAX_STREAM_RATE, MIN_STREAM_RATE, VOICES
-from translation.streaming.protocol import (
+from translation.protocol.control import (
     MAX_CONTROL_BYTES,
     MODES,
     ControlMessage,
     ProtocolError,
     SessionConfig,
     parse_control,
-    result_payload,
 )
+from translation.protocol.messages import result_payload
 
 
 @pytest.mark.parametrize(
@@ -290,7 +290,7 @@ def test_result_payload_carries_what_language_id_detected():
 
 
 def test_audio_end_message():
-    from translation.streaming.protocol import audio_end_message
+    from translation.protocol.messages import audio_end_message
 
     assert json.loads(audio_end_message(seq=3, pieces=2)) == {
         "type": "audio_end",
@@ -304,7 +304,7 @@ def test_audio_end_message():
 
 
 def test_bounded_json_never_exceeds_the_message_limit():
-    from translation.streaming.protocol import MAX_MESSAGE_BYTES, bounded_json
+    from translation.protocol.messages import MAX_MESSAGE_BYTES, bounded_json
 
     small = {"type": "job", "text": "привет", "source_text": "hi"}
     assert json.loads(bounded_json(small, text_fields=("text", "source_text"))) == small
