@@ -177,7 +177,7 @@ if REDIS_URL:
 
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "translation.messaging.redis_layer.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

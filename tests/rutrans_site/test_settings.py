@@ -60,7 +60,7 @@ def test_real_stack_from_environment(tmp_path):
     assert proc.returncode == 0, proc.stderr
     values = json.loads(proc.stdout)
     assert values["db"] == "django.db.backends.postgresql" and values["embedded"] is False
-    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["layer"] == "translation.messaging.redis_layer.RedisChannelLayer"
     assert values["hosts"] == ["translator.example", "127.0.0.1"] and values["silence"] == 700
 
 

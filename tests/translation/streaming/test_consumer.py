@@ -167,7 +167,7 @@ async def test_over_the_real_redis_channel_layer(engines, speech, settings):
     redis_url = require_redis()
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "translation.messaging.redis_layer.RedisChannelLayer",
             "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 15}]},
         }
     }
