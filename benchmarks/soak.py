@@ -1,17 +1,23 @@
-"""Soak test: many live sessions for a long time against the real stack (a script, not a test).
+"""Soak test: talkers come and go for a long time against the real stack (a script, not a test).
 
-Starts Daphne + a Celery worker on Redis + PostgreSQL (tests/stack.py), opens N concurrent
-`/ws/translate` sessions and has each one speak for M minutes like a person in a call: a sentence
-streamed as 48 kHz stereo 20 ms frames at real-time pace, `"__flush__"`, a pause of silence; the
-mode switches with the sentence's language (a control message between utterances). Checks:
+Starts Daphne + a Celery worker on a redis-server of its own + PostgreSQL (tests/stack.py) and
+keeps N talkers busy for M minutes. A talker opens a `/ws/translate` session and speaks like a
+person in a call: a sentence streamed as 48 kHz stereo 20 ms frames at real-time pace,
+`"__flush__"`, a pause; the mode switches with the sentence's language. With `--churn 3-12` a
+session lives a random 3..12 sentences, then closes (a share of them hang up right after their
+last sentence, before its answer) and the talker opens a new one, so hundreds of sessions open
+and close. Every ~10 s it samples RSS, open descriptors and threads of both processes, Redis
+`used_memory` and the PostgreSQL connections (benchmarks/soak_samples.py); every answer's lag is
+kept; `--plot` draws them (benchmarks/soak_plot.py). Checks, exit status 1 when one fails:
 
-- every utterance the server queued is answered exactly once (a result or an error with its seq)
-  and every flush of speech was queued;
+- every utterance the server queued is answered exactly once (but a hung-up session's last);
 - no error reached a client, none is in the web or worker log;
-- the RSS of Daphne and of the worker grows by less than 10 % from the end of the warm-up to the
-  end of the run.
+- from the end of the warm-up to the end: RSS grows < 10 %, descriptors and threads stay within
+  a few of the warm-up's, PostgreSQL connections and Redis memory stay bounded; with no session
+  left open the processes hold no more descriptors than at the start.
 
-    .venv/bin/python benchmarks/soak.py --sessions 20 --minutes 10 --json var/soak.json
+    .venv/bin/python benchmarks/soak.py --sessions 16 --minutes 30 --churn 3-12 \\
+        --json var/soak-30.json --plot var/soak-30.png          # --hours 2: the long mode
 
 A short version runs in CI: tests/reliability/test_soak_short.py.
 """
@@ -20,110 +26,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import json
-import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.speech import speech_16k  # noqa: E402
-from tests.wsclient import LiveClient, silence_pcm, to_pcm16  # noqa: E402
+from benchmarks.soak_samples import (  # noqa: E402
+    Sampler,
+    lag_summary,
+    lags_as_dicts,
+    metric_failures,
+    rss_mb,
+    summarize,
+)
+from benchmarks.soak_talkers import clips, talker  # noqa: E402
 
-SENTENCES = [
-    ("en", "Good morning, everyone."),
-    ("ru", "Добрый день, как ваши дела?"),
-    ("en", "Could you tell me where the station is?"),
-    ("ru", "Я думаю, что встреча займёт час."),
-    ("en", "Thank you very much for your help."),
-]
-MODES = {"en": "en->ru", "ru": "ru->en"}
-PAUSE_S = 1.5
-RSS_GROWTH_LIMIT = 0.10
+__all__ = ["failures", "print_summary", "rss_mb", "run_against_new_stack"]
+
 LOG_ERROR_MARKERS = (" ERROR ", " CRITICAL ", "Traceback (most recent call last)")
-
-
-@dataclass
-class SessionStats:
-    flushes: int = 0
-    queued: list[int] = field(default_factory=list)
-    answered: list[int] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    unanswered: list[int] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
-
-def clips() -> list[tuple[str, bytes]]:
-    """(language, 48 kHz stereo PCM of the trimmed sentence)."""
-    return [(lang, to_pcm16(speech_16k(text, lang), 16_000)) for lang, text in SENTENCES]
-
-
-async def run_session(ws_url: str, index: int, stop_at: float, pcm_clips, drain_s: float):
-    stats = SessionStats()
-    client = await LiveClient.connect(ws_url, None)
-    lang = None
-    i = index
-    while time.monotonic() < stop_at:
-        clip_lang, pcm = pcm_clips[i % len(pcm_clips)]
-        i += 1
-        if clip_lang != lang:  # a mode change between utterances
-            lang = clip_lang
-            await client.send_json({"mode": MODES[lang]})
-        await client.stream(pcm)
-        await client.flush()
-        stats.flushes += 1
-        await client.stream(silence_pcm(PAUSE_S))
-    # Everything queued must come back.
-    deadline = time.monotonic() + drain_s
-    while time.monotonic() < deadline:
-        queued = {m["seq"] for m in client.received.messages if m.get("state") == "queued"}
-        answered = {m["seq"] for m, _, _ in client.received.results} | {
-            e["seq"] for e in client.received.errors if "seq" in e
-        }
-        if len(queued) >= stats.flushes and queued <= answered:
-            break
-        await asyncio.sleep(0.2)
-    await client.close()
-    stats.queued = [m["seq"] for m in client.received.messages if m.get("state") == "queued"]
-    stats.answered = [m["seq"] for m, _, _ in client.received.results] + [
-        e["seq"] for e in client.received.errors if "seq" in e
-    ]
-    stats.errors = [e["error"] for e in client.received.errors]
-    counts = collections.Counter(stats.answered)
-    stats.duplicates = sorted(seq for seq, n in counts.items() if n > 1)
-    stats.unanswered = sorted(set(stats.queued) - set(counts))
-    return stats
-
-
-async def sample_rss(pids: dict[str, int], samples: dict[str, list], t0: float, period: float):
-    while True:
-        now = time.monotonic() - t0
-        for name, pid in pids.items():
-            value = rss_mb(pid)
-            if value is not None:
-                samples[name].append((round(now, 1), round(value, 1)))
-        await asyncio.sleep(period)
-
-
-def window_median(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
-    values = [v for t, v in samples if start <= t <= end]
-    return statistics.median(values) if values else None
+IDLE_PAUSE_S = 6.0  # after the warm-up and at the end: no session open
+PROCESSES = {"web": "daphne", "worker": "worker"}  # sample name -> the stack's process name
 
 
 def log_errors(text: str) -> list[str]:
@@ -136,50 +64,65 @@ async def soak(
     sessions: int,
     duration_s: float,
     warmup_s: float,
-    pids: dict[str, int],
+    sampler: Sampler,
+    churn: tuple[int, int] | None,
+    hangup_share: float = 0.25,
+    period_s: float = 10.0,
     drain_s: float = 60.0,
 ) -> dict:
     pcm_clips = clips()
-    samples: dict[str, list] = {name: [] for name in pids}
-    t0 = time.monotonic()
-    sampler = asyncio.create_task(sample_rss(pids, samples, t0, 2.0))
-    stop_at = t0 + duration_s
-    stats = await asyncio.gather(
-        *(run_session(ws_url, i, stop_at, pcm_clips, drain_s) for i in range(sessions))
-    )
+    sampler.t0 = t0 = time.monotonic()
+    await asyncio.to_thread(sampler.sample, "start")
+    sampling = asyncio.create_task(sampler.run(period_s))
+    stats = []
+    # Two phases: the warm-up, a pause with no session open (the warm idle baseline), the rest.
+    for phase_end, idle in ((t0 + warmup_s, "warm"), (t0 + duration_s, "end")):
+        per_talker = await asyncio.gather(
+            *(
+                talker(
+                    ws_url,
+                    i,
+                    phase_end,
+                    pcm_clips,
+                    churn=churn,
+                    hangup_share=hangup_share,
+                    sampler=sampler,
+                    drain_s=drain_s,
+                )
+                for i in range(sessions)
+            )
+        )
+        stats += [s for talker_stats in per_talker for s in talker_stats]
+        await asyncio.sleep(IDLE_PAUSE_S)  # every session closed: what is left is for nobody
+        await asyncio.to_thread(sampler.sample, idle)
     elapsed = time.monotonic() - t0
-    await asyncio.sleep(2.5)  # one more sample after the drain
-    sampler.cancel()
-    window = min(15.0, max(4.0, (duration_s - warmup_s) / 4))
-    rss = {}
-    for name, series in samples.items():
-        after_warmup = window_median(series, warmup_s, warmup_s + window)
-        end = window_median(series, duration_s - window, elapsed + 5)
-        growth = (end - after_warmup) / after_warmup if after_warmup and end else None
-        rss[name] = {
-            "start_mb": series[0][1] if series else None,
-            "after_warmup_mb": after_warmup,
-            "end_mb": end,
-            "peak_mb": max((v for _, v in series), default=None),
-            "growth": round(growth, 4) if growth is not None else None,
-        }
-    flushes = sum(s.flushes for s in stats)
-    queued = sum(len(s.queued) for s in stats)
-    answered = sum(len(set(s.answered)) for s in stats)
+    sampling.cancel()
+    window = min(120.0, max(period_s * 3, (duration_s - warmup_s) / 5))
+    names = list(sampler.pids)
     return {
         "sessions": sessions,
+        "churn": list(churn) if churn else None,
+        "hangup_share": hangup_share if churn else 0.0,
         "duration_s": round(duration_s, 1),
         "elapsed_s": round(elapsed, 1),
         "warmup_s": warmup_s,
-        "utterances_sent": flushes,
-        "utterances_queued": queued,
-        "utterances_answered": answered,
+        "window_s": window,
+        "sessions_opened": sampler.sessions_opened,
+        "utterances_sent": sum(s.flushes for s in stats),
+        "utterances_queued": sum(s.queued for s in stats),
+        "utterances_answered": sum(s.answered for s in stats),
+        "abandoned": sum(s.abandoned for s in stats),
         "duplicates": sum(len(s.duplicates) for s in stats),
         "unanswered": sum(len(s.unanswered) for s in stats),
         "client_errors": [e for s in stats for e in s.errors],
-        "rss": rss,
-        "rss_samples": samples,
-        "per_session": [asdict(s) | {"queued": len(s.queued)} for s in stats],
+        "processes": names,
+        "metrics": summarize(
+            sampler.rows, names, warmup_s=warmup_s, window_s=window, end_s=duration_s
+        ),
+        "lag": lag_summary(sampler.lags, warmup_s=warmup_s),
+        "samples": sampler.rows,
+        "lags": lags_as_dicts(sampler.lags),
+        "per_session": [asdict(s) for s in stats if s.errors or s.unanswered or s.duplicates],
     }
 
 
@@ -199,10 +142,7 @@ def failures(report: dict) -> list[str]:
         )
     if report["client_errors"]:
         problems.append(f"errors sent to clients: {report['client_errors'][:5]}")
-    for name, figures in report["rss"].items():
-        growth = figures["growth"]
-        if growth is None or growth >= RSS_GROWTH_LIMIT:
-            problems.append(f"{name} RSS grew by {growth} after warm-up ({figures})")
+    problems += metric_failures(report["metrics"], report["processes"])
     for name, lines in report.get("log_errors", {}).items():
         if lines:
             problems.append(f"{len(lines)} error lines in the {name} log: {lines[:3]}")
@@ -210,12 +150,15 @@ def failures(report: dict) -> list[str]:
 
 
 def engine_env(engines: str) -> dict[str, str]:
+    import os
+
     from tests.doubles import DOUBLES_ENV
 
     if engines == "tiny":
         from tests.models_fixtures import prepare_model_env
 
-        return prepare_model_env(ROOT / "var" / "bench-models")
+        root = os.environ.get("RUTRANS_TINY_MODELS_DIR") or ROOT / "var" / "bench-models"
+        return prepare_model_env(root)
     return dict(DOUBLES_ENV)
 
 
@@ -225,84 +168,127 @@ def run_against_new_stack(
     duration_s: float,
     warmup_s: float,
     env: dict[str, str],
-    redis_url: str,
     database_name: str,
     data_dir: Path,
+    churn: tuple[int, int] | None = None,
+    period_s: float = 10.0,
 ) -> dict:
-    """Start the real stack, soak it, stop it; the report includes the log errors."""
-    from tests.services import drop_postgres_database, fresh_postgres_database
-    from tests.stack import NO_CLIENT_LIMITS, start_stack
-
-    stack = start_stack(
-        data_dir,
-        database_url=fresh_postgres_database(database_name),
-        redis_url=redis_url,
-        extra_env={**NO_CLIENT_LIMITS, **env},
+    """Start the real stack (its own redis-server, so Redis memory is the stack's alone), soak
+    it, stop it; the report includes the log errors."""
+    from tests.services import (
+        POSTGRES_ADMIN_URL,
+        PrivateRedis,
+        drop_postgres_database,
+        fresh_postgres_database,
     )
+    from tests.stack import NO_CLIENT_LIMITS, free_port, start_stack
+
+    redis_server = PrivateRedis().start()
+    database_url = fresh_postgres_database(database_name)
     try:
-        pids = {"web": stack.procs["daphne"].pid, "worker": stack.procs["worker"].pid}
-        # Errors logged during the soak count; start-up (model loading) is not under test.
-        offsets = {name: len(stack.log_text(name)) for name in ("daphne", "worker")}
-        report = asyncio.run(
-            soak(
-                stack.ws_url, sessions=sessions, duration_s=duration_s, warmup_s=warmup_s, pids=pids
-            )
+        stack = start_stack(
+            data_dir,
+            database_url=database_url,
+            redis_url=redis_server.url,
+            # Its worker's metrics on a port of its own (another stack's worker may hold 9808).
+            extra_env={**NO_CLIENT_LIMITS, "WORKER_METRICS_PORT": str(free_port()), **env},
         )
-        report["log_errors"] = {
-            name: log_errors(stack.log_text(name)[offset:]) for name, offset in offsets.items()
-        }
+        try:
+            pids = {name: stack.procs[proc].pid for name, proc in PROCESSES.items()}
+            sampler = Sampler(
+                pids=pids,
+                redis_url=redis_server.url,
+                database_name=database_url.rsplit("/", 1)[1],
+                admin_url=POSTGRES_ADMIN_URL,
+            )
+            # Errors logged during the soak count; start-up (model loading) is not under test.
+            offsets = {name: len(stack.log_text(name)) for name in PROCESSES.values()}
+            report = asyncio.run(
+                soak(
+                    stack.ws_url,
+                    sessions=sessions,
+                    duration_s=duration_s,
+                    warmup_s=warmup_s,
+                    sampler=sampler,
+                    churn=churn,
+                    period_s=period_s,
+                )
+            )
+            report["log_errors"] = {
+                name: log_errors(stack.log_text(name)[offset:]) for name, offset in offsets.items()
+            }
+        finally:
+            stack.stop_all()
     finally:
-        stack.stop_all()
+        redis_server.stop()
         drop_postgres_database(database_name)
     return report
 
 
 def print_summary(report: dict) -> None:
     print(
-        f"{report['sessions']} sessions for {report['duration_s']:.0f} s "
-        f"(elapsed {report['elapsed_s']:.0f} s, warm-up {report['warmup_s']:.0f} s)"
+        f"{report['sessions']} talkers for {report['duration_s']:.0f} s "
+        f"(elapsed {report['elapsed_s']:.0f} s, warm-up {report['warmup_s']:.0f} s, churn "
+        f"{report['churn']}), {report['sessions_opened']} sessions opened"
     )
     print(
         f"utterances: sent {report['utterances_sent']}, queued {report['utterances_queued']}, "
-        f"answered {report['utterances_answered']}, unanswered {report['unanswered']}, "
-        f"duplicates {report['duplicates']}, client errors {len(report['client_errors'])}"
+        f"answered {report['utterances_answered']}, last ones left by a hang-up "
+        f"{report['abandoned']}, unanswered {report['unanswered']}, duplicates "
+        f"{report['duplicates']}, client errors {len(report['client_errors'])}"
     )
-    for name, f in report["rss"].items():
+    for key, f in report["metrics"].items():
+        if not isinstance(f, dict):
+            continue
         print(
-            f"{name:6} RSS MB: start {f['start_mb']}, after warm-up {f['after_warmup_mb']}, "
-            f"end {f['end_mb']}, peak {f['peak_mb']}, growth {f['growth']}"
+            f"{key:18} idle start {f['idle_start']}, idle warm {f['idle_warm']}, "
+            f"after warm-up {f['after_warmup']}, end "
+            f"{f['end']}, idle end {f['idle_end']}, peak {f['peak']}, growth {f['growth']}"
+            + (f" ({f['growth_pct']} %)" if f["growth_pct"] is not None else "")
         )
+    for key, f in report["lag"].items():
+        if isinstance(f, dict):
+            print(f"lag {key:12} {f}")
     for name, lines in report.get("log_errors", {}).items():
         print(f"{name} log: {len(lines)} error lines")
 
 
+def _churn(text: str) -> tuple[int, int] | None:
+    if text in ("", "0", "off"):
+        return None
+    low, _, high = text.partition("-")
+    return int(low), int(high or low)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=16, help="talkers at once")
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--hours", type=float, help="the long mode (--hours 2), over --minutes")
     parser.add_argument(
-        "--warmup-s", type=float, help="RSS baseline is taken after this (default 10 %%, ≥ 30 s)"
+        "--churn", default="3-12", help="sentences per session, LOW-HIGH (off: one session each)"
     )
+    parser.add_argument(
+        "--warmup-s", type=float, help="baselines are taken after this (default 10 %%, ≥ 30 s)"
+    )
+    parser.add_argument("--period-s", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--engines", choices=("tiny", "doubles"), default="tiny")
-    parser.add_argument(
-        "--redis-url", help="a Redis database of its own (default: the test Redis, database 10)"
-    )
     parser.add_argument("--database", default="rutrans_rel_soak", help="PostgreSQL database")
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "soak.json")
+    parser.add_argument("--plot", type=Path, help="PNG of the samples (default: beside --json)")
     args = parser.parse_args()
 
-    from tests.services import fresh_redis_database
-
-    duration_s = args.minutes * 60.0
+    duration_s = (args.hours * 60 if args.hours else args.minutes) * 60.0
     warmup_s = args.warmup_s if args.warmup_s is not None else max(30.0, duration_s * 0.1)
     report = run_against_new_stack(
         sessions=args.sessions,
         duration_s=duration_s,
         warmup_s=warmup_s,
         env=engine_env(args.engines),
-        redis_url=args.redis_url or fresh_redis_database(10),
         database_name=args.database,
         data_dir=Path(tempfile.mkdtemp(prefix="rutrans-soak-")),
+        churn=_churn(args.churn),
+        period_s=args.period_s,
     )
     report["engines"] = args.engines
     problems = failures(report)
@@ -310,10 +296,25 @@ def main() -> int:
     print_summary(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    print(f"report: {args.json}")
+    csv_path = args.json.with_suffix(".csv")
+    _write_csv(report["samples"], csv_path)
+    from benchmarks.soak_plot import plot
+
+    png = plot(report, args.plot or args.json.with_suffix(".png"))
+    print(f"report: {args.json}, samples: {csv_path}, plot: {png}")
     for problem in problems:
         print(f"FAILED: {problem}")
     return 1 if problems else 0
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    import csv
+
+    if rows:
+        with path.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 if __name__ == "__main__":
