@@ -23,6 +23,7 @@ const els = {
   captions: $("captions"),
   hearOriginal: $("hear-original"),
   echoGuard: $("echo-guard"),
+  speechFallback: $("speech-fallback"),
   callState: $("call-state"),
   conversation: $("conversation"),
   empty: $("empty"),
@@ -40,6 +41,7 @@ els.pushToTalk.checked = flag("pushToTalk", false);
 els.captions.checked = flag("captions", true);
 els.hearOriginal.checked = flag("hearOriginal", true);
 els.echoGuard.checked = flag("echoGuard", true);
+els.speechFallback.checked = flag("speechFallback", false); // opt-in
 
 function saveSettings() {
   saveStored(localStorage, STORAGE_KEY, {
@@ -47,6 +49,7 @@ function saveSettings() {
     captions: els.captions.checked,
     hearOriginal: els.hearOriginal.checked,
     echoGuard: els.echoGuard.checked,
+    speechFallback: els.speechFallback.checked,
     modes: { me: lanes.me.els.mode.value, them: lanes.them.els.mode.value },
     voices: { me: lanes.me.voices, them: lanes.them.voices },
   });
@@ -78,6 +81,7 @@ const lanes = {
     callId: () => callId,
     captions: () => els.captions.checked,
     talkOpen: () => ptt.open,
+    fallbackBox: els.speechFallback,
   }),
   them: new Lane({
     speaker: "them",
@@ -86,6 +90,7 @@ const lanes = {
     callId: () => callId,
     captions: () => els.captions.checked,
     hearOriginal: () => els.hearOriginal.checked,
+    fallbackBox: els.speechFallback,
   }),
 };
 
@@ -258,7 +263,7 @@ ptt.addEventListener("release", () => {
 });
 showPushToTalk();
 
-for (const control of [els.captions, els.hearOriginal, els.echoGuard]) {
+for (const control of [els.captions, els.hearOriginal, els.echoGuard, els.speechFallback]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (control === els.captions) for (const lane of Object.values(lanes)) lane.socket.sendControl();
@@ -268,7 +273,10 @@ for (const control of [els.captions, els.hearOriginal, els.echoGuard]) {
 }
 
 els.clear.addEventListener("click", () => {
-  for (const lane of Object.values(lanes)) lane.player.clear();
+  for (const lane of Object.values(lanes)) {
+    lane.player.clear();
+    lane.fallback.cancel();
+  }
   conversation.clear();
 });
 

@@ -15,6 +15,7 @@ import { LevelMeter } from "./level.js";
 import { OutputDevicePicker } from "./output-device.js";
 import { PlaybackQueue, wavDurationS } from "./playback.js";
 import { modeLanguages } from "./protocol.js";
+import { SpeechFallback, whileAudible } from "./speech-fallback.js";
 import { fillVoiceSelect } from "./voices.js";
 import { LiveSocket } from "./ws-client.js";
 
@@ -42,6 +43,7 @@ export class Lane extends EventTarget {
    * @param {() => boolean} parts.captions
    * @param {() => boolean} [parts.talkOpen]   push-to-talk: whether frames may go out now
    * @param {() => boolean} [parts.hearOriginal]  play the original under the translation
+   * @param {HTMLInputElement} [parts.fallbackBox]  opt-in: the browser's voice when the server's speech fails
    */
   constructor({
     speaker,
@@ -51,6 +53,7 @@ export class Lane extends EventTarget {
     captions,
     talkOpen = () => true,
     hearOriginal = () => false,
+    fallbackBox,
   }) {
     super();
     this.speaker = speaker;
@@ -75,6 +78,7 @@ export class Lane extends EventTarget {
     };
     this.capture = new Capture();
     this.player = new PlaybackQueue();
+    this.fallback = new SpeechFallback({ box: fallbackBox, speaker });
     this.socket = new LiveSocket({ control: () => this.control() });
     this.meter = new LevelMeter(part("level"));
     this.outputPicker = new OutputDevicePicker({
@@ -230,6 +234,7 @@ export class Lane extends EventTarget {
       guarded: this.guarded,
       framesSent: this.framesSent,
       queued: this.player.length,
+      fallbackSpeaking: this.fallback.speaking,
       sinkId: this.player.sinkId,
       originalGain: this.originalGain,
       mode: this.els.mode.value,
@@ -243,7 +248,7 @@ export class Lane extends EventTarget {
     this._stopOriginal();
     const source = ctx.createMediaStreamSource(stream);
     const gain = ctx.createGain();
-    gain.gain.value = this.player.playing ? dbToGain(DUCK_DB) : 1;
+    gain.gain.value = this.player.playing || this.fallback.speaking ? dbToGain(DUCK_DB) : 1;
     source.connect(gain).connect(ctx.destination);
     this._original = { source, gain };
     emit("original-playing", { speaker: this.speaker, gain: gain.gain.value });
@@ -338,16 +343,7 @@ export class Lane extends EventTarget {
       const result = entry.result;
       const timings = { ...(result?.timings || {}), ...(detail.timings || {}) };
       this.conversation.showTimings(entry, timings);
-      if (!entry.pieces.length) entry.replay.hidden = true;
-      if (!entry.pieces.length && result?.text) {
-        this.conversation.showProblem(
-          entry,
-          "The voice could not be synthesised; the text is shown.",
-          "warn",
-        );
-      } else if (error) {
-        this.conversation.showProblem(entry, `Part of the audio is missing: ${error}`, "warn");
-      }
+      this.fallback.afterAudio(this.conversation, entry, error);
       emit("lane-result", {
         speaker,
         seq,
@@ -374,13 +370,10 @@ export class Lane extends EventTarget {
 
   _wirePlayer() {
     const speaker = this.speaker;
-    this.player.addEventListener("busy", () => {
-      this._duck(true);
-      this.dispatchEvent(new CustomEvent("playing", { detail: { playing: true } }));
-    });
-    this.player.addEventListener("idle", () => {
-      this._duck(false);
-      this.dispatchEvent(new CustomEvent("playing", { detail: { playing: false } }));
+    // The server's audio or the browser's voice: either one is "playing" for the echo guard.
+    whileAudible([this.player, this.fallback], (playing) => {
+      this._duck(playing);
+      this.dispatchEvent(new CustomEvent("playing", { detail: { playing } }));
     });
     this.player.addEventListener("start", (/** @type {any} */ { detail }) => {
       const entry = this.conversation.get(detail.item.id);

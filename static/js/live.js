@@ -11,6 +11,7 @@ import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
 import { modeLanguages, newCallId } from "./protocol.js";
 import { PushToTalk } from "./push-to-talk.js";
 import { loadStored, readLiveSettings, saveStored } from "./settings.js";
+import { SpeechFallback, whileAudible } from "./speech-fallback.js";
 import { TranscriptLinks } from "./transcript.js";
 import { fillVoiceSelect } from "./voices.js";
 import { LiveSocket } from "./ws-client.js";
@@ -44,6 +45,7 @@ const els = {
   talk: $("talk"),
   transcript: $("transcript"),
   capacity: $("capacity"),
+  speechFallback: $("speech-fallback"),
 };
 
 // --- settings, kept across visits -------------------------------------------------------------
@@ -59,6 +61,7 @@ function saveSettings() {
     catchUp: els.catchUp.value,
     captions: els.captions.checked,
     keepRecordings: els.keepRecordings.checked,
+    speechFallback: els.speechFallback.checked,
   });
 }
 
@@ -66,7 +69,8 @@ function selectedSource() {
   return els.sources.find((input) => input.checked)?.value || "mic";
 }
 
-const saved = readLiveSettings(loadStored(localStorage, STORAGE_KEY), {
+const stored = loadStored(localStorage, STORAGE_KEY);
+const saved = readLiveSettings(stored, {
   modes: [...els.mode.options].map((o) => o.value),
   catchUpModes: CATCH_UP_MODES,
 });
@@ -78,6 +82,7 @@ els.pauseWhilePlaying.checked = saved.pauseWhilePlaying;
 els.pushToTalk.checked = saved.pushToTalk;
 els.catchUp.value = saved.catchUp;
 els.captions.checked = saved.captions;
+els.speechFallback.checked = stored.speechFallback === true; // opt-in
 for (const input of els.sources) input.checked = input.value === saved.source;
 // The server may keep no recordings at all (STORE_AUDIO=0): then the box is off and disabled.
 if (!els.keepRecordings.disabled) els.keepRecordings.checked = saved.keepRecordings;
@@ -95,6 +100,7 @@ const capture = new Capture();
 const player = new PlaybackQueue();
 const socket = new LiveSocket({ control: currentControl });
 player.setMuted(els.mute.checked);
+const fallback = new SpeechFallback({ box: els.speechFallback, allowed: () => !els.mute.checked });
 const outputPicker = new OutputDevicePicker({ select: els.outputDevice, hint: els.outputHint, player });
 const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
 const transcript = new TranscriptLinks(els.transcript);
@@ -313,18 +319,7 @@ socket.addEventListener("audio-end", ({ detail }) => {
   const result = entry.result || { seq, timings: {} };
   const timings = { ...result.timings, ...(detail.timings || {}) };
   conversation.showTimings(entry, timings);
-  if (!entry.pieces.length && !result.text) {
-    entry.replay.hidden = true; // no speech was heard: nothing to say, nothing went wrong
-  } else if (!entry.pieces.length) {
-    entry.replay.hidden = true;
-    conversation.showProblem(
-      entry,
-      `The voice could not be synthesised; the text is shown. ${error || ""}`.trim(),
-      "warn",
-    );
-  } else if (error) {
-    conversation.showProblem(entry, `Part of the audio is missing: ${error}`, "warn");
-  }
+  fallback.afterAudio(conversation, entry, error); // no audio: say why; opted in, the browser speaks
   emit("result", {
     seq,
     session,
@@ -357,19 +352,18 @@ socket.addEventListener("notice", ({ detail }) => addNotice(detail.message, "inf
 
 // --- playback ---------------------------------------------------------------------------------
 
-player.addEventListener("busy", () => {
+// The server's audio or the browser's voice (speech-fallback.js): either one is "playing".
+whileAudible([player, fallback], (playing) => {
   clearTimeout(resumeTimer);
-  if (running && els.pauseWhilePlaying.checked && !ptt.held) {
+  if (playing && running && els.pauseWhilePlaying.checked && !ptt.held) {
     capture.paused = true;
     setActivity("Paused while the translation plays");
+  } else if (!playing) {
+    resumeTimer = setTimeout(() => {
+      capture.paused = false;
+      if (running) setActivity(listeningText());
+    }, RESUME_AFTER_PLAYBACK_MS);
   }
-});
-player.addEventListener("idle", () => {
-  clearTimeout(resumeTimer);
-  resumeTimer = setTimeout(() => {
-    capture.paused = false;
-    if (running) setActivity(listeningText());
-  }, RESUME_AFTER_PLAYBACK_MS);
 });
 player.addEventListener("lag", ({ detail }) => showLag(detail));
 player.addEventListener("skipped", ({ detail }) => {
@@ -400,6 +394,7 @@ for (const type of ["ended", "stopped", "failed"]) {
 
 els.mute.addEventListener("change", () => {
   player.setMuted(els.mute.checked);
+  if (els.mute.checked) fallback.cancel();
   saveSettings();
 });
 els.pauseWhilePlaying.addEventListener("change", () => {
@@ -415,7 +410,7 @@ for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions, els.kee
     if (socket.connected) socket.sendControl(); // applies from the next utterance
   });
 }
-for (const input of els.sources) input.addEventListener("change", saveSettings);
+for (const input of [...els.sources, els.speechFallback]) input.addEventListener("change", saveSettings);
 els.catchUp.addEventListener("change", () => {
   player.setCatchUp(els.catchUp.value);
   saveSettings();
@@ -463,6 +458,7 @@ showPushToTalk();
 
 els.clear.addEventListener("click", () => {
   player.clear();
+  fallback.cancel();
   conversation.clear();
 });
 
