@@ -5,7 +5,8 @@ One event, one channel-layer `type`, one consumer handler (Channels maps the typ
 `translation.audio_end` to the method `translation_audio_end`). Senders build an event and send
 `event.to_message()`; handlers read `Event.from_message(message)`. The `type` strings live here
 only. Messages hold plain values (str, int, float, bytes, dicts of them): channels_redis
-serializes them with msgpack.
+serializes them with msgpack; a field that is a protocol message (translation/protocol/) travels
+as its JSON-ready dict and is a model again on the other side.
 
 Per live utterance a session gets one head (`UtteranceResult`, or `UtteranceFailed`), then for a
 result zero or more `AudioPiece`s and one `AudioEnd`; partial captions come as `PartialReply`;
@@ -17,6 +18,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel
+
+from translation.protocol.messages import ResultMessage
+
+ModelClass = type[BaseModel]
 
 RESULT = "translation.result"
 UTTERANCE_FAILED = "translation.failed"
@@ -48,11 +55,15 @@ class Event:
     """A channel-layer event: its fields, and its `type` (a class constant)."""
 
     type: ClassVar[str]
+    MODELS: ClassVar[dict[str, ModelClass]] = {}
+    """Fields that are protocol messages: sent as dicts, read back as their models."""
 
     def to_message(self) -> dict[str, Any]:
         """The channel-layer message: `type` plus the fields (None fields left out)."""
         fields = {
-            f.name: getattr(self, f.name)
+            f.name: value.model_dump(mode="json", exclude_none=True)
+            if isinstance(value := getattr(self, f.name), BaseModel)
+            else value
             for f in dataclasses.fields(self)
             if getattr(self, f.name) is not None
         }
@@ -63,7 +74,13 @@ class Event:
         """The event a handler received; fields it does not know are a sender's bug."""
         if message.get("type") != cls.type:
             raise ValueError(f"{cls.__name__} expects type {cls.type!r}, got {message!r:.80}")
-        return cls(**{k: v for k, v in message.items() if k != "type"})
+        return cls(
+            **{
+                k: cls.MODELS[k].model_validate(v) if k in cls.MODELS else v
+                for k, v in message.items()
+                if k != "type"
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -72,8 +89,9 @@ class UtteranceResult(Event):
     its speech. `attempt` is the task run that produced it; `sent_at` the sender's clock."""
 
     type: ClassVar[str] = RESULT
+    MODELS: ClassVar[dict[str, ModelClass]] = {"result": ResultMessage}
     seq: int
-    result: dict[str, Any]
+    result: ResultMessage
     attempt: int | None = None
     sent_at: float | None = None
     submit_ms: float | None = None  # set by the session: how long the submission took

@@ -35,7 +35,7 @@ export interface AudioEndMessage {
  * via the `definition` "CapacityStatus".
  */
 export interface CapacityStatus {
-  type?: "status";
+  type: "status";
   state: "busy" | "clear" | "refused";
   /**
    * how far behind the translations are (seconds)
@@ -54,6 +54,42 @@ export interface CapacityStatus {
    */
   retry_after_s?: number | null;
   message: string;
+}
+/**
+ * An utterance's caption counters once it is cut: partials `due`, `sent`, `skipped`.
+ *
+ * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
+ * via the `definition` "CaptionsStatus".
+ */
+export interface CaptionsStatus {
+  type: "status";
+  state: "captions";
+  seq: number;
+  due: number;
+  sent: number;
+  skipped: number;
+}
+/**
+ * The control in force, as the server understood it (sent after each control).
+ *
+ * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
+ * via the `definition` "ConfiguredStatus".
+ */
+export interface ConfiguredStatus {
+  type: "status";
+  state: "configured";
+  mode: string;
+  src: string;
+  tgt: string | null;
+  sample_rate: number;
+  channels: number;
+  voice: {
+    [k: string]: string;
+  };
+  captions: boolean;
+  call: string | null;
+  speaker: ("me" | "them") | null;
+  store_audio: boolean;
 }
 /**
  * The control JSON's schema: every field's type and range, checked strictly (no coercion:
@@ -126,6 +162,17 @@ export interface ErrorMessage {
   retry_after_s?: number | null;
 }
 /**
+ * A flush found no utterance open: nothing was queued.
+ *
+ * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
+ * via the `definition` "FlushedStatus".
+ */
+export interface FlushedStatus {
+  type: "status";
+  state: "flushed";
+  utterance: boolean;
+}
+/**
  * What the history keeps of a live session, when it is less than usual; sent once each
  * time it changes, from utterance `seq` on, and never an error (every utterance is still
  * answered): `history_paused` (PostgreSQL cannot be reached: the rows are written when it is
@@ -137,7 +184,7 @@ export interface ErrorMessage {
  * via the `definition` "HistoryStatus".
  */
 export interface HistoryStatus {
-  type?: "status";
+  type: "status";
   state: "history_paused" | "recording_paused" | "history_lost";
   /**
    * the first utterance this applies to
@@ -224,6 +271,33 @@ export interface StablePrefix {
   text: number;
 }
 /**
+ * An utterance was cut and stored (`id`: its history id); `start_s`/`end_s` place it in
+ * the session's stream on the wall clock (on a call: the call's clock).
+ *
+ * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
+ * via the `definition` "QueuedStatus".
+ */
+export interface QueuedStatus {
+  type: "status";
+  state: "queued";
+  seq: number;
+  id: string;
+  submit_ms: number;
+  start_s: number;
+  end_s: number;
+}
+/**
+ * The connection is open: `session` is the server's id for it (a transcript's key).
+ *
+ * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
+ * via the `definition` "ReadyStatus".
+ */
+export interface ReadyStatus {
+  type: "status";
+  state: "ready";
+  session: string;
+}
+/**
  * An utterance's translated text; its speech follows as binary WAV frames, then
  * `audio_end`.
  *
@@ -247,38 +321,4 @@ export interface ResultMessage {
   end_s?: number | null;
   lid?: LanguageGuess | null;
   truncated?: boolean | null;
-}
-/**
- * The session's state: `ready` (with its id), `configured` (the control in force),
- * `queued` (an utterance was cut and stored), `flushed` (nothing was open), `captions` (an
- * utterance's caption counters).
- *
- * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
- * via the `definition` "StatusMessage".
- */
-export interface StatusMessage {
-  type: "status";
-  state: "ready" | "configured" | "queued" | "flushed" | "captions";
-  session?: string | null;
-  mode?: string | null;
-  src?: string | null;
-  tgt?: string | null;
-  sample_rate?: number | null;
-  channels?: number | null;
-  voice?: {
-    [k: string]: string;
-  } | null;
-  captions?: boolean | null;
-  call?: string | null;
-  speaker?: ("me" | "them") | null;
-  store_audio?: boolean | null;
-  seq?: number | null;
-  id?: string | null;
-  submit_ms?: number | null;
-  start_s?: number | null;
-  end_s?: number | null;
-  utterance?: boolean | null;
-  due?: number | null;
-  sent?: number | null;
-  skipped?: number | null;
 }

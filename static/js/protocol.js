@@ -9,7 +9,12 @@
 /** @typedef {NonNullable<ControlMessage["mode"]>} Mode */
 /** @typedef {NonNullable<ControlMessage["speaker"]>} Speaker  the two lanes of a call */
 
-/** @typedef {import("./protocol-types").StatusMessage} StatusMessage */
+/**
+ * The session's own states.
+ * @typedef {import("./protocol-types").ReadyStatus | import("./protocol-types").ConfiguredStatus
+ *   | import("./protocol-types").QueuedStatus | import("./protocol-types").FlushedStatus
+ *   | import("./protocol-types").CaptionsStatus} StatusMessage
+ */
 /** @typedef {import("./protocol-types").CapacityStatus} CapacityStatusMessage  busy / clear / refused */
 /** @typedef {import("./protocol-types").HistoryStatus} HistoryStatusMessage  history or recording paused */
 /** @typedef {import("./protocol-types").ResultMessage} ResultMessage */

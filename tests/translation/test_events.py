@@ -14,9 +14,14 @@ from translation.events import (
     UtteranceFailed,
     UtteranceResult,
 )
+from translation.protocol.messages import ResultMessage
+
+RESULT = ResultMessage(
+    seq=1, id="r", src="en", tgt="ru", text="hi", tts_failed=False, timings={"ast_ms": 2.0}
+)
 
 EXAMPLES = [
-    UtteranceResult(seq=1, result={"type": "result", "text": "hi"}, attempt=1, sent_at=5.0),
+    UtteranceResult(seq=1, result=RESULT, attempt=1, sent_at=5.0),
     UtteranceFailed(seq=2, error="no result in time"),
     AudioPiece(seq=1, wav=b"RIFF....", attempt=1),
     AudioEnd(seq=1, pieces=2, attempt=1, error="", timings={"tts_ms": 3.0}),
@@ -31,7 +36,7 @@ def test_each_event_survives_the_channel_layer_serialization(event):
     message = event.to_message()
     assert message["type"] == event.type
     wire = msgpack.unpackb(msgpack.packb(message, use_bin_type=True), raw=False)
-    assert type(event).from_message(wire) == event
+    assert type(event).from_message(wire) == event  # a protocol message is a model again
 
 
 def test_types_are_distinct_and_map_to_handler_names():

@@ -24,7 +24,7 @@ from translation.events import (
 from translation.jobs import selectors
 from translation.messaging.channel_layer import group_send_event, send_event
 from translation.models import Translation
-from translation.protocol.messages import MAX_MESSAGE_BYTES, result_payload
+from translation.protocol.messages import MAX_MESSAGE_BYTES, result_message
 
 
 def deliver_result(row: Translation, *, wav: bytes | None) -> bool:
@@ -62,7 +62,7 @@ def deliver_text(row: Translation, outcome: Outcome) -> bool:
         return False
     result = UtteranceResult(
         seq=row.seq or 0,
-        result=result_payload(
+        result=result_message(
             seq=row.seq or 0,
             translation_id=str(row.id),
             src=outcome.src,

@@ -11,7 +11,7 @@ models for the UI; tests validate real messages against them.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,44 +33,94 @@ class StablePrefix(BaseModel):
     text: int = Field(ge=0, description="committed leading characters of text")
 
 
+def _always_sent(schema: dict[str, Any]) -> None:
+    """`type` and `state` have defaults for the builders' sake, but every message carries them:
+    the schema (and the browser's types generated from it) says they are required."""
+    required = schema.setdefault("required", [])
+    for key in ("state", "type"):
+        if key in schema.get("properties", {}) and key not in required:
+            required.insert(0, key)
+
+
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A server → client message. `wire()` is its text frame: fields left at None are not
+    sent, except by the session's own statuses, which send every field they have."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_always_sent)
+    SENDS_NULLS: ClassVar[bool] = False
+
+    def wire(self) -> str:
+        return self.model_dump_json(exclude_none=not self.SENDS_NULLS)
 
 
-class StatusMessage(_Message):
-    """The session's state: `ready` (with its id), `configured` (the control in force),
-    `queued` (an utterance was cut and stored), `flushed` (nothing was open), `captions` (an
-    utterance's caption counters)."""
+class _SessionStatus(_Message):
+    SENDS_NULLS: ClassVar[bool] = True
 
-    type: Literal["status"]
-    state: Literal["ready", "configured", "queued", "flushed", "captions"]
-    session: str | None = None
-    mode: str | None = None
-    src: str | None = None
-    tgt: str | None = None
-    sample_rate: int | None = None
-    channels: int | None = None
-    voice: dict[str, str] | None = None
-    captions: bool | None = None
-    call: str | None = None
-    speaker: Literal["me", "them"] | None = None
-    store_audio: bool | None = None
-    seq: int | None = None
-    id: str | None = None
-    submit_ms: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    utterance: bool | None = None
-    due: int | None = None
-    sent: int | None = None
-    skipped: int | None = None
+    type: Literal["status"] = "status"
+
+
+class ReadyStatus(_SessionStatus):
+    """The connection is open: `session` is the server's id for it (a transcript's key)."""
+
+    state: Literal["ready"] = "ready"
+    session: str
+
+
+class ConfiguredStatus(_SessionStatus):
+    """The control in force, as the server understood it (sent after each control)."""
+
+    state: Literal["configured"] = "configured"
+    mode: str
+    src: str
+    tgt: str | None
+    sample_rate: int
+    channels: int
+    voice: dict[str, str]
+    captions: bool
+    call: str | None
+    speaker: Literal["me", "them"] | None
+    store_audio: bool
+
+
+class QueuedStatus(_SessionStatus):
+    """An utterance was cut and stored (`id`: its history id); `start_s`/`end_s` place it in
+    the session's stream on the wall clock (on a call: the call's clock)."""
+
+    state: Literal["queued"] = "queued"
+    seq: int
+    id: str
+    submit_ms: float
+    start_s: float
+    end_s: float
+
+
+class FlushedStatus(_SessionStatus):
+    """A flush found no utterance open: nothing was queued."""
+
+    state: Literal["flushed"] = "flushed"
+    utterance: bool
+
+
+class CaptionsStatus(_SessionStatus):
+    """An utterance's caption counters once it is cut: partials `due`, `sent`, `skipped`."""
+
+    state: Literal["captions"] = "captions"
+    seq: int
+    due: int
+    sent: int
+    skipped: int
+
+
+StatusMessage = ReadyStatus | ConfiguredStatus | QueuedStatus | FlushedStatus | CaptionsStatus
+"""The session's own states (the backlog's are `CapacityStatus`, the history's `HistoryStatus`)."""
+SESSION_STATUSES = (ReadyStatus, ConfiguredStatus, QueuedStatus, FlushedStatus, CaptionsStatus)
 
 
 class ErrorMessage(_Message):
     """Something went wrong: with `seq`, that utterance has no result; without, the message
     or frame the client sent was refused (the session goes on)."""
 
-    type: Literal["error"]
+    type: Literal["error"] = "error"
     error: str
     seq: int | None = None
     code: str | None = None
@@ -86,7 +136,7 @@ class ResultMessage(_Message):
     """An utterance's translated text; its speech follows as binary WAV frames, then
     `audio_end`."""
 
-    type: Literal["result"]
+    type: Literal["result"] = "result"
     seq: int
     id: str
     src: str
@@ -105,7 +155,7 @@ class ResultMessage(_Message):
 class AudioEndMessage(_Message):
     """A result's speech is complete: `pieces` WAV frames came after its `result`."""
 
-    type: Literal["audio_end"]
+    type: Literal["audio_end"] = "audio_end"
     seq: int
     pieces: int = Field(ge=0)
     error: str | None = None
@@ -115,7 +165,7 @@ class AudioEndMessage(_Message):
 class PartialMessage(_Message):
     """A provisional caption of the utterance still being spoken (shown until its final)."""
 
-    type: Literal["partial"]
+    type: Literal["partial"] = "partial"
     seq: int
     part: int = Field(ge=1)
     src: str
@@ -133,7 +183,7 @@ class PartialMessage(_Message):
 class JobMessage(_Message):
     """`/ws/jobs/<id>`: the job's state (the fields of `GET /api/translations/<id>`)."""
 
-    type: Literal["job"]
+    type: Literal["job"] = "job"
     id: str
     status: Literal["queued", "running", "done", "failed"]
     source: Literal["live", "upload"]
@@ -157,18 +207,7 @@ def error_message(
 ) -> str:
     """An error; a client over one of its limits also gets the limit's `code` and
     `retry_after_s` (the seconds until it would pass, like HTTP's Retry-After)."""
-    message: dict[str, Any] = {"type": "error", "error": error}
-    if seq is not None:
-        message["seq"] = seq
-    if code:
-        message["code"] = code
-    if retry_after_s is not None:
-        message["retry_after_s"] = retry_after_s
-    return json.dumps(message)
-
-
-def status_message(state: str, **fields: Any) -> str:
-    return json.dumps({"type": "status", "state": state, **fields})
+    return ErrorMessage(error=error, seq=seq, code=code or None, retry_after_s=retry_after_s).wire()
 
 
 # A new session refused because the workers are behind or full: the WebSocket close code
@@ -180,7 +219,7 @@ message saying which and when to retry; the server being overloaded is 1013 inst
 MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason
 
 
-class CapacityStatus(BaseModel):
+class CapacityStatus(_Message):
     """The workers' backlog as a session is told it (translation/jobs/capacity.py decides):
 
     - `busy`: translations are `lag_s` seconds behind (over MAX_QUEUE_LAG_S); every utterance
@@ -202,7 +241,7 @@ class CapacityStatus(BaseModel):
 
 
 def capacity_status_message(status: CapacityStatus) -> str:
-    return status.model_dump_json(exclude_none=True)
+    return status.wire()
 
 
 HistoryNotice = Literal["history_paused", "recording_paused", "history_lost"]
@@ -217,7 +256,7 @@ HISTORY_NOTICES: dict[HistoryNotice, str] = {
 }
 
 
-class HistoryStatus(BaseModel):
+class HistoryStatus(_Message):
     """What the history keeps of a live session, when it is less than usual; sent once each
     time it changes, from utterance `seq` on, and never an error (every utterance is still
     answered): `history_paused` (PostgreSQL cannot be reached: the rows are written when it is
@@ -234,7 +273,7 @@ class HistoryStatus(BaseModel):
 
 
 def history_status_message(state: HistoryNotice, seq: int) -> str:
-    return HistoryStatus(state=state, seq=seq, message=HISTORY_NOTICES[state]).model_dump_json()
+    return HistoryStatus(state=state, seq=seq, message=HISTORY_NOTICES[state]).wire()
 
 
 def close_reason(text: str) -> str:
@@ -245,7 +284,7 @@ def close_reason(text: str) -> str:
     return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "…"
 
 
-def result_payload(
+def result_message(
     *,
     seq: int,
     translation_id: str,
@@ -259,30 +298,29 @@ def result_payload(
     start_s: float | None = None,
     end_s: float | None = None,
     lid: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The result JSON (the consumer adds its own push timing before sending). `start_s` and
+) -> ResultMessage:
+    """The result (the consumer adds its own push timing before sending). `start_s` and
     `end_s` place a live utterance in the session's audio stream (seconds); `lid` is language
     ID's guess (`lang`, `confidence` 0..1) when the source was `auto`."""
-    message: dict[str, Any] = {
-        "type": "result",
-        "seq": seq,
-        "id": translation_id,
-        "src": src,
-        "tgt": tgt,
-        "text": text,
-        "tts_failed": tts_failed,
-        "timings": timings,
-    }
-    if source_text is not None:
-        message["source_text"] = source_text
-    if error:
-        message["error"] = error
-    if start_s is not None and end_s is not None:
-        message["start_s"] = round(start_s, 3)
-        message["end_s"] = round(end_s, 3)
+    if start_s is None or end_s is None:  # placed only with both ends
+        start_s = end_s = None
+    guess = None
     if lid and "lang" in lid and "confidence" in lid:
-        message["lid"] = {"lang": lid["lang"], "confidence": round(float(lid["confidence"]), 3)}
-    return message
+        guess = LanguageGuess(lang=lid["lang"], confidence=round(float(lid["confidence"]), 3))
+    return ResultMessage(
+        seq=seq,
+        id=translation_id,
+        src=src,
+        tgt=tgt,
+        text=text,
+        tts_failed=tts_failed,
+        timings=timings,
+        source_text=source_text,
+        error=error or None,
+        start_s=None if start_s is None else round(start_s, 3),
+        end_s=None if end_s is None else round(end_s, 3),
+        lid=guess,
+    )
 
 
 def audio_end_message(
@@ -295,18 +333,17 @@ def audio_end_message(
     """Closes a result's audio: `pieces` WAV frames came after its `result` JSON. `error`
     says why audio is missing or incomplete; `timings` adds what was measured after the
     result was sent (speech synthesis)."""
-    message: dict[str, Any] = {"type": "audio_end", "seq": seq, "pieces": pieces}
-    if error:
-        message["error"] = error
-    if timings:
-        message["timings"] = timings
-    return json.dumps(message, ensure_ascii=False)
+    return AudioEndMessage(
+        seq=seq, pieces=pieces, error=error or None, timings=timings or None
+    ).wire()
 
 
-def bounded_json(message: dict[str, Any], *, text_fields: tuple[str, ...]) -> str:
+def bounded_json(message: _Message | dict[str, Any], *, text_fields: tuple[str, ...]) -> str:
     """The message as JSON of at most MAX_MESSAGE_BYTES: if it is larger, the `text_fields`
     are shortened and `truncated: true` is set (the full text stays in the history and the
     REST API). Only an extremely long text (hundreds of KB) gets here."""
+    if isinstance(message, _Message):
+        message = message.model_dump(mode="json", exclude_none=not message.SENDS_NULLS)
     encoded = json.dumps(message, ensure_ascii=False)
     if len(encoded.encode()) <= MAX_MESSAGE_BYTES:
         return encoded

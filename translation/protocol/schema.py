@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from translation.protocol.control import ControlMessage
 from translation.protocol.messages import (
+    SESSION_STATUSES,
     AudioEndMessage,
     CapacityStatus,
     ErrorMessage,
@@ -20,7 +21,6 @@ from translation.protocol.messages import (
     JobMessage,
     PartialMessage,
     ResultMessage,
-    StatusMessage,
 )
 
 SCHEMA_ID = "https://rutrans.local/protocol.schema.json"
@@ -28,7 +28,7 @@ SCHEMA_ID = "https://rutrans.local/protocol.schema.json"
 
 SERVER_MESSAGES: dict[str, tuple[type[BaseModel], ...]] = {
     "/ws/translate": (
-        StatusMessage,
+        *SESSION_STATUSES,
         CapacityStatus,
         HistoryStatus,
         ErrorMessage,

@@ -27,13 +27,16 @@ from translation.protocol.control import FLUSH, ProtocolError, SessionConfig
 from translation.protocol.messages import (
     CLIENT_LIMIT_CLOSE_CODE,
     TRY_AGAIN_LATER,
+    ConfiguredStatus,
+    FlushedStatus,
+    QueuedStatus,
+    ReadyStatus,
     audio_end_message,
     bounded_json,
     capacity_status_message,
     close_reason,
     error_message,
     history_status_message,
-    status_message,
 )
 from translation.streaming import calls, ingest
 from translation.streaming.captions import CaptionState
@@ -84,7 +87,7 @@ class TranslateConsumer(
         self.submitter = asyncio.create_task(self._submit_in_order())
         self.watchdog = asyncio.create_task(self._watch())
         self.move(Phase.LIVE)
-        await self.send(text_data=status_message("ready", session=self.session_id))
+        await self.send(text_data=ReadyStatus(session=self.session_id).wire())
 
     # Channels runs `close_old_connections` on a shared worker thread before every message it
     # dispatches: a thread hop per 20 ms frame. Frames and results never touch the database
@@ -167,7 +170,7 @@ class TranslateConsumer(
             pending = live.flush("flush")
             self._queue(pending)
             if not pending:
-                await self.send(text_data=status_message("flushed", utterance=False))
+                await self.send(text_data=FlushedStatus(utterance=False).wire())
             return
         try:
             config, ended = live.configure(text_data)
@@ -179,8 +182,7 @@ class TranslateConsumer(
         if not await self._join_call(config):
             return
         await self.send(
-            text_data=status_message(
-                "configured",
+            text_data=ConfiguredStatus(
                 mode=config.mode,
                 src=config.src,
                 tgt=config.tgt,
@@ -191,7 +193,7 @@ class TranslateConsumer(
                 call=config.call,
                 speaker=config.speaker,
                 store_audio=submit.keeps_audio(config),
-            )
+            ).wire()
         )
 
     async def _join_call(self, config: SessionConfig) -> bool:
@@ -295,14 +297,13 @@ class TranslateConsumer(
         submit_ms = round((time.perf_counter() - started) * 1000.0, 2)
         live.results.expect(item.seq, settings.RESULT_TIMEOUT_S, submit_ms=submit_ms)
         await self.send(
-            text_data=status_message(
-                "queued",
+            text_data=QueuedStatus(
                 seq=item.seq,
                 id=str(row.id),
                 submit_ms=submit_ms,
                 start_s=round(start_s, 3),
                 end_s=round(end_s, 3),
-            )
+            ).wire()
         )
 
     async def _watch(self) -> None:
@@ -377,15 +378,12 @@ class TranslateConsumer(
                 result = event.result
                 if self.captions is not None:  # the final replaces the committed words
                     self.captions.settle(
-                        event.seq,
-                        source_text=result.get("source_text") or "",
-                        text=result.get("text") or "",
+                        event.seq, source_text=result.source_text or "", text=result.text
                     )
-                timings = result["timings"]
                 if event.sent_at:
-                    timings["push_ms"] = round((time.time() - event.sent_at) * 1000.0, 2)
+                    result.timings["push_ms"] = round((time.time() - event.sent_at) * 1000.0, 2)
                 if event.submit_ms is not None:
-                    timings["submit_ms"] = event.submit_ms
+                    result.timings["submit_ms"] = event.submit_ms
                 await self.send(text_data=bounded_json(result, text_fields=("text", "source_text")))
             else:
                 await self.send(

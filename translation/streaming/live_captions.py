@@ -15,7 +15,7 @@ from django.conf import settings
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.events import PartialReply
 from translation.protocol.control import SessionConfig
-from translation.protocol.messages import bounded_json, status_message
+from translation.protocol.messages import CaptionsStatus, bounded_json
 from translation.streaming import caption_dispatch
 from translation.streaming.captions import LOOP_LAG_LIMIT_MS, CaptionState, PartialRequest
 
@@ -60,7 +60,10 @@ class LiveCaptions:
         seq, stream_s = live.next_seq, segmenter.stream_time_s
         look = captions.poll(seq=seq, has_speech=segmenter.has_speech, stream_s=stream_s)
         for ended, counts in captions.take_ended():
-            await self.send(text_data=status_message("captions", seq=ended, **counts))
+            status = CaptionsStatus(
+                seq=ended, due=counts["due"], sent=counts["sent"], skipped=counts["skipped"]
+            )
+            await self.send(text_data=status.wire())
         speech_s = segmenter.open_speech_s if look else None
         if speech_s is None:
             return

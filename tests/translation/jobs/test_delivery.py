@@ -64,10 +64,10 @@ async def test_a_done_row_goes_out_as_result_then_pieces_then_the_end():
 
     result = UtteranceResult.from_message(messages[0])
     assert (result.seq, result.attempt) == (3, 2)
-    assert result.result["type"] == "result" and result.result["text"] == "привет"
-    assert result.result["source_text"] == "hello"
-    assert (result.result["start_s"], result.result["end_s"]) == (1.0, 2.5)
-    assert result.result["timings"] == {"queue_ms": 1.5}
+    assert result.result.type == "result" and result.result.text == "привет"
+    assert result.result.source_text == "hello"
+    assert (result.result.start_s, result.result.end_s) == (1.0, 2.5)
+    assert result.result.timings == {"queue_ms": 1.5}
     pieces = [AudioPiece.from_message(m) for m in messages[1:-1]]
     assert len(pieces) >= 2 and all(len(p.wav) <= MAX_MESSAGE_BYTES for p in pieces)
     assert {(p.seq, p.attempt) for p in pieces} == {(3, 2)}
@@ -82,7 +82,7 @@ async def test_a_done_row_whose_speech_failed_ends_with_the_reason_and_no_audio(
     row = live_row(channel, tts_failed=True, error="synthesis failed: boom")
     messages = await delivered(row, None)
     assert [m["type"] for m in messages] == [UtteranceResult.type, AudioEnd.type]
-    assert UtteranceResult.from_message(messages[0]).result["tts_failed"] is True
+    assert UtteranceResult.from_message(messages[0]).result.tts_failed is True
     assert AudioEnd.from_message(messages[1]).error == "synthesis failed: boom"
 
 

@@ -15,7 +15,6 @@ from translation.protocol.control import (
     SessionConfig,
     parse_control,
 )
-from translation.protocol.messages import result_payload
 
 
 @pytest.mark.parametrize(
@@ -237,83 +236,6 @@ def test_huge_and_odd_numbers_in_numeric_fields(number):
         assert check_parsed(f'{{"{name}": {literal}}}') is None or (
             type(number) is int and 1 <= number <= MAX_STREAM_RATE
         )
-
-
-def test_result_payload_shape():
-    payload = result_payload(
-        seq=3,
-        translation_id="abc",
-        src="en",
-        tgt="ru",
-        text="привет",
-        source_text="hello",
-        tts_failed=False,
-        timings={"total_ms": 5.0},
-    )
-    assert payload == {
-        "type": "result",
-        "seq": 3,
-        "id": "abc",
-        "src": "en",
-        "tgt": "ru",
-        "text": "привет",
-        "source_text": "hello",
-        "tts_failed": False,
-        "timings": {"total_ms": 5.0},
-    }
-
-
-def test_result_payload_places_a_live_utterance_in_its_stream():
-    payload = result_payload(
-        seq=3,
-        translation_id="x",
-        src="en",
-        tgt="ru",
-        text="привет",
-        source_text="hello",
-        tts_failed=False,
-        timings={},
-        start_s=12.34567,
-        end_s=15.5,
-    )
-    assert (payload["start_s"], payload["end_s"]) == (12.346, 15.5)
-
-
-def test_result_payload_carries_what_language_id_detected():
-    common = dict(
-        seq=0, translation_id="x", src="ru", tgt="en", text="hi", source_text=None,
-        tts_failed=False, timings={},
-    )  # fmt: skip
-    lid = {"lang": "ru", "confidence": 0.876543, "scores": {"en": 0.1}}
-    assert result_payload(**common, lid=lid)["lid"] == {"lang": "ru", "confidence": 0.877}
-    assert "lid" not in result_payload(**common)  # a fixed direction: no guess
-
-
-def test_audio_end_message():
-    from translation.protocol.messages import audio_end_message
-
-    assert json.loads(audio_end_message(seq=3, pieces=2)) == {
-        "type": "audio_end",
-        "seq": 3,
-        "pieces": 2,
-    }
-    message = json.loads(
-        audio_end_message(seq=0, pieces=0, error="speech synthesis failed", timings={"tts_ms": 5})
-    )
-    assert message["error"] == "speech synthesis failed" and message["timings"] == {"tts_ms": 5}
-
-
-def test_bounded_json_never_exceeds_the_message_limit():
-    from translation.protocol.messages import MAX_MESSAGE_BYTES, bounded_json
-
-    small = {"type": "job", "text": "привет", "source_text": "hi"}
-    assert json.loads(bounded_json(small, text_fields=("text", "source_text"))) == small
-    huge = {"type": "job", "text": "я" * 300_000, "source_text": "x" * 300_000, "id": "a"}
-    encoded = bounded_json(huge, text_fields=("text", "source_text"))
-    message = json.loads(encoded)
-    assert len(encoded.encode()) <= MAX_MESSAGE_BYTES
-    assert message["truncated"] is True and message["id"] == "a"
-    assert message["text"].startswith("яяя") and message["text"].endswith("…")
 
 
 # --- a call's lanes ------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from translation.jobs.selectors import job_state
 from translation.models import Translation
 from translation.protocol import messages, schema
 from translation.protocol.messages import (
+    CaptionsStatus,
     HistoryStatus,
+    ReadyStatus,
     audio_end_message,
     error_message,
     history_status_message,
-    result_payload,
-    status_message,
+    result_message,
 )
 from translation.streaming.captions import UtteranceAgreement, partial_payload
 
@@ -72,22 +73,20 @@ def test_the_ui_handles_every_server_message_type(path, message_type):
 
 
 def test_real_messages_fit_their_models():
-    result = result_payload(
+    result = result_message(
         seq=0, translation_id="x", src="en", tgt="ru", text="т", source_text="t",
         tts_failed=False, timings={"ast_ms": 1.0}, start_s=0.0, end_s=1.0,
         lid={"lang": "en", "confidence": 0.9},
     )  # fmt: skip
-    messages.ResultMessage.model_validate(result)
+    messages.ResultMessage.model_validate_json(result.wire())
     messages.AudioEndMessage.model_validate_json(audio_end_message(seq=0, pieces=2, error="e"))
     messages.ErrorMessage.model_validate_json(error_message("bad", seq=3))
     paused = HistoryStatus.model_validate_json(history_status_message("history_paused", 5))
     assert (paused.state, paused.seq) == ("history_paused", 5) and "database" in paused.message
     full = HistoryStatus.model_validate_json(history_status_message("recording_paused", 6))
     assert "disk is full" in full.message
-    messages.StatusMessage.model_validate_json(status_message("ready", session="abc"))
-    messages.StatusMessage.model_validate_json(
-        status_message("captions", seq=1, due=3, sent=2, skipped=1)
-    )
+    ReadyStatus.model_validate_json(ReadyStatus(session="abc").wire())
+    CaptionsStatus.model_validate_json(CaptionsStatus(seq=1, due=3, sent=2, skipped=1).wire())
     partial = partial_payload(
         seq=1, part=2, src="en", tgt="ru", text="т", source_text=None, start_s=0.0,
         end_s=1.0, speech_s=0.8, timings={"ast_ms": 2.0},

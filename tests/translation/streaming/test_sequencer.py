@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from translation.events import AudioEnd, AudioPiece, UtteranceFailed, UtteranceResult
+from translation.protocol.messages import ResultMessage
 from translation.streaming.sequencer import ResultSequencer
 
 
@@ -32,7 +33,10 @@ def sequencer(clock) -> ResultSequencer:
 
 
 def head(seq, text="", attempt=1):
-    return UtteranceResult(seq=seq, result={"text": text}, attempt=attempt)
+    result = ResultMessage(
+        seq=seq, id=f"r{seq}", src="en", tgt="ru", text=text, tts_failed=False, timings={}
+    )
+    return UtteranceResult(seq=seq, result=result, attempt=attempt)
 
 
 def piece(seq, data=b"RIFF", attempt=1):
@@ -48,7 +52,7 @@ def kinds(events):
     out = []
     for e in events:
         if isinstance(e, UtteranceResult):
-            out.append((e.seq, e.result["text"]))
+            out.append((e.seq, e.result.text))
         elif isinstance(e, AudioPiece):
             out.append((e.seq, e.wav))
         elif isinstance(e, AudioEnd):
