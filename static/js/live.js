@@ -1,25 +1,25 @@
-// The live page: capture → /ws/translate → conversation view + playback queue.
+// @ts-check
+// The live page: one lane (lane.js, a one-lane call: "me", solo) and the page's own controls:
+// direction, source, voices, mute, pause while a translation plays, push-to-talk, catch-up,
+// captions, recordings, the browser's voice, the connection and lag lines, the backlog banner
+// and the transcript links. Rendering lives in conversation.js (through the lane), stored
+// settings in settings.js.
 import { CapacityBanner } from "./capacity.js";
-// Rendering lives in conversation.js, stored settings in settings.js, the meter in level.js.
-import { announceFinal, showPartial } from "./captions.js";
-import { Capture, CaptureError } from "./capture.js";
+import { CaptureError } from "./capture.js";
 import { Conversation } from "./conversation.js";
 import { emit, expose } from "./events.js";
-import { LevelMeter } from "./level.js";
-import { OutputDevicePicker } from "./output-device.js";
-import { CATCH_UP_MODES, PlaybackQueue, wavDurationS } from "./playback.js";
-import { modeLanguages, newCallId } from "./protocol.js";
+import { Lane } from "./lane.js";
+import { CATCH_UP_MODES } from "./playback.js";
+import { newCallId } from "./protocol.js";
 import { PushToTalk } from "./push-to-talk.js";
 import { loadStored, readLiveSettings, saveStored } from "./settings.js";
-import { SpeechFallback, whileAudible } from "./speech-fallback.js";
 import { TranscriptLinks } from "./transcript.js";
 import { fillVoiceSelect } from "./voices.js";
-import { LiveSocket } from "./ws-client.js";
 
 const STORAGE_KEY = "rutrans.live.v1";
-const RESUME_AFTER_PLAYBACK_MS = 300;
+const PAUSED_TEXT = "Paused while the translation plays";
 
-const $ = (id) => document.getElementById(id);
+const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const els = {
   start: $("start"),
   startLabel: $("start-label"),
@@ -35,7 +35,7 @@ const els = {
   lag: $("playback-lag"),
   captions: $("captions"),
   keepRecordings: $("keep-recordings"),
-  sources: [...document.querySelectorAll('input[name="source"]')],
+  sources: /** @type {HTMLInputElement[]} */ ([...document.querySelectorAll('input[name="source"]')]),
   conversation: $("conversation"),
   empty: $("empty"),
   clear: $("clear"),
@@ -65,8 +65,9 @@ function saveSettings() {
   });
 }
 
+/** @returns {"mic" | "display"} */
 function selectedSource() {
-  return els.sources.find((input) => input.checked)?.value || "mic";
+  return els.sources.find((input) => input.checked)?.value === "display" ? "display" : "mic";
 }
 
 const stored = loadStored(localStorage, STORAGE_KEY);
@@ -94,89 +95,79 @@ if (!navigator.mediaDevices?.getDisplayMedia) {
   }
 }
 
-// --- the three parts --------------------------------------------------------------------------
+// --- the lane ---------------------------------------------------------------------------------
 
-const capture = new Capture();
-const player = new PlaybackQueue();
-const socket = new LiveSocket({ control: currentControl });
-player.setMuted(els.mute.checked);
-const fallback = new SpeechFallback({ box: els.speechFallback, allowed: () => !els.mute.checked });
-const outputPicker = new OutputDevicePicker({ select: els.outputDevice, hint: els.outputHint, player });
-const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
-const transcript = new TranscriptLinks(els.transcript);
-const meter = new LevelMeter(els.level);
+let running = false;
+// This page is a one-lane call ("me"): a reconnect continues the same stream, and the
+// session's transcript covers every connection of the page.
+const pageCall = newCallId();
+
 const conversation = new Conversation({
   list: els.conversation,
   empty: els.empty,
   onCorrect: correctDirection,
   onReplay(entry) {
-    player.context();
-    for (const piece of entry.pieces) player.enqueue({ ...piece, replay: true, id: entry.key });
+    lane.player.context();
+    for (const piece of entry.pieces) lane.player.enqueue({ ...piece, replay: true, id: entry.key });
     emit("replay", { id: entry.key });
   },
 });
-let framesSent = 0;
-player.setCatchUp(els.catchUp.value);
-
-let running = false;
-let resumeTimer = null;
-// This page is a one-lane call ("me"): a reconnect continues the same stream, and the
-// session's transcript covers every connection of the page.
-const pageCall = newCallId();
-
-function currentControl() {
-  const mode = els.mode.value;
-  const [src, tgt] = modeLanguages(mode);
-  return {
-    mode,
-    src,
-    tgt,
-    sample_rate: capture.sampleRate,
-    channels: capture.channels,
+const ptt = new PushToTalk({ button: els.talk, isActive: () => running && els.pushToTalk.checked });
+const lane = new Lane({
+  speaker: "me",
+  solo: true,
+  els: {
+    activity: els.activity,
+    mode: els.mode,
+    level: els.level,
+    output: els.outputDevice,
+    outputHint: els.outputHint,
+  },
+  conversation,
+  callId: () => pageCall,
+  captions: () => els.captions.checked,
+  talkOpen: () => ptt.open,
+  fallbackBox: els.speechFallback,
+  fallbackAllowed: () => !els.mute.checked,
+  input: () => ({ source: selectedSource() }),
+  control: () => ({
     voice: { ru: els.voiceRu.value, en: els.voiceEn.value },
-    captions: els.captions.checked,
-    call: pageCall,
-    speaker: "me",
     store_audio: els.keepRecordings.checked,
-  };
-}
+  }),
+  listeningText,
+});
+const { player, socket } = lane;
+const transcript = new TranscriptLinks(els.transcript);
+player.setMuted(els.mute.checked);
+player.setCatchUp(els.catchUp.value);
 
 // --- start / stop -----------------------------------------------------------------------------
 
 async function start() {
   els.start.disabled = true;
   setActivity("Starting…");
-  player.context(); // unlock audio output inside the click
   try {
-    await capture.start(selectedSource());
+    await lane.start();
   } catch (err) {
     els.start.disabled = false;
     setActivity("");
-    addNotice(explainCaptureError(err), "error");
+    lane.notice(explainCaptureError(err), "error");
     emit("capture-failed", { error: String(err?.message || err) });
     return;
   }
   running = true;
-  capture.paused = false;
-  if (socket.connected) socket.sendControl();
-  else socket.open();
   setRunning(true);
-  emit("capture-started", { sampleRate: capture.sampleRate, channels: capture.channels });
-  outputPicker.refresh(); // the microphone permission lets Chrome name the outputs
 }
 
 function stop() {
   if (!running) return;
   running = false;
   ptt.release();
-  clearTimeout(resumeTimer);
-  capture.stop();
-  socket.flush(); // the last utterance is translated now, not after the silence timeout
+  lane.stop(); // the last utterance is translated now, not after the silence timeout
   setRunning(false);
-  setActivity("Stopped");
-  emit("capture-stopped", {});
 }
 
+/** @param {boolean} on */
 function setRunning(on) {
   els.start.disabled = false;
   els.start.setAttribute("aria-pressed", String(on));
@@ -185,10 +176,10 @@ function setRunning(on) {
   for (const input of els.sources) input.disabled = on || input.dataset.unavailable === "true";
   document.body.dataset.running = String(on);
   showPushToTalk();
-  if (on) setActivity(capture.paused ? "Paused while the translation plays" : listeningText());
-  else meter.set(0);
+  if (on) setActivity(lane.capture.paused ? PAUSED_TEXT : listeningText());
 }
 
+/** @param {any} err */
 function explainCaptureError(err) {
   if (err instanceof CaptureError) return err.message;
   const source = selectedSource() === "display" ? "screen or tab sharing" : "the microphone";
@@ -205,28 +196,17 @@ function explainCaptureError(err) {
 }
 
 els.start.addEventListener("click", () => (running ? stop() : start()));
-capture.addEventListener("ended", () => {
-  addNotice("Sharing stopped.", "info");
-  stop();
-});
-
-// --- capture → socket -------------------------------------------------------------------------
+lane.addEventListener("ended", stop); // the shared tab or screen went away
 
 let maxLevel = 0;
-capture.addEventListener("frame", ({ detail }) => {
-  if (ptt.open) {
-    socket.sendFrame(detail.buffer);
-    framesSent++;
-  }
-  meter.set(detail.level);
-  if (detail.level > maxLevel + 0.02) {
+lane.addEventListener("level", (/** @type {any} */ { detail }) => {
+  if (detail.sent && detail.level > maxLevel + 0.02) {
     maxLevel = detail.level;
     emit("level", { level: maxLevel });
   }
 });
-capture.addEventListener("level", ({ detail }) => meter.set(detail.level));
 
-// --- socket → conversation --------------------------------------------------------------------
+// --- the connection line, the backlog, the transcript -----------------------------------------
 
 const STATE_TEXT = {
   idle: "Not connected",
@@ -236,175 +216,60 @@ const STATE_TEXT = {
   closed: "Disconnected",
 };
 
-/** Why the socket is reconnecting, as the connection line says it. */
+/** Why the socket is reconnecting, as the connection line says it. @param {any} detail */
 function retryCause(detail) {
   if (detail.restarting) return "Server restarting";
   return detail.refused ? "Translator busy" : "Connection lost";
 }
 
-socket.addEventListener("state", ({ detail }) => {
+socket.addEventListener("state", (/** @type {any} */ { detail }) => {
   const { state, delayMs } = detail;
   els.connection.dataset.state = state;
   els.connection.textContent =
     state === "retrying"
       ? `${retryCause(detail)}, retrying in ${Math.max(1, Math.round(delayMs / 1000))} s…`
       : STATE_TEXT[state] || state;
-  if (state === "retrying") conversation.markLost();
-  emit("socket-state", { state });
 });
 
 // The workers' backlog (busy / clear / refused): one line, static/js/capacity.js.
 const capacity = new CapacityBanner(els.capacity);
 
-socket.addEventListener("status", ({ detail }) => {
+socket.addEventListener("status", (/** @type {any} */ { detail }) => {
   if (detail.state === "ready") capacity.hide();
   capacity.update(detail);
-  emit("status", {
-    state: detail.state,
-    seq: detail.seq,
-    mode: detail.mode,
-    voice: detail.voice,
-    start_s: detail.start_s,
-    end_s: detail.end_s,
-    captions: detail.captions,
-    lag_s: detail.lag_s,
-    store_audio: detail.store_audio,
-  });
-  if (detail.state === "queued") {
-    entryFor(detail.session, detail.seq, detail.id);
+  const { state, seq, mode, voice, start_s, end_s, captions, lag_s, store_audio } = detail;
+  emit("status", { state, seq, mode, voice, start_s, end_s, captions, lag_s, store_audio });
+  if (state === "queued") {
     if (socket.session) transcript.setSession(socket.session);
-  } else if (detail.state === "flushed" && !running) {
+  } else if (state === "flushed" && !running) {
     setActivity("Stopped — nothing left to translate");
   }
 });
 
-// Live captions: provisional text while the utterance is still spoken (static/js/captions.js).
-socket.addEventListener("partial", ({ detail }) => {
-  const shown = showPartial(entryFor(detail.session, detail.seq), detail);
-  emit("partial", {
-    seq: detail.seq,
-    session: detail.session,
-    part: detail.part,
-    text: detail.text,
-    source_text: detail.source_text,
-    stable: detail.stable,
-    shown,
-    timings: detail.timings,
-  });
-});
-
-socket.addEventListener("result", ({ detail }) => {
-  // The text comes first; its audio follows in pieces ("audio"), then "audio-end".
-  const { result, session } = detail;
-  const entry = entryFor(session, result.seq, result.id);
-  conversation.fillResult(entry, result);
-  announceFinal(result);
-  emit("text", { seq: result.seq, session, text: result.text });
-});
-
-socket.addEventListener("audio", ({ detail }) => {
-  const { seq, index, wav, session } = detail;
-  const entry = entryFor(session, seq);
-  const piece = { wav: new Blob([wav], { type: "audio/wav" }), durationS: wavDurationS(wav) };
-  entry.pieces.push(piece);
-  entry.wavBytes += wav.byteLength;
-  entry.replay.disabled = false;
-  player.enqueue({ ...piece, key: [session, seq, index], id: entry.key });
-  emit("audio-piece", { seq, session, index, bytes: wav.byteLength, durationS: piece.durationS });
-});
-
-socket.addEventListener("audio-end", ({ detail }) => {
-  const { seq, session, pieces, error } = detail;
-  const entry = entryFor(session, seq);
-  const result = entry.result || { seq, timings: {} };
-  const timings = { ...result.timings, ...(detail.timings || {}) };
-  conversation.showTimings(entry, timings);
-  fallback.afterAudio(conversation, entry, error); // no audio: say why; opted in, the browser speaks
-  emit("result", {
-    seq,
-    session,
-    src: result.src,
-    tgt: result.tgt,
-    text: result.text,
-    source_text: result.source_text ?? null,
-    tts_failed: Boolean(result.tts_failed) || !entry.pieces.length,
-    wavBytes: entry.wavBytes,
-    pieces,
-    audioError: error ?? null,
-    timings,
-    start_s: result.start_s ?? null,
-    end_s: result.end_s ?? null,
-    lid: result.lid ?? null,
-  });
-});
-
-socket.addEventListener("error", ({ detail }) => {
-  emit("server-error", { error: detail.error, seq: detail.seq });
-  if (detail.seq !== undefined) {
-    const entry = entryFor(detail.session, detail.seq);
-    conversation.setError(entry, detail.error);
-  } else {
-    addNotice(detail.error, "error");
-  }
-});
-
-socket.addEventListener("notice", ({ detail }) => addNotice(detail.message, "info"));
-
 // --- playback ---------------------------------------------------------------------------------
 
-// The server's audio or the browser's voice (speech-fallback.js): either one is "playing".
-whileAudible([player, fallback], (playing) => {
-  clearTimeout(resumeTimer);
-  if (playing && running && els.pauseWhilePlaying.checked && !ptt.held) {
-    capture.paused = true;
-    setActivity("Paused while the translation plays");
-  } else if (!playing) {
-    resumeTimer = setTimeout(() => {
-      capture.paused = false;
-      if (running) setActivity(listeningText());
-    }, RESUME_AFTER_PLAYBACK_MS);
-  }
+// The server's audio or the browser's voice (the lane's "playing"): pause listening meanwhile.
+lane.addEventListener("playing", (/** @type {any} */ { detail }) => {
+  if (!detail.playing) lane.guard(false);
+  else if (running && els.pauseWhilePlaying.checked && !ptt.held) lane.guard(true, PAUSED_TEXT);
 });
-player.addEventListener("lag", ({ detail }) => showLag(detail));
-player.addEventListener("skipped", ({ detail }) => {
-  const ids = [...new Set(detail.items.map((item) => item.id))];
-  for (const id of ids) {
-    const entry = conversation.get(id);
-    if (entry) entry.el.dataset.skipped = "true";
-  }
-  emit("playback-skipped", { ids, seconds: detail.seconds });
-});
-player.addEventListener("start", ({ detail }) => {
-  const entry = conversation.get(detail.item.id);
-  if (entry) entry.el.dataset.playing = "true";
-  emit("playback-started", { id: detail.item.id });
-});
-for (const type of ["ended", "stopped", "failed"]) {
-  player.addEventListener(type, ({ detail }) => {
-    const entry = conversation.get(detail.item.id);
-    if (entry) delete entry.el.dataset.playing;
-    emit(`playback-${type}`, {
-      id: detail.item.id,
-      peak: detail.peak ?? 0,
-      duration: detail.duration ?? 0,
-      error: detail.error,
-    });
-  });
-}
+player.addEventListener("lag", (/** @type {any} */ { detail }) => showLag(detail));
 
 els.mute.addEventListener("change", () => {
   player.setMuted(els.mute.checked);
-  if (els.mute.checked) fallback.cancel();
+  if (els.mute.checked) lane.fallback.cancel();
   saveSettings();
 });
 els.pauseWhilePlaying.addEventListener("change", () => {
-  if (!els.pauseWhilePlaying.checked && capture.paused) {
-    capture.paused = false;
+  if (!els.pauseWhilePlaying.checked && lane.capture.paused) {
+    lane.guarded = false;
+    lane.capture.paused = false;
     if (running) setActivity("Listening");
   }
   saveSettings();
 });
-for (const control of [els.mode, els.voiceRu, els.voiceEn, els.captions, els.keepRecordings]) {
+lane.addEventListener("settings", saveSettings); // the direction (the lane sends it)
+for (const control of [els.voiceRu, els.voiceEn, els.captions, els.keepRecordings]) {
   control.addEventListener("change", () => {
     saveSettings();
     if (socket.connected) socket.sendControl(); // applies from the next utterance
@@ -416,6 +281,7 @@ els.catchUp.addEventListener("change", () => {
   saveSettings();
 });
 
+/** @param {{behindS: number, rate: number}} lag */
 function showLag({ behindS, rate }) {
   const { maxLagS, targetS } = player.catchUp;
   els.lag.dataset.state = behindS > maxLagS / 2 ? "far" : behindS > targetS ? "behind" : "ok";
@@ -443,32 +309,23 @@ els.pushToTalk.addEventListener("change", () => {
   emit("push-to-talk", { on: els.pushToTalk.checked });
 });
 ptt.addEventListener("press", () => {
-  // Holding is explicit: it also overrides the pause while a translation plays.
-  clearTimeout(resumeTimer);
-  capture.paused = false;
-  setActivity(listeningText());
-  emit("talk-pressed", { framesSent });
+  lane.resume(); // holding is explicit: it also overrides the pause while a translation plays
+  emit("talk-pressed", { framesSent: lane.framesSent });
 });
-ptt.addEventListener("release", ({ detail }) => {
-  socket.flush(); // the utterance ends now, not after the silence timeout
+ptt.addEventListener("release", (/** @type {any} */ { detail }) => {
+  lane.flush(); // the utterance ends now, not after the silence timeout
   setActivity(listeningText());
-  emit("talk-released", { framesSent, heldMs: detail.heldMs });
+  emit("talk-released", { framesSent: lane.framesSent, heldMs: detail.heldMs });
 });
 showPushToTalk();
 
 els.clear.addEventListener("click", () => {
   player.clear();
-  fallback.cancel();
+  lane.fallback.cancel();
   conversation.clear();
 });
 
-// --- the conversation view (conversation.js) --------------------------------------------------
-
-function entryFor(session, seq, id) {
-  return conversation.entryFor(session, seq, { id, mode: els.mode.value });
-}
-
-/** The user says language ID got it wrong: the next utterances use this direction. */
+/** The user says language ID got it wrong: the next utterances use this direction. @param {string} mode */
 function correctDirection(mode) {
   els.mode.value = mode;
   saveSettings();
@@ -476,11 +333,7 @@ function correctDirection(mode) {
   emit("direction-corrected", { mode });
 }
 
-function addNotice(message, kind) {
-  conversation.addNotice(message, kind);
-  emit("notice", { kind, message });
-}
-
+/** @param {string} text */
 function setActivity(text) {
   els.activity.textContent = text;
 }
@@ -491,9 +344,9 @@ expose("live", {
       socket: socket.state,
       session: socket.session,
       running,
-      paused: capture.paused,
+      paused: lane.capture.paused,
       queued: player.length,
-      framesSent,
+      framesSent: lane.framesSent,
       pushToTalk: els.pushToTalk.checked,
       talking: ptt.held,
       sinkId: player.sinkId,
