@@ -26,6 +26,7 @@ class CallLane:
     call_id: str
     speaker: Speaker
     offset_s: float  # where this connection's stream time 0 lies on the call's clock
+    floor_s: float = 0.0  # nothing of this lane is placed before it: its last utterance's end
 
 
 def join_call(*, call_id: str, speaker: Speaker) -> CallLane:
@@ -38,5 +39,16 @@ def join_call(*, call_id: str, speaker: Speaker) -> CallLane:
             end=Max("stream_end_s")
         )["end"]
     # Whole milliseconds, rounded up: never a hair before the last utterance's end.
-    offset_s = math.ceil(max(elapsed_s, last_end_s or 0.0) * 1000) / 1000
-    return CallLane(call_id=call_id, speaker=speaker, offset_s=offset_s)
+    floor_s = math.ceil((last_end_s or 0.0) * 1000) / 1000
+    offset_s = max(math.ceil(elapsed_s * 1000) / 1000, floor_s)
+    return CallLane(call_id=call_id, speaker=speaker, offset_s=offset_s, floor_s=floor_s)
+
+
+def placed(lane: CallLane | None, start_s: float, end_s: float) -> tuple[float, float]:
+    """An utterance's stream times on its call's clock (the session's, without a call), to the
+    millisecond (as every message and the history carry them). Audio captured before the
+    stream's zero (the page's backlog while it connected) lies at negative stream times: it is
+    moved no earlier than the call's start or the lane's floor."""
+    offset_s, floor_s = (lane.offset_s, lane.floor_s) if lane is not None else (0.0, 0.0)
+    shift_s = max(0.0, floor_s - (start_s + offset_s))
+    return round(start_s + offset_s + shift_s, 3), round(end_s + offset_s + shift_s, 3)

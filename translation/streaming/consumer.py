@@ -66,6 +66,7 @@ class TranslateConsumer(
         self.lane: calls.CallLane | None = None  # set when the control names a call
 
     async def connect(self) -> None:
+        opened_at = time.monotonic()  # a page's audio held from here is placed back (clock.py)
         self.client = client_of_scope(self.scope)
         remember_event_loop(asyncio.get_running_loop())
         await self.accept()  # before any refusal, so that the browser sees the close reason
@@ -83,7 +84,8 @@ class TranslateConsumer(
         if not await self._count_client_session():
             return
         capacity.monitor.admit()
-        self.live = await asyncio.to_thread(LiveSession)  # the VAD's ONNX load: off the loop
+        # The VAD's ONNX load: off the loop.
+        self.live = await asyncio.to_thread(LiveSession, opened_at=opened_at)
         self.submitter = asyncio.create_task(self._submit_in_order())
         self.watchdog = asyncio.create_task(self._watch())
         self.move(Phase.LIVE)
@@ -256,8 +258,7 @@ class TranslateConsumer(
             return
         started = time.perf_counter()
         lane = self.lane
-        offset_s = lane.offset_s if lane is not None else 0.0  # on the call's clock
-        start_s, end_s = item.utterance.start_s + offset_s, item.utterance.end_s + offset_s
+        start_s, end_s = calls.placed(lane, item.utterance.start_s, item.utterance.end_s)
         try:
             row = await database_sync_to_async(submit.submit_utterance)(
                 session_id=self.session_id,

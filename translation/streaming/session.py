@@ -53,6 +53,7 @@ class LiveSession:
     last_frame_at: float | None = None
     warned_no_control: bool = False
     max_loop_lag_ms: float = 0.0
+    opened_at: float | None = None  # when its connection opened (default: now, on `clock`)
     results: ResultSequencer = field(init=False)
     # Utterances are placed on the wall clock (since the first control), not by the samples
     # before them: a client that sends nothing while quiet (push-to-talk) keeps its times.
@@ -70,6 +71,8 @@ class LiveSession:
 
     def __post_init__(self) -> None:
         self.results = ResultSequencer(clock=self.clock)
+        # Audio the client held while it connected is no older than this (audio/clock.py).
+        self.wall.opened = self.clock() if self.opened_at is None else self.opened_at
         if self.last_frame_at is None:
             self.last_frame_at = self.clock()
 

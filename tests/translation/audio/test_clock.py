@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from translation.audio.clock import GAP_S, StreamClock
+from translation.audio.clock import GAP_S, MAX_BACKLOG_S, StreamClock
 
 FRAME_S = 0.064
 
@@ -91,3 +91,39 @@ def test_old_runs_are_forgotten_but_the_oldest_kept_offset_still_places_old_time
         send(clock, now, 2 * FRAME_S)
     assert clock.wall_s(clock.received_s - 0.1) == pytest.approx(now + 0.028, abs=0.01)
     assert clock.wall_s(0.0) >= 0.0
+
+
+def test_audio_captured_before_the_start_and_sent_at_once_is_placed_before_it():
+    """The page captures while its socket connects, then sends the 1.024 s it held right after
+    its control is answered, then live frames: the backlog lies before the stream's zero."""
+    clock = StreamClock(opened=98.8)  # the connection took 1.2 s to be configured
+    clock.start(100.0)
+    send(clock, 100.05, 1.024, burst=True)
+    held = clock.received_s
+    for i in range(round(1.0 / FRAME_S)):
+        clock.frame(FRAME_S, 100.05 + (i + 1) * FRAME_S)
+    assert clock.wall_s(0.0) == pytest.approx(0.05 - 1.024, abs=1e-6)
+    assert clock.wall_s(held + 0.5) == pytest.approx(0.55, abs=1e-6)
+
+
+def test_a_backlog_is_no_older_than_its_connection_nor_max_backlog_s():
+    quick = StreamClock(opened=99.7)
+    quick.start(100.0)
+    send(quick, 100.05, 3.0, burst=True)  # more than 0.3 s held: it was streamed, not held
+    assert quick.wall_s(0.0) == pytest.approx(-0.3)
+    slow = StreamClock(opened=70.0)
+    slow.start(100.0)
+    send(slow, 100.1, 15.0, burst=True)
+    assert slow.wall_s(0.0) == pytest.approx(-MAX_BACKLOG_S)
+    unknown = StreamClock()  # no connection time known: no backlog
+    unknown.start(100.0)
+    send(unknown, 100.05, 1.0, burst=True)
+    assert unknown.wall_s(0.0) == 0.0
+
+
+def test_a_client_faster_than_real_time_after_the_start_keeps_its_sample_times():
+    clock = StreamClock(opened=99.0)
+    clock.start(100.0)
+    send(clock, 100.0, 2.0)
+    send(clock, 102.0, 5.0, burst=True)  # a file streamed as fast as the socket takes it
+    assert clock.wall_s(4.0) == pytest.approx(4.0)

@@ -16,7 +16,7 @@ from tests.translation.streaming.test_consumer import (
     speak_and_flush,
 )
 from translation.models import Call, Translation
-from translation.streaming.calls import join_call
+from translation.streaming.calls import CallLane, join_call, placed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -111,7 +111,7 @@ async def test_a_lane_that_reconnects_continues_the_call(engines, speech, client
     assert len(rows) == 2 and rows[0].session_id != rows[1].session_id
     # The new connection's stream continues after the old one's: nothing overlaps.
     assert rows[1].stream_start_s >= rows[0].stream_end_s
-    assert after["start_s"] > before["end_s"]
+    assert after["start_s"] >= before["end_s"]  # never overlapping its earlier utterance
     # Both connections are in the call's transcript and in either session's transcript.
     call_cues = json.loads(
         (await _get(client, f"/api/calls/{CALL}/transcript?format=json")).content
@@ -166,6 +166,16 @@ def test_the_first_lane_starts_the_clock_and_a_rejoin_never_goes_back():
     assert join_call(call_id=CALL, speaker="me").offset_s == 30.0
     assert join_call(call_id=CALL, speaker="them").offset_s < 30.0  # lanes keep their own ends
     assert Call.objects.count() == 1
+
+
+def test_a_backlog_from_before_the_join_is_placed_back_but_not_before_the_floor():
+    """Audio the page held while it connected lies at negative stream times: placed when it was
+    captured on the call's clock, yet never before the call began or the lane's last end."""
+    lane = CallLane(call_id=CALL, speaker="me", offset_s=12.0, floor_s=11.5)
+    assert placed(lane, -0.3, 1.2) == (11.7, 13.2)  # captured 0.3 s before the join
+    assert placed(lane, -1.0, 0.5) == (11.5, 13.0)  # moved to the floor, its length kept
+    assert placed(None, -0.4, 1.0) == (0.0, 1.4)  # a session alone: from its zero
+    assert placed(None, 2.0, 3.0) == (2.0, 3.0)
 
 
 async def send_turn(comm, pcm: bytes, at_s: float, t0: float) -> None:
