@@ -14,6 +14,7 @@ from django.conf import settings
 from translation.events import PartialReply
 from translation.messaging.channel_layer import send_event
 from translation.streaming import caption_dispatch
+from translation.streaming.caption_dispatch import CaptionRequest
 from translation.streaming.captions import partial_payload
 from workers import runtime
 from workers.batch_jobs import Lane
@@ -22,10 +23,10 @@ from workers.engines.base import EngineError
 logger = logging.getLogger(__name__)
 
 
-def caption_partial(request: dict[str, Any]) -> None:
-    """Run one partial (see translation/streaming/caption_dispatch.py for `request`) and answer the
-    session: a `partial`, or `skipped` with the reason."""
-    queue_ms = round((time.time() - request["sent_at"]) * 1000.0, 2)
+def caption_partial(request: CaptionRequest) -> None:
+    """Run one partial (see translation/streaming/caption_dispatch.py) and answer the session:
+    a `partial`, or `skipped` with the reason."""
+    queue_ms = round((time.time() - request.sent_at) * 1000.0, 2)
     reason = _reason_to_skip(queue_ms)
     audio = None
     if reason is None:
@@ -36,23 +37,23 @@ def caption_partial(request: dict[str, Any]) -> None:
         return
     try:
         result = runtime.get_pipeline(lane=Lane.PARTIAL).caption(
-            audio, src=request["src"], tgt=request["tgt"]
+            audio, src=request.src, tgt=request.tgt
         )
     except (EngineError, ValueError) as exc:
-        logger.info("partial %s/%s skipped: %s", request["seq"], request["part"], exc)
+        logger.info("partial %s/%s skipped: %s", request.seq, request.part, exc)
         _reply(request, skipped="error")
         return
     timings = {"queue_ms": queue_ms, **result.timings}
     payload = partial_payload(
-        seq=request["seq"],
-        part=request["part"],
+        seq=request.seq,
+        part=request.part,
         src=result.src,
         tgt=result.tgt,
         text=result.text,
         source_text=result.source_text,
-        start_s=request["start_s"],
-        end_s=request["end_s"],
-        speech_s=request["speech_s"],
+        start_s=request.start_s,
+        end_s=request.end_s,
+        speech_s=request.speech_s,
         timings=timings,
     )
     _reply(request, partial=payload, src=result.src)
@@ -69,18 +70,18 @@ def _reason_to_skip(queue_ms: float) -> str | None:
 
 
 def _reply(
-    request: dict[str, Any],
+    request: CaptionRequest,
     *,
     partial: dict[str, Any] | None = None,
     src: str | None = None,
     skipped: str | None = None,
 ) -> None:
     reply = PartialReply(
-        seq=request["seq"],
-        part=request["part"],
+        seq=request.seq,
+        part=request.part,
         sent_at=time.time(),
         partial=partial,
         src=src,
         skipped=skipped,
     )
-    send_event(request["reply_channel"], reply)
+    send_event(request.reply_channel, reply)

@@ -7,12 +7,15 @@ in a web process that never runs one (the slim web image has no model packages).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from translation.constants import CAPTION_TASK, PURGE_HISTORY_TASK, TRANSLATE_TASK
 from translation.messaging import dispatch
+
+if TYPE_CHECKING:
+    from translation.streaming.caption_dispatch import CaptionRequest
 
 
 def translate(translation_id: str) -> None:
@@ -22,7 +25,7 @@ def translate(translation_id: str) -> None:
     complete_translation(translation_id, worker=this_worker())
 
 
-def caption(request: dict[str, Any]) -> None:
+def caption(request: CaptionRequest) -> None:
     from workers.captions import caption_partial
 
     caption_partial(request)

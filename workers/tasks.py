@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from translation.constants import CAPTION_TASK, PURGE_HISTORY_TASK, TRANSLATE_TASK
 from translation.history import retention
 from translation.jobs.liveness import this_worker
+from translation.streaming.caption_dispatch import CaptionRequest
 from workers.captions import caption_partial
 from workers.services import complete_translation
 
@@ -30,7 +31,7 @@ def translate(self, translation_id: str) -> None:
 # A live caption: stale within seconds, so never redelivered (no acks_late) nor retried.
 @shared_task(name=CAPTION_TASK, acks_late=False)
 def caption(request: dict) -> None:
-    caption_partial(request)
+    caption_partial(CaptionRequest.model_validate(request))  # it travelled as JSON
 
 
 # Periodic (CELERY_BEAT_SCHEDULE): the retention purge; the next run repeats a failed one.

@@ -80,8 +80,13 @@ def test_caption_in_auto_mode_identifies_the_language_first():
 # --- the worker, embedded hand-over --------------------------------------------------------------
 
 
-def request_of(partial: caption_dispatch.PartialJob, **overrides) -> dict:
-    return {**partial.request(), "pcm": caption_dispatch.to_int16_bytes(partial.audio), **overrides}
+def request_of(
+    partial: caption_dispatch.PartialJob, *, pcm: bytes | None = None, **overrides
+) -> caption_dispatch.CaptionRequest:
+    """The embedded hand-over: the audio in the request itself."""
+    pcm = caption_dispatch.to_int16_bytes(partial.audio) if pcm is None else pcm
+    request = partial.request(caption_dispatch.InlineAudio(pcm=pcm))
+    return request.model_copy(update=overrides)
 
 
 def test_partial_is_translated_and_pushed_to_the_session(engines, pushed):
@@ -140,7 +145,7 @@ def test_int16_round_trip_keeps_the_audio():
     audio = np.array([-1.0, -0.5, 0.0, 0.5, 0.999], dtype=np.float32)
     pcm = caption_dispatch.to_int16_bytes(audio)
     assert len(pcm) == 10
-    back = caption_dispatch.take_partial_audio({"pcm": pcm})
+    back = caption_dispatch.take_partial_audio(request_of(job(), pcm=pcm))
     assert np.allclose(back, audio, atol=1 / 32768)
 
 
@@ -172,9 +177,11 @@ def test_redis_dispatch_sends_by_name_with_expiry_and_the_audio_in_a_short_lived
         "captions",
         2.0,
     )
-    [request] = task["args"]
-    assert "pcm" not in request and request["seq"] == 4 and request["part"] == 2
-    key = request["audio_key"]
+    [sent_json] = task["args"]  # the task goes as JSON: the audio is in Redis, not in it
+    request = caption_dispatch.CaptionRequest.model_validate(sent_json)
+    assert sent_json["audio"] == {"where": "redis", "key": request.audio.key}
+    assert (request.seq, request.part) == (4, 2)
+    key = request.audio.key
     assert 0 < client.ttl(key) <= 2 + caption_dispatch.AUDIO_KEY_SLACK_S
     assert client.strlen(key) == 2 * 16_000
     audio = caption_dispatch.take_partial_audio(request)

@@ -27,10 +27,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
 
 import numpy as np
 from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field
 
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE, MODEL_SAMPLE_RATE
 from translation.jobs import capacity
@@ -49,6 +50,39 @@ _sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-captions
 _sending = 0  # sends submitted to _sender and not finished (event loop only)
 
 
+class InlineAudio(BaseModel):
+    """The partial's audio in the request itself: the embedded worker thread, same process."""
+
+    model_config = ConfigDict(frozen=True)
+    where: Literal["inline"] = "inline"
+    pcm: bytes  # int16, 16 kHz mono
+
+
+class StoredAudio(BaseModel):
+    """The partial's audio in a short-lived Redis key: the real stack (the task goes as JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+    where: Literal["redis"] = "redis"
+    key: str
+
+
+class CaptionRequest(BaseModel):
+    """The caption task's argument: which part of which open utterance, where to answer, and
+    where its audio is."""
+
+    model_config = ConfigDict(frozen=True)
+    reply_channel: str
+    seq: int
+    part: int
+    src: str
+    tgt: str | None
+    start_s: float
+    end_s: float
+    speech_s: float
+    sent_at: float
+    audio: Annotated[InlineAudio | StoredAudio, Field(discriminator="where")]
+
+
 @dataclass(frozen=True)
 class PartialJob:
     """One partial to translate: the open utterance's audio so far and where to answer."""
@@ -62,29 +96,29 @@ class PartialJob:
     start_s: float
     speech_s: float
 
-    def request(self) -> dict[str, Any]:
-        """The task's argument (JSON): everything but the audio."""
-        return {
-            "reply_channel": self.reply_channel,
-            "seq": self.seq,
-            "part": self.part,
-            "src": self.src,
-            "tgt": self.tgt,
-            "start_s": self.start_s,
-            "end_s": self.start_s + self.audio.size / MODEL_SAMPLE_RATE,
-            "speech_s": self.speech_s,
-            "sent_at": time.time(),
-        }
+    def request(self, audio: InlineAudio | StoredAudio) -> CaptionRequest:
+        """The task's argument, its audio at `audio`."""
+        return CaptionRequest(
+            reply_channel=self.reply_channel,
+            seq=self.seq,
+            part=self.part,
+            src=self.src,
+            tgt=self.tgt,
+            start_s=self.start_s,
+            end_s=self.start_s + self.audio.size / MODEL_SAMPLE_RATE,
+            speech_s=self.speech_s,
+            sent_at=time.time(),
+            audio=audio,
+        )
 
 
 def submit_partial(job: PartialJob) -> str | None:
     """Queue a partial. Returns None when queued, else why it was skipped."""
     pcm = to_int16_bytes(job.audio)
-    request = job.request()
     if settings.EMBEDDED:
         if dispatch.embedded_finals_waiting():
             return "finals waiting"
-        dispatch.run_embedded(CAPTION_TASK, {**request, "pcm": pcm})
+        dispatch.run_embedded(CAPTION_TASK, job.request(InlineAudio(pcm=pcm)))
         return None
     client = broker_redis()
     with client.pipeline(transaction=False) as pipe:
@@ -99,7 +133,7 @@ def submit_partial(job: PartialJob) -> str | None:
     client.set(key, pcm, ex=math.ceil(settings.CAPTION_EXPIRES_S) + AUDIO_KEY_SLACK_S)
     dispatch.send_task(
         CAPTION_TASK,
-        args=[{**request, "audio_key": key}],
+        args=[job.request(StoredAudio(key=key)).model_dump(mode="json")],
         queue=CAPTIONS_QUEUE,
         expires=settings.CAPTION_EXPIRES_S,
     )
@@ -131,11 +165,10 @@ def finals_waiting() -> int:
     return int(broker_redis().llen(FINALS_QUEUE))
 
 
-def take_partial_audio(request: dict[str, Any]) -> np.ndarray | None:
+def take_partial_audio(request: CaptionRequest) -> np.ndarray | None:
     """The worker's side: the partial's audio as 16 kHz float32 (None: it expired)."""
-    pcm = request.get("pcm")
-    if pcm is None and request.get("audio_key"):
-        pcm = broker_redis().getdel(request["audio_key"])
+    audio = request.audio
+    pcm = audio.pcm if isinstance(audio, InlineAudio) else broker_redis().getdel(audio.key)
     if not pcm:
         return None
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
