@@ -152,8 +152,8 @@ class UtteranceCaptions:
 @dataclass
 class CaptionState:
     """One session's captions. `poll` on every frame; when it says so, `request` with the
-    open utterance's speech seconds; `sent`/`declined` after a dispatch attempt; `accept` for
-    each reply from a worker."""
+    open utterance's speech seconds; `sent`/`declined` after a dispatch attempt;
+    `partial_to_show` for each reply from a worker."""
 
     interval_s: float
     expires_s: float
@@ -227,7 +227,7 @@ class CaptionState:
             captions.sent -= 1
             captions.skipped += 1
 
-    def accept(self, reply: PartialReply, *, final_arrived: bool) -> dict[str, Any] | None:
+    def partial_to_show(self, reply: PartialReply, *, final_arrived: bool) -> dict[str, Any] | None:
         """A worker's reply for a partial: the `partial` message to show, or None (skipped by
         the worker, or too late). `final_arrived`: the utterance's final is already there."""
         seq, part = reply.seq, reply.part

@@ -154,7 +154,7 @@ class TranslateConsumer(
             return
         if bytes_data is not None:
             try:
-                live.accept(bytes_data)
+                live.take_frame(bytes_data)
             except ProtocolError as exc:
                 if not live.warned_no_control:  # once, then dropped until a control arrives
                     live.warned_no_control = True
@@ -248,7 +248,7 @@ class TranslateConsumer(
         assert live is not None
         if live.in_flight > MAX_IN_FLIGHT:
             await self._deliver(
-                live.results.accept(
+                live.results.push(
                     UtteranceFailed(
                         seq=item.seq,
                         error="too many utterances waiting for translation; this one was dropped",
@@ -275,7 +275,7 @@ class TranslateConsumer(
             )
         except quotas.LimitExceeded as exc:  # this utterance only; the session goes on
             await self._deliver(
-                live.results.accept(
+                live.results.push(
                     UtteranceFailed(
                         seq=item.seq,
                         error=str(exc),
@@ -288,7 +288,7 @@ class TranslateConsumer(
         except Exception as exc:
             logger.exception("session %s: could not queue utterance %d", self.session_id, item.seq)
             await self._deliver(
-                live.results.accept(
+                live.results.push(
                     UtteranceFailed(seq=item.seq, error=f"could not queue the utterance: {exc}")
                 )
             )
@@ -344,26 +344,26 @@ class TranslateConsumer(
     # --- server → client: one handler per event ------------------------------------------------
 
     async def translation_result(self, message: dict[str, Any]) -> None:
-        await self._accept(UtteranceResult.from_message(message))
+        await self._in_seq_order(UtteranceResult.from_message(message))
 
     async def translation_failed(self, message: dict[str, Any]) -> None:
-        await self._accept(UtteranceFailed.from_message(message))
+        await self._in_seq_order(UtteranceFailed.from_message(message))
 
     async def translation_audio(self, message: dict[str, Any]) -> None:
-        await self._accept(AudioPiece.from_message(message))
+        await self._in_seq_order(AudioPiece.from_message(message))
 
     async def translation_audio_end(self, message: dict[str, Any]) -> None:
-        await self._accept(AudioEnd.from_message(message))
+        await self._in_seq_order(AudioEnd.from_message(message))
 
     async def history_lost(self, message: dict[str, Any]) -> None:
         # Out of seq order: its result went out already.
         lost = events.HistoryLost.from_message(message)
         await self.send(text_data=history_status_message("history_lost", lost.seq))
 
-    async def _accept(self, event: SessionEvent) -> None:
+    async def _in_seq_order(self, event: SessionEvent) -> None:
         """A worker's event for one utterance: released to the client in seq order."""
         if self.live is not None:
-            await self._deliver(self.live.results.accept(event))
+            await self._deliver(self.live.results.push(event))
 
     async def _deliver(self, ready: list[SessionEvent]) -> None:
         for event in ready:

@@ -1,6 +1,6 @@
 """Every live session's VAD windows scored together, once per turn of the event loop.
 
-A frame is validated and resampled when it arrives (`LiveSession.accept`); scoring its VAD
+A frame is validated and resampled when it arrives (`LiveSession.take_frame`); scoring its VAD
 window waits for the task here, which the first frame of a turn starts and which runs as soon
 as the frames already read are in. It scores the waiting windows of all sessions in one
 Silero run per round (translation/audio/vad.py `score_together`: ~80 µs a window for 32

@@ -115,7 +115,7 @@ class LiveCaptions:
         reply = PartialReply.from_message(message)
         seq = reply.seq
         final_arrived = seq < live.results.next_to_send or seq in live.results.headed
-        shown = captions.accept(reply, final_arrived=final_arrived)
+        shown = captions.partial_to_show(reply, final_arrived=final_arrived)
         if shown is None:
             return
         if reply.sent_at:

@@ -38,7 +38,7 @@ class ResultSequencer:
         if submit_ms is not None:
             self.submit_ms[seq] = submit_ms
 
-    def accept(self, event: SessionEvent) -> list[SessionEvent]:
+    def push(self, event: SessionEvent) -> list[SessionEvent]:
         """Take a worker's event for a seq (head, audio piece or end); return the events now
         deliverable, in order."""
         seq = event.seq
@@ -85,7 +85,7 @@ class ResultSequencer:
                     ),
                 )
             else:
-                ready += self.accept(
+                ready += self.push(
                     UtteranceFailed(
                         seq=seq,
                         error="no result in time: the translation worker may be down or "

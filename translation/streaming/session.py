@@ -111,10 +111,10 @@ class LiveSession:
     def ingest(self, frame: bytes) -> list[PendingUtterance]:
         """One binary frame, scored now. Raises ProtocolError/AudioFormatError for a frame
         to drop."""
-        self.accept(frame)
+        self.take_frame(frame)
         return self.score_queued()
 
-    def accept(self, frame: bytes) -> None:
+    def take_frame(self, frame: bytes) -> None:
         """One binary frame validated (against MAX_FRAME_BYTES) and resampled; its audio
         waits in the segmenter to be scored, by `score_queued` or together with other
         sessions' (translation/streaming/ingest.py). Raises as `ingest`."""

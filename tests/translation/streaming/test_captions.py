@@ -64,7 +64,7 @@ def test_first_partial_after_one_interval_of_speech_then_each_interval_of_new_sp
     first = tick(captions, stream_s=3.2, speech_s=1.1)
     assert first == PartialRequest(seq=0, part=1, src=None)
     captions.sent(first, now=3.2)
-    assert captions.accept(reply(0, 1), final_arrived=False)["text"] == "p1"
+    assert captions.partial_to_show(reply(0, 1), final_arrived=False)["text"] == "p1"
     assert tick(captions, stream_s=4.1, speech_s=2.0) is None
     assert tick(captions, stream_s=4.2, speech_s=2.1) == PartialRequest(seq=0, part=2, src=None)
 
@@ -74,7 +74,7 @@ def test_the_silence_that_ends_an_utterance_asks_for_no_partial():
     tick(captions, stream_s=0.0, speech_s=0.0)
     first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
-    captions.accept(reply(0, 1), final_arrived=False)
+    captions.partial_to_show(reply(0, 1), final_arrived=False)
     # Speech stopped at 1.3 s; the stream goes on in silence until the cut.
     for step in range(1, 10):
         assert tick(captions, stream_s=2.0 + step / 10, speech_s=1.3) is None
@@ -99,7 +99,8 @@ def test_a_worker_skip_frees_the_slot_and_counts_as_skipped():
     tick(captions, stream_s=0.0, speech_s=0.0)
     first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
-    assert captions.accept(reply(0, 1, skipped="finals waiting"), final_arrived=False) is None
+    skipped = reply(0, 1, skipped="finals waiting")
+    assert captions.partial_to_show(skipped, final_arrived=False) is None
     assert tick(captions, stream_s=2.0, speech_s=2.0, now=1.1) == PartialRequest(0, 2, None)
     assert captions.open[0].skipped == 1
 
@@ -117,10 +118,10 @@ def test_a_declined_dispatch_frees_the_slot():
 def test_partials_after_their_final_or_older_than_the_shown_one_are_dropped():
     captions = state()
     tick(captions, seq=3, stream_s=0.0, speech_s=0.0)
-    assert captions.accept(reply(3, 2), final_arrived=False)["part"] == 2
-    assert captions.accept(reply(3, 1), final_arrived=False) is None  # overtaken
-    assert captions.accept(reply(3, 2), final_arrived=False) is None  # duplicate
-    assert captions.accept(reply(3, 3), final_arrived=True) is None  # the final is there
+    assert captions.partial_to_show(reply(3, 2), final_arrived=False)["part"] == 2
+    assert captions.partial_to_show(reply(3, 1), final_arrived=False) is None  # overtaken
+    assert captions.partial_to_show(reply(3, 2), final_arrived=False) is None  # duplicate
+    assert captions.partial_to_show(reply(3, 3), final_arrived=True) is None  # the final is there
     assert captions.late == 3
 
 
@@ -129,7 +130,7 @@ def test_a_cut_ends_the_utterance_and_reports_its_counters_once():
     tick(captions, stream_s=0.0, speech_s=0.0)
     request = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(request, now=1.0)
-    captions.accept(reply(0, 1, src="ru"), final_arrived=False)
+    captions.partial_to_show(reply(0, 1, src="ru"), final_arrived=False)
     # The segmenter cut seq 0; speech goes on in seq 1, whose count starts afresh.
     assert tick(captions, seq=1, stream_s=1.5, speech_s=0.2) is None
     assert captions.take_ended() == [(0, {"due": 1, "sent": 1, "skipped": 0})]
@@ -137,7 +138,7 @@ def test_a_cut_ends_the_utterance_and_reports_its_counters_once():
     assert tick(captions, seq=1, stream_s=2.4, speech_s=0.9) is None
     assert tick(captions, seq=1, stream_s=2.5, speech_s=1.0) == PartialRequest(1, 1, None)
     # A partial of seq 0 still out after the cut is shown while its final is not there.
-    assert captions.accept(reply(0, 2), final_arrived=False)["part"] == 2
+    assert captions.partial_to_show(reply(0, 2), final_arrived=False)["part"] == 2
 
 
 def test_auto_mode_reuses_the_language_of_the_utterances_first_partial():
@@ -145,7 +146,7 @@ def test_auto_mode_reuses_the_language_of_the_utterances_first_partial():
     tick(captions, stream_s=0.0, speech_s=0.0)
     first = tick(captions, stream_s=1.0, speech_s=1.0)
     captions.sent(first, now=1.0)
-    captions.accept(reply(0, 1, src="ru"), final_arrived=False)
+    captions.partial_to_show(reply(0, 1, src="ru"), final_arrived=False)
     assert tick(captions, stream_s=2.0, speech_s=2.0).src == "ru"
 
 
@@ -353,7 +354,7 @@ def test_the_final_replaces_everything_and_its_contradictions_are_counted():
     for part, (source, text) in enumerate(texts, start=1):
         event = reply(0, part)
         event.partial.update(source_text=source, text=text)
-        message = captions.accept(event, final_arrived=False)
+        message = captions.partial_to_show(event, final_arrived=False)
     assert message["stable"] == {"source_text": len("we will walk"), "text": len("мы пойдём")}
     assert captions.settle(0, source_text="We will walk on.", text="Мы пойдём.") is True
     assert (captions.finals_after_commits, captions.finals_contradicting) == (1, 1)
@@ -361,7 +362,7 @@ def test_the_final_replaces_everything_and_its_contradictions_are_counted():
     for part, source in enumerate(["a b", "a b c"], start=1):
         event = reply(1, part)
         event.partial.update(source_text=source, text=source)
-        captions.accept(event, final_arrived=False)
+        captions.partial_to_show(event, final_arrived=False)
     assert captions.settle(1, source_text="a b c d", text="a b c d") is False
     assert captions.settle(2, source_text="x", text="y") is None  # nothing was committed
     assert (captions.finals_after_commits, captions.finals_contradicting) == (2, 1)
@@ -369,7 +370,7 @@ def test_the_final_replaces_everything_and_its_contradictions_are_counted():
 
 def test_each_shown_partial_carries_its_stable_prefix_in_the_protocol_shape():
     captions = state()
-    message = captions.accept(reply(0, 1), final_arrived=False)
+    message = captions.partial_to_show(reply(0, 1), final_arrived=False)
     assert StablePrefix.model_validate(message["stable"]) == StablePrefix(source_text=0, text=0)
     assert message["text"] == "p1"
 
@@ -383,7 +384,7 @@ def test_with_growth_the_wait_for_the_next_partial_grows_with_the_utterance():
         if request is not None:
             due.append(round(t, 1))
             captions.sent(request, now=t)
-            captions.accept(reply(0, request.part), final_arrived=False)
+            captions.partial_to_show(reply(0, request.part), final_arrived=False)
     # After max(1 s, half the speech so far); the 100 ms frames round the last one up.
     assert due[:5] == [1.0, 2.0, 3.0, 4.5, 6.8] and len(due) == 6 and 10.2 <= due[5] <= 10.3
     with pytest.raises(ValueError, match="growth"):

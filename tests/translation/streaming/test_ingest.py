@@ -69,7 +69,7 @@ def test_sessions_scored_together_cut_what_each_cuts_alone():
             frames = 3 if n == 1 and (i // FRAME) % 7 == 0 else 1
             for _ in range(frames):
                 if i < len(stream):
-                    live.accept(pcm(stream[i : i + FRAME]))
+                    live.take_frame(pcm(stream[i : i + FRAME]))
             turn.append(live)
         for live, pending in ingest.score_sessions(turn).items():
             got[together.index(live)] += pending
@@ -91,7 +91,7 @@ def test_a_flush_scores_the_queued_audio_first():
     scored, queued = configured(), configured()
     for i in range(0, len(sentence), FRAME):
         scored.ingest(pcm(sentence[i : i + FRAME]))
-        queued.accept(pcm(sentence[i : i + FRAME]))  # nothing scored yet
+        queued.take_frame(pcm(sentence[i : i + FRAME]))  # nothing scored yet
     assert not queued.segmenter.has_speech
     assert cut(queued.flush()) == cut(scored.flush())
 
@@ -111,7 +111,7 @@ async def test_shared_scoring_hands_each_session_its_utterances_and_survives_a_f
 
     for i in range(0, len(sentence), FRAME):
         for n, live in enumerate(sessions):
-            live.accept(pcm(sentence[i : i + FRAME]))
+            live.take_frame(pcm(sentence[i : i + FRAME]))
             ingest.scoring.add(live, handler(n))
         await asyncio.sleep(0)  # a turn of the loop: the shared task scores all three
     for _ in range(3):
