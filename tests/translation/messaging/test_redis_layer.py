@@ -128,3 +128,61 @@ async def test_a_consumer_that_ends_has_its_channel_forgotten(redis_url, setting
         await layer.close_pools()
     finally:
         channel_layers.backends.clear()
+
+
+class SlowReply:
+    """channels_redis's BZPOPMIN read with its reply slowed down: the message has left Redis
+    (popped) and is not yet in the backup queue, the window in which a reader may be
+    cancelled (its consumer closed) while Redis answers."""
+
+    async def _brpop_with_clean(self, index, channel, timeout):
+        connection = self.connection(index)
+        result = await connection.bzpopmin(channel, timeout=timeout)
+        if result is None:
+            return None
+        await asyncio.sleep(0.5)  # the reply on its way
+        _, member, timestamp = result
+        await connection.zadd(self._backup_channel_name(channel), {member: float(timestamp)})
+        return member
+
+
+class SlowStock(SlowReply, StockLayer):
+    pass
+
+
+class SlowOurs(SlowReply, RedisChannelLayer):
+    pass
+
+
+async def a_reader_cancelled_while_redis_answers(layer) -> dict | None:
+    """Consumer A holds the read; a message for consumer B arrives; A closes while the reply
+    is on its way. What B receives within 3 s (None: nothing)."""
+    a, b = await layer.new_channel(), await layer.new_channel()
+    reader_a = asyncio.ensure_future(layer.receive(a))
+    await asyncio.sleep(0.2)  # A holds the receive lock, in BZPOPMIN
+    reader_b = asyncio.ensure_future(layer.receive(b))
+    await asyncio.sleep(0.1)
+    await layer.send(b, {"type": "translation.result", "seq": 7})
+    await asyncio.sleep(0.2)  # popped, the reply not yet in
+    reader_a.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader_a
+    try:
+        return await asyncio.wait_for(reader_b, 3)
+    except TimeoutError:
+        return None
+    finally:
+        await layer.close_pools()
+
+
+async def test_a_message_read_when_its_reader_closes_still_reaches_its_consumer(redis_url):
+    layer = SlowOurs(hosts=hosts(redis_url))
+    assert await a_reader_cancelled_while_redis_answers(layer) == {
+        "type": "translation.result",
+        "seq": 7,
+    }
+    assert layer.reads_handed_on == 1
+
+
+async def test_the_stock_layer_loses_it_which_is_the_race_this_fixes(redis_url):
+    assert await a_reader_cancelled_while_redis_answers(SlowStock(hosts=hosts(redis_url))) is None
