@@ -108,10 +108,20 @@ def open_page(browser, base_url: str, *, init_script: str | None = None):
 @pytest.fixture(scope="module")
 def browser(sync_playwright_api, chromium_path, speech_wav):
     wav, _ = speech_wav
+    with chromium_hearing(sync_playwright_api, chromium_path, wav) as browser:
+        yield browser
+
+
+@contextmanager
+def chromium_hearing(sync_playwright_api, chromium_path: str, wav):
+    """A Playwright session and its Chromium whose fake microphone plays `wav` once (a module
+    with a microphone of its own overrides `browser` with this)."""
     with sync_playwright_api() as pw:
         browser = launch_chromium(pw, chromium_path, wav)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 class ConsoleLog:

@@ -32,8 +32,8 @@ import webvtt
 
 from tests.browser.conftest import (
     CAPTURE_RATE,
+    chromium_hearing,
     events,
-    launch_chromium,
     screenshots,
     wait_for_event,
 )
@@ -114,10 +114,8 @@ def them_speech(tmp_path_factory) -> tuple[bytes, float]:
 @pytest.fixture(scope="module")
 def browser(sync_playwright_api, chromium_path, me_speech):
     wav, _ = me_speech
-    with sync_playwright_api() as pw:
-        browser = launch_chromium(pw, chromium_path, wav)
+    with chromium_hearing(sync_playwright_api, chromium_path, wav) as browser:
         yield browser
-        browser.close()
 
 
 def wait_for_me_speech(page, *, timeout_s: float) -> None:

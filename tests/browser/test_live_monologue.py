@@ -20,8 +20,8 @@ import soundfile as sf
 from tests.browser.conftest import (
     CAPTURE_RATE,
     ConsoleLog,
+    chromium_hearing,
     events,
-    launch_chromium,
     open_page,
     wait_for_event,
 )
@@ -77,8 +77,7 @@ def monologue_stack(tmp_path_factory, model_env):
 @pytest.fixture(scope="module")
 def monologue_page(sync_playwright_api, chromium_path, monologue_wav, monologue_stack):
     wav, _ = monologue_wav
-    with sync_playwright_api() as pw:
-        browser = launch_chromium(pw, chromium_path, wav)
+    with chromium_hearing(sync_playwright_api, chromium_path, wav) as browser:
         # A monologue comes as tab audio does: without the microphone's echo cancellation and
         # noise suppression (which would take the translation playing meanwhile for an echo).
         # Chromium's fake screen capture has no audio, so the fake microphone stands in.
@@ -86,7 +85,6 @@ def monologue_page(sync_playwright_api, chromium_path, monologue_wav, monologue_
             browser, monologue_stack.http_url, init_script=TAB_AUDIO_CONSTRAINTS
         ) as page:
             yield page
-        browser.close()
 
 
 TAB_AUDIO_CONSTRAINTS = """

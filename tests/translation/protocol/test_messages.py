@@ -20,17 +20,14 @@ from translation.protocol.messages import (
 )
 
 
+HELLO = {
+    "seq": 3, "translation_id": "abc", "src": "en", "tgt": "ru", "text": "привет",
+    "source_text": "hello", "tts_failed": False,
+}  # fmt: skip
+
+
 def test_result_message_shape():
-    payload = result_message(
-        seq=3,
-        translation_id="abc",
-        src="en",
-        tgt="ru",
-        text="привет",
-        source_text="hello",
-        tts_failed=False,
-        timings={"total_ms": 5.0},
-    )
+    payload = result_message(**HELLO, timings={"total_ms": 5.0})
     assert json.loads(payload.wire()) == {
         "type": "result",
         "seq": 3,
@@ -45,18 +42,7 @@ def test_result_message_shape():
 
 
 def test_result_message_places_a_live_utterance_in_its_stream():
-    payload = result_message(
-        seq=3,
-        translation_id="x",
-        src="en",
-        tgt="ru",
-        text="привет",
-        source_text="hello",
-        tts_failed=False,
-        timings={},
-        start_s=12.34567,
-        end_s=15.5,
-    )
+    payload = result_message(**HELLO, timings={}, start_s=12.34567, end_s=15.5)
     assert (payload.start_s, payload.end_s) == (12.346, 15.5)
 
 
