@@ -19,7 +19,6 @@ from translation.protocol.messages import (
     result_message,
 )
 
-
 HELLO = {
     "seq": 3, "translation_id": "abc", "src": "en", "tgt": "ru", "text": "привет",
     "source_text": "hello", "tts_failed": False,
