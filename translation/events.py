@@ -6,7 +6,7 @@ One event, one channel-layer `type`, one consumer handler (Channels maps the typ
 `event.to_message()`; handlers read `Event.from_message(message)`. The `type` strings live here
 only. Messages hold plain values (str, int, float, bytes, dicts of them): channels_redis
 serializes them with msgpack; a field that is a protocol message (translation/protocol/) travels
-as its JSON-ready dict and is a model again on the other side.
+as the JSON-ready fields it sends (`sent_fields`) and is a model again on the other side.
 
 Per live utterance a session gets one head (`UtteranceResult`, or `UtteranceFailed`), then for a
 result zero or more `AudioPiece`s and one `AudioEnd`; partial captions come as `PartialReply`;
@@ -16,12 +16,12 @@ an upload's watchers get `JobStatus`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
 
-from translation.protocol.messages import ResultMessage
+from translation.protocol.messages import JobMessage, PartialMessage, ResultMessage, sent_fields
 
 ModelClass = type[BaseModel]
 
@@ -61,7 +61,7 @@ class Event:
     def to_message(self) -> dict[str, Any]:
         """The channel-layer message: `type` plus the fields (None fields left out)."""
         fields = {
-            f.name: value.model_dump(mode="json", exclude_none=True)
+            f.name: sent_fields(value)
             if isinstance(value := getattr(self, f.name), BaseModel)
             else value
             for f in dataclasses.fields(self)
@@ -150,21 +150,25 @@ SessionEvent = UtteranceResult | UtteranceFailed | AudioPiece | AudioEnd
 
 @dataclass(frozen=True)
 class PartialReply(Event):
-    """A worker's answer to a partial caption request: the `partial` message to show, or
-    why it `skipped` one (the session may then ask again)."""
+    """A worker's answer to a partial caption request: the `partial` message to show (before
+    the session's local agreement sets its `stable` prefix), or why it `skipped` one (the
+    session may then ask again)."""
 
     type: ClassVar[str] = PARTIAL
+    MODELS: ClassVar[dict[str, ModelClass]] = {"partial": PartialMessage}
     seq: int
     part: int
     sent_at: float | None = None
-    partial: dict[str, Any] | None = None
+    partial: PartialMessage | None = None
     src: str | None = None
     skipped: str | None = None
 
 
 @dataclass(frozen=True)
 class JobStatus(Event):
-    """An upload's current state (the fields of `GET /api/translations/<id>`)."""
+    """An upload's current state: the `job` message of `/ws/jobs/<id>` (the fields of
+    `GET /api/translations/<id>`)."""
 
     type: ClassVar[str] = JOB_STATUS
-    job: dict[str, Any] = field(default_factory=dict)
+    MODELS: ClassVar[dict[str, ModelClass]] = {"job": JobMessage}
+    job: JobMessage

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from django.conf import settings
 
 from translation.events import PartialReply
 from translation.messaging.channel_layer import send_event
+from translation.protocol.messages import PartialMessage
 from translation.streaming import caption_dispatch
 from translation.streaming.caption_dispatch import CaptionRequest
-from translation.streaming.captions import partial_payload
+from translation.streaming.captions import partial_message
 from workers import runtime
 from workers.batch_jobs import Lane
 from workers.engines.base import EngineError
@@ -44,7 +44,7 @@ def caption_partial(request: CaptionRequest) -> None:
         _reply(request, skipped="error")
         return
     timings = {"queue_ms": queue_ms, **result.timings}
-    payload = partial_payload(
+    partial = partial_message(
         seq=request.seq,
         part=request.part,
         src=result.src,
@@ -56,7 +56,7 @@ def caption_partial(request: CaptionRequest) -> None:
         speech_s=request.speech_s,
         timings=timings,
     )
-    _reply(request, partial=payload, src=result.src)
+    _reply(request, partial=partial, src=result.src)
 
 
 def _reason_to_skip(queue_ms: float) -> str | None:
@@ -72,7 +72,7 @@ def _reason_to_skip(queue_ms: float) -> str | None:
 def _reply(
     request: CaptionRequest,
     *,
-    partial: dict[str, Any] | None = None,
+    partial: PartialMessage | None = None,
     src: str | None = None,
     skipped: str | None = None,
 ) -> None:

@@ -193,7 +193,8 @@ export interface HistoryStatus {
   message: string;
 }
 /**
- * `/ws/jobs/<id>`: the job's state (the fields of `GET /api/translations/<id>`).
+ * `/ws/jobs/<id>`: the job's state (the fields of `GET /api/translations/<id>`; its
+ * nullable fields are sent as null).
  *
  * This interface was referenced by `RutransWebSocketProtocol`'s JSON-Schema
  * via the `definition` "JobMessage".

@@ -111,7 +111,7 @@ class JobSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, instance: Translation) -> dict[str, Any]:
-        return selectors.job_state(instance)
+        return selectors.job_state(instance).state()
 
 
 class SessionSerializer(serializers.Serializer):

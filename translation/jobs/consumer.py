@@ -16,7 +16,7 @@ from translation.jobs.delivery import job_group
 from translation.messaging.channel_layer import remember_event_loop
 from translation.messaging.sockets import SurvivesChannelLayerLoss
 from translation.models import Translation
-from translation.protocol.messages import bounded_json, error_message
+from translation.protocol.messages import JobMessage, bounded_json, error_message
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,11 @@ class JobStatusConsumer(SurvivesChannelLayerLoss, AsyncWebsocketConsumer):
     async def job_status(self, message: dict[str, Any]) -> None:
         await self._report(JobStatus.from_message(message).job)
 
-    async def _report(self, job: dict[str, Any]) -> None:
-        rank = Translation.status_rank(job["status"])
+    async def _report(self, job: JobMessage) -> None:
+        rank = Translation.status_rank(job.status)
         if rank <= self.rank:
             return  # already reported (the event and the first read can overlap)
         self.rank = rank
-        await self.send(
-            text_data=bounded_json({"type": "job", **job}, text_fields=("text", "source_text"))
-        )
-        if job["status"] in Translation.TERMINAL:
+        await self.send(text_data=bounded_json(job, text_fields=("text", "source_text")))
+        if job.status in Translation.TERMINAL:
             await self.close()

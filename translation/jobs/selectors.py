@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import cast
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from translation.audio.files import load_audio_16k
 from translation.jobs import liveness, transient_audio
 from translation.models import Translation
+from translation.protocol.messages import JobMessage, JobSource, JobStatusName
 
 NO_WORKER = "no worker is consuming the gpu queue"
 
@@ -50,25 +51,26 @@ def load_input_audio(row: Translation) -> np.ndarray:
         return load_audio_16k(fh.read())
 
 
-def job_state(row: Translation) -> dict[str, Any]:
-    """A job's state as the API and `/ws/jobs/<id>` report it (one shape for both)."""
-    return {
-        "id": str(row.id),
-        "status": row.status,
-        "source": row.source,
-        "src": row.src_lang or row.requested_src,
-        "tgt": row.tgt_lang or row.requested_tgt or None,
-        "voice": row.voice or None,
-        "source_text": row.source_text,
-        "text": row.text,
-        "tts_failed": row.tts_failed,
-        "error": row.error,
-        "timings": dict(row.timings),
-        "duration_s": row.duration_s,
-        "has_audio": row.status == Translation.Status.DONE
+def job_state(row: Translation) -> JobMessage:
+    """A job's state as `/ws/jobs/<id>` sends it and the API returns it (`JobMessage.state()`:
+    one shape for both). The row's status and source are its choices' values (checked here)."""
+    return JobMessage(
+        id=str(row.id),
+        status=cast(JobStatusName, row.status),
+        source=cast(JobSource, row.source),
+        src=row.src_lang or row.requested_src,
+        tgt=row.tgt_lang or row.requested_tgt or None,
+        voice=row.voice or None,
+        source_text=row.source_text,
+        text=row.text,
+        tts_failed=row.tts_failed,
+        error=row.error,
+        timings=dict(row.timings),
+        duration_s=row.duration_s,
+        has_audio=row.status == Translation.Status.DONE
         and (
             bool(row.output_audio) or (not row.store_audio and transient_audio.has_output(row.id))
         ),
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-    }
+        created_at=row.created_at.isoformat() if row.created_at else None,
+        finished_at=row.finished_at.isoformat() if row.finished_at else None,
+    )

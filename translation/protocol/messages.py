@@ -11,7 +11,7 @@ models for the UI; tests validate real messages against them.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,20 +42,34 @@ def _always_sent(schema: dict[str, Any]) -> None:
             required.insert(0, key)
 
 
+def _left_out(message: BaseModel) -> set[str]:
+    """The fields a message does not send: those that default to None and are None. A field
+    that may be null but has no default is always sent, null included (the schema says it is
+    required)."""
+    return {
+        name
+        for name, info in type(message).model_fields.items()
+        if not info.is_required() and getattr(message, name) is None
+    }
+
+
+def sent_fields(message: BaseModel) -> dict[str, Any]:
+    """A message's fields as it sends them (JSON-ready values, `_left_out` left out): its text
+    frame, and what a channel-layer event carries of it (translation/events.py)."""
+    return message.model_dump(mode="json", exclude=_left_out(message))
+
+
 class _Message(BaseModel):
-    """A server → client message. `wire()` is its text frame: fields left at None are not
-    sent, except by the session's own statuses, which send every field they have."""
+    """A server → client message. `wire()` is its text frame: a field that defaults to None is
+    sent only when set; one that may be null without a default always is."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_always_sent)
-    SENDS_NULLS: ClassVar[bool] = False
 
     def wire(self) -> str:
-        return self.model_dump_json(exclude_none=not self.SENDS_NULLS)
+        return self.model_dump_json(exclude=_left_out(self))
 
 
 class _SessionStatus(_Message):
-    SENDS_NULLS: ClassVar[bool] = True
-
     type: Literal["status"] = "status"
 
 
@@ -180,13 +194,19 @@ class PartialMessage(_Message):
     truncated: bool | None = None
 
 
+JobStatusName = Literal["queued", "running", "done", "failed"]
+JobSource = Literal["live", "upload"]
+"""A job's status and where it came from: the values of the model's choices."""
+
+
 class JobMessage(_Message):
-    """`/ws/jobs/<id>`: the job's state (the fields of `GET /api/translations/<id>`)."""
+    """`/ws/jobs/<id>`: the job's state (the fields of `GET /api/translations/<id>`; its
+    nullable fields are sent as null)."""
 
     type: Literal["job"] = "job"
     id: str
-    status: Literal["queued", "running", "done", "failed"]
-    source: Literal["live", "upload"]
+    status: JobStatusName
+    source: JobSource
     src: str
     tgt: str | None
     voice: str | None
@@ -200,6 +220,11 @@ class JobMessage(_Message):
     created_at: str | None
     finished_at: str | None
     truncated: bool | None = None
+
+    def state(self) -> dict[str, Any]:
+        """The body of `GET /api/translations/<id>`: every field but the message's `type` (and
+        `truncated`, which only a shortened frame sets)."""
+        return self.model_dump(mode="json", exclude={"type", "truncated"})
 
 
 def error_message(
@@ -338,17 +363,16 @@ def audio_end_message(
     ).wire()
 
 
-def bounded_json(message: _Message | dict[str, Any], *, text_fields: tuple[str, ...]) -> str:
+def bounded_json(message: _Message, *, text_fields: tuple[str, ...]) -> str:
     """The message as JSON of at most MAX_MESSAGE_BYTES: if it is larger, the `text_fields`
     are shortened and `truncated: true` is set (the full text stays in the history and the
     REST API). Only an extremely long text (hundreds of KB) gets here."""
-    if isinstance(message, _Message):
-        message = message.model_dump(mode="json", exclude_none=not message.SENDS_NULLS)
-    encoded = json.dumps(message, ensure_ascii=False)
+    fields = sent_fields(message)
+    encoded = json.dumps(fields, ensure_ascii=False)
     if len(encoded.encode()) <= MAX_MESSAGE_BYTES:
         return encoded
     budget = MAX_MESSAGE_BYTES // (4 * max(1, len(text_fields)) + 4)  # chars: ≤4 bytes each
-    shortened = {**message, "truncated": True}
+    shortened = {**fields, "truncated": True}
     for name in text_fields:
         if isinstance(shortened.get(name), str):
             shortened[name] = shortened[name][:budget] + "…"

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from translation.events import PartialReply
-from translation.protocol.messages import StablePrefix
+from translation.protocol.messages import PartialMessage, StablePrefix
 
 logger = logging.getLogger(__name__)
 
@@ -103,18 +102,15 @@ class UtteranceAgreement:
     source_text: LineAgreement = field(default_factory=LineAgreement)
     text: LineAgreement = field(default_factory=LineAgreement)
 
-    def apply(self, partial: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, partial: PartialMessage) -> PartialMessage:
         """The partial as shown: both lines rewritten to keep the committed words, `stable`
         set (see docs/ARCHITECTURE.md, the partial message)."""
-        source = self.source_text.update(partial.get("source_text") or "")
-        text = self.text.update(partial.get("text") or "")
+        source = self.source_text.update(partial.source_text)
+        text = self.text.update(partial.text)
         stable = StablePrefix(source_text=source.stable, text=text.stable)
-        return {
-            **partial,
-            "source_text": source.text,
-            "text": text.text,
-            "stable": stable.model_dump(),
-        }
+        return partial.model_copy(
+            update={"source_text": source.text, "text": text.text, "stable": stable}
+        )
 
     def contradicted_by(self, *, source_text: str, text: str) -> bool:
         """Whether the final changes any committed word (of either line)."""
@@ -227,7 +223,7 @@ class CaptionState:
             captions.sent -= 1
             captions.skipped += 1
 
-    def partial_to_show(self, reply: PartialReply, *, final_arrived: bool) -> dict[str, Any] | None:
+    def partial_to_show(self, reply: PartialReply, *, final_arrived: bool) -> PartialMessage | None:
         """A worker's reply for a partial: the `partial` message to show, or None (skipped by
         the worker, or too late). `final_arrived`: the utterance's final is already there."""
         seq, part = reply.seq, reply.part
@@ -296,7 +292,7 @@ class CaptionState:
                 self.ended.append((old, captions.summary()))
 
 
-def partial_payload(
+def partial_message(
     *,
     seq: int,
     part: int,
@@ -308,19 +304,21 @@ def partial_payload(
     end_s: float,
     speech_s: float,
     timings: dict[str, float],
-) -> dict[str, Any]:
+) -> PartialMessage:
     """The `partial` message a session shows provisionally until the final for `seq` comes
-    (see docs/ARCHITECTURE.md). `start_s`/`end_s`: the audio it covers, in stream time."""
-    return {
-        "type": "partial",
-        "seq": seq,
-        "part": part,
-        "src": src,
-        "tgt": tgt,
-        "text": text,
-        "source_text": source_text or "",
-        "start_s": round(start_s, 3),
-        "end_s": round(end_s, 3),
-        "speech_s": round(speech_s, 3),
-        "timings": timings,
-    }
+    (see docs/ARCHITECTURE.md), as a worker makes it: nothing committed yet (the session's
+    `UtteranceAgreement` sets `stable`). `start_s`/`end_s`: the audio it covers, in stream
+    time."""
+    return PartialMessage(
+        seq=seq,
+        part=part,
+        src=src,
+        tgt=tgt,
+        text=text,
+        source_text=source_text or "",
+        start_s=round(start_s, 3),
+        end_s=round(end_s, 3),
+        speech_s=round(speech_s, 3),
+        timings=timings,
+        stable=StablePrefix(source_text=0, text=0),
+    )

@@ -119,5 +119,6 @@ class LiveCaptions:
         if shown is None:
             return
         if reply.sent_at:
-            shown["timings"]["push_ms"] = round((time.time() - reply.sent_at) * 1000.0, 2)
+            push_ms = round((time.time() - reply.sent_at) * 1000.0, 2)
+            shown = shown.model_copy(update={"timings": {**shown.timings, "push_ms": push_ms}})
         await self.send(text_data=bounded_json(shown, text_fields=("text", "source_text")))

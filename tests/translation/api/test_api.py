@@ -459,6 +459,7 @@ async def test_job_socket_reports_each_change_then_closes(engines, dispatched):
     watcher = await job_socket(job_id)
     queued = await next_job(watcher)
     assert (queued["type"], queued["id"], queued["status"]) == ("job", job_id, "queued")
+    assert queued["finished_at"] is None and "truncated" not in queued  # as GET has it, + type
 
     await sync_to_async(complete_translation)(job_id, worker="test-worker")
     running, done = await next_job(watcher), await next_job(watcher)

@@ -10,6 +10,7 @@ from translation.protocol.messages import (
     CaptionsStatus,
     ConfiguredStatus,
     FlushedStatus,
+    JobMessage,
     QueuedStatus,
     ReadyStatus,
     ResultMessage,
@@ -70,10 +71,27 @@ def test_audio_end_message():
     assert message["error"] == "speech synthesis failed" and message["timings"] == {"tts_ms": 5}
 
 
+JOB = {
+    "id": "a", "status": "done", "source": "upload", "src": "en", "tgt": "ru", "voice": None,
+    "source_text": "hi", "text": "привет", "tts_failed": False, "error": "", "timings": {},
+    "duration_s": 1.5, "has_audio": True, "created_at": "2026-01-02T03:04:05+00:00",
+    "finished_at": None,
+}  # fmt: skip
+
+
+def test_a_job_sends_its_nulls_but_not_an_unset_truncated():
+    """Its fields as `GET /api/translations/<id>` has them (nulls included), and its type."""
+    job = JobMessage(**JOB)
+    assert json.loads(job.wire()) == {"type": "job", **JOB}
+    assert json.loads(bounded_json(job, text_fields=("text", "source_text"))) == {
+        "type": "job",
+        **JOB,
+    }
+    assert job.state() == JOB
+
+
 def test_bounded_json_never_exceeds_the_message_limit():
-    small = {"type": "job", "text": "привет", "source_text": "hi"}
-    assert json.loads(bounded_json(small, text_fields=("text", "source_text"))) == small
-    huge = {"type": "job", "text": "я" * 300_000, "source_text": "x" * 300_000, "id": "a"}
+    huge = JobMessage(**{**JOB, "text": "я" * 300_000, "source_text": "x" * 300_000})
     encoded = bounded_json(huge, text_fields=("text", "source_text"))
     message = json.loads(encoded)
     assert len(encoded.encode()) <= MAX_MESSAGE_BYTES

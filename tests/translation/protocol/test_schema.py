@@ -22,7 +22,7 @@ from translation.protocol.messages import (
     history_status_message,
     result_message,
 )
-from translation.streaming.captions import UtteranceAgreement, partial_payload
+from translation.streaming.captions import UtteranceAgreement, partial_message
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "static" / "js" / "protocol.schema.json"
@@ -87,14 +87,15 @@ def test_real_messages_fit_their_models():
     assert "disk is full" in full.message
     ReadyStatus.model_validate_json(ReadyStatus(session="abc").wire())
     CaptionsStatus.model_validate_json(CaptionsStatus(seq=1, due=3, sent=2, skipped=1).wire())
-    partial = partial_payload(
+    partial = partial_message(
         seq=1, part=2, src="en", tgt="ru", text="т", source_text=None, start_s=0.0,
         end_s=1.0, speech_s=0.8, timings={"ast_ms": 2.0},
     )  # fmt: skip
     # What the session sends: the worker's partial after local agreement (with `stable`).
-    messages.PartialMessage.model_validate(UtteranceAgreement().apply(partial))
+    messages.PartialMessage.model_validate_json(partial.wire())
+    messages.PartialMessage.model_validate_json(UtteranceAgreement().apply(partial).wire())
     row = Translation(status=Translation.Status.QUEUED, source=Translation.Source.UPLOAD)
-    messages.JobMessage.model_validate({"type": "job", **job_state(row)})
+    messages.JobMessage.model_validate_json(job_state(row).wire())
 
 
 def test_an_unknown_field_does_not_fit():

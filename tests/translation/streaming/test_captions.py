@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 
 from rutrans_site.asgi import application
 from translation.events import PartialReply
-from translation.protocol.messages import StablePrefix
+from translation.protocol.messages import PartialMessage, StablePrefix
 from translation.streaming import live_captions
 from translation.streaming.captions import (
     ANSWER_GRACE_S,
@@ -22,7 +22,7 @@ from translation.streaming.captions import (
     CaptionState,
     LineAgreement,
     PartialRequest,
-    partial_payload,
+    partial_message,
 )
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -37,9 +37,15 @@ def state(**kw) -> CaptionState:
     return CaptionState(interval_s=kw.pop("interval_s", 1.0), expires_s=kw.pop("expires_s", 2.0))
 
 
-def reply(seq: int, part: int, **extra) -> PartialReply:
+def reply(
+    seq: int, part: int, *, text: str | None = None, source_text: str = "", **extra
+) -> PartialReply:
+    """A worker's reply: its partial (`text` "p<part>" unless given), or `skipped`."""
     if "skipped" not in extra:
-        extra["partial"] = {"type": "partial", "seq": seq, "part": part, "text": f"p{part}"}
+        extra["partial"] = partial_message(
+            seq=seq, part=part, src="en", tgt="ru", text=f"p{part}" if text is None else text,
+            source_text=source_text, start_s=0.0, end_s=1.0, speech_s=1.0, timings={},
+        )  # fmt: skip
     return PartialReply(seq=seq, part=part, **extra)
 
 
@@ -64,7 +70,7 @@ def test_first_partial_after_one_interval_of_speech_then_each_interval_of_new_sp
     first = tick(captions, stream_s=3.2, speech_s=1.1)
     assert first == PartialRequest(seq=0, part=1, src=None)
     captions.sent(first, now=3.2)
-    assert captions.partial_to_show(reply(0, 1), final_arrived=False)["text"] == "p1"
+    assert captions.partial_to_show(reply(0, 1), final_arrived=False).text == "p1"
     assert tick(captions, stream_s=4.1, speech_s=2.0) is None
     assert tick(captions, stream_s=4.2, speech_s=2.1) == PartialRequest(seq=0, part=2, src=None)
 
@@ -118,7 +124,7 @@ def test_a_declined_dispatch_frees_the_slot():
 def test_partials_after_their_final_or_older_than_the_shown_one_are_dropped():
     captions = state()
     tick(captions, seq=3, stream_s=0.0, speech_s=0.0)
-    assert captions.partial_to_show(reply(3, 2), final_arrived=False)["part"] == 2
+    assert captions.partial_to_show(reply(3, 2), final_arrived=False).part == 2
     assert captions.partial_to_show(reply(3, 1), final_arrived=False) is None  # overtaken
     assert captions.partial_to_show(reply(3, 2), final_arrived=False) is None  # duplicate
     assert captions.partial_to_show(reply(3, 3), final_arrived=True) is None  # the final is there
@@ -138,7 +144,7 @@ def test_a_cut_ends_the_utterance_and_reports_its_counters_once():
     assert tick(captions, seq=1, stream_s=2.4, speech_s=0.9) is None
     assert tick(captions, seq=1, stream_s=2.5, speech_s=1.0) == PartialRequest(1, 1, None)
     # A partial of seq 0 still out after the cut is shown while its final is not there.
-    assert captions.partial_to_show(reply(0, 2), final_arrived=False)["part"] == 2
+    assert captions.partial_to_show(reply(0, 2), final_arrived=False).part == 2
 
 
 def test_auto_mode_reuses_the_language_of_the_utterances_first_partial():
@@ -155,8 +161,8 @@ def test_interval_and_expiry_must_be_positive():
         CaptionState(interval_s=0, expires_s=2)
 
 
-def test_partial_payload_shape():
-    payload = partial_payload(
+def test_partial_message_shape():
+    partial = partial_message(
         seq=2,
         part=3,
         src="en",
@@ -168,7 +174,7 @@ def test_partial_payload_shape():
         speech_s=3.0,
         timings={"ast_ms": 5.0},
     )
-    assert payload == {
+    assert json.loads(partial.wire()) == {
         "type": "partial",
         "seq": 2,
         "part": 3,
@@ -180,6 +186,7 @@ def test_partial_payload_shape():
         "end_s": 4.5,
         "speech_s": 3.0,
         "timings": {"ast_ms": 5.0},
+        "stable": {"source_text": 0, "text": 0},  # a worker commits nothing: the session does
     }
 
 
@@ -242,6 +249,7 @@ async def test_partials_come_before_the_final_and_grow(engines, speech, monkeypa
     assert seconds == sorted(seconds) and seconds[0] >= 1.0
     assert all(p["text"].startswith("en->ru") and p["tgt"] == "ru" for p in partials)
     assert {"queue_ms", "ast_ms", "push_ms"} <= partials[0]["timings"].keys()
+    assert all(PartialMessage.model_validate(p).type == "partial" for p in partials)
     result = seen[-1]
     assert result["seq"] == 0 and result["timings"]["audio_s"] >= seconds[-1]
     # The utterance's counters follow with the next frame.
@@ -352,16 +360,14 @@ def test_the_final_replaces_everything_and_its_contradictions_are_counted():
     captions = state()
     texts = [("we will", "мы"), ("we will walk", "мы пойдём"), ("we will walk on", "мы пойдём")]
     for part, (source, text) in enumerate(texts, start=1):
-        event = reply(0, part)
-        event.partial.update(source_text=source, text=text)
+        event = reply(0, part, source_text=source, text=text)
         message = captions.partial_to_show(event, final_arrived=False)
-    assert message["stable"] == {"source_text": len("we will walk"), "text": len("мы пойдём")}
+    assert message.stable == StablePrefix(source_text=len("we will walk"), text=len("мы пойдём"))
     assert captions.settle(0, source_text="We will walk on.", text="Мы пойдём.") is True
     assert (captions.finals_after_commits, captions.finals_contradicting) == (1, 1)
     assert 0 not in captions.agreements  # forgotten: a late partial starts nothing
     for part, source in enumerate(["a b", "a b c"], start=1):
-        event = reply(1, part)
-        event.partial.update(source_text=source, text=source)
+        event = reply(1, part, source_text=source, text=source)
         captions.partial_to_show(event, final_arrived=False)
     assert captions.settle(1, source_text="a b c d", text="a b c d") is False
     assert captions.settle(2, source_text="x", text="y") is None  # nothing was committed
@@ -371,8 +377,8 @@ def test_the_final_replaces_everything_and_its_contradictions_are_counted():
 def test_each_shown_partial_carries_its_stable_prefix_in_the_protocol_shape():
     captions = state()
     message = captions.partial_to_show(reply(0, 1), final_arrived=False)
-    assert StablePrefix.model_validate(message["stable"]) == StablePrefix(source_text=0, text=0)
-    assert message["text"] == "p1"
+    assert message.stable == StablePrefix(source_text=0, text=0)
+    assert message.text == "p1"
 
 
 def test_with_growth_the_wait_for_the_next_partial_grows_with_the_utterance():
