@@ -1,6 +1,6 @@
 """The soak's samples as a PNG: one panel per metric over time, a line per process.
 
-    .venv/bin/python benchmarks/soak_plot.py var/soak-30.json var/soak-30.png
+    .venv/bin/python benchmarks/soak_plot.py var/soak-30.json docs/soak-30.png 55   # [DPI]
 
 (benchmarks/soak.py draws it itself with `--plot`; this redraws one from a saved report.)
 """
@@ -32,7 +32,7 @@ def _rolling_median(points: list[tuple[float, float]], bin_s: float) -> list[tup
     return [((k + 0.5) * bin_s / 60, statistics.median(vs)) for k, vs in sorted(bins.items())]
 
 
-def plot(report: dict, path: Path) -> Path:
+def plot(report: dict, path: Path, dpi: int = 70) -> Path:
     """Draws the report's `samples` and `lags` to `path` (PNG)."""
     import matplotlib
 
@@ -85,10 +85,11 @@ def plot(report: dict, path: Path) -> Path:
     )
     fig.tight_layout(rect=(0, 0, 1, 0.985))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
 
 if __name__ == "__main__":
-    plot(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))
+    dpi = int(sys.argv[3]) if len(sys.argv) > 3 else 70
+    plot(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), dpi)

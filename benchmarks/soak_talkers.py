@@ -99,8 +99,12 @@ async def run_session(
         stats.flushes -= stats.abandoned  # what is counted: the utterances it waited for
         await _wait(client, stats.flushes, time.monotonic() + drain_s)
     finally:
+        reader = client._reader  # a reader that died (not a framing error) stops reading too
+        crashed = reader.done() and not reader.cancelled() and reader.exception() is not None
         await client.close()
         sampler.open_sessions -= 1
+    if crashed:
+        stats.errors.append(f"client reader died: {reader.exception()!r}"[:300])
     queued = [m["seq"] for m in _queued(client)][: stats.flushes]
     flushed = dict(zip(queued, flush_at, strict=False))  # queued in the order flushed
     for result, _, _ in client.received.results:
@@ -118,7 +122,9 @@ async def run_session(
     counts = collections.Counter(_answered(client))
     stats.queued = len(queued)
     stats.answered = len(set(queued) & set(counts))
-    stats.errors = [e["error"] for e in client.received.errors]
+    stats.errors += [e["error"] for e in client.received.errors]
+    if client.violation is not None:  # the reader stopped there: what followed is unread
+        stats.errors.append(f"protocol broken: {client.violation}"[:300])
     stats.duplicates = sorted(seq for seq, n in counts.items() if n > 1)
     stats.unanswered = sorted(set(queued) - set(counts))
     return stats
