@@ -12,11 +12,12 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up first
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from translation.backend import task_backend  # noqa: E402
 from translation.jobs.sweeper import start_stale_sweeper  # noqa: E402
-from translation.messaging.dispatch import embedded_worker_executor  # noqa: E402
 from translation.routing import websocket_urlpatterns  # noqa: E402
-from workers import embedded  # noqa: E402
+from workers import runtime  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -27,7 +28,10 @@ application = ProtocolTypeRouter(
     }
 )
 
-embedded.warm_up()
+if settings.PRELOAD_MODELS:
+    # A web process that runs the tasks itself (embedded) loads the models in the background
+    # now, so the first utterance does not wait for them; workers load on `worker_ready`.
+    task_backend().warm_up(runtime.preload)
 # Stuck translations are failed by the workers' sweepers; the web process sweeps as well, so
 # they are failed even with no worker left (embedded: the only one there is).
-start_stale_sweeper(executor=embedded_worker_executor())
+start_stale_sweeper(executor=task_backend().serial_executor())

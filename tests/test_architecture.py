@@ -137,6 +137,32 @@ def test_the_wire_protocol_is_on_the_ground_floor(graph):
     assert into_streaming == []
 
 
+def test_the_deployment_shape_is_decided_in_the_task_backend_only():
+    """`settings.EMBEDDED` is read in `translation/backend/` alone (issue 32: it was 15
+    branches over 9 modules); everything else asks `task_backend()`."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "EMBEDDED" in path.read_text()
+        and path.parent != ROOT / "translation" / "backend"
+        and path != ROOT / "rutrans_site" / "settings.py"
+    )
+    assert readers == []
+
+
+def test_the_task_backend_knows_nothing_above_it(graph):
+    upward = sorted(
+        f"{module} -> {imported}"
+        for module in _descendants(graph, "translation.backend")
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith(PACKAGES)
+        and not imported.startswith("translation.backend")
+        and imported != "translation.constants"
+    )
+    assert upward == []
+
+
 def test_top_level_of_translation_stays_small():
     modules = sorted(p.name for p in (ROOT / "translation").glob("*.py"))
     assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules

@@ -20,7 +20,7 @@ import websockets
 from tests.speech import speech_16k
 from tests.stack import real_stack
 from tests.wsclient import LiveClient, silence_pcm, to_pcm16
-from translation.jobs.liveness import CAPACITY_PREFIX
+from translation.backend.celery_backend import CAPACITY_PREFIX
 from translation.messaging.drain import SERVICE_RESTART
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]

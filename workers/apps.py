@@ -4,12 +4,13 @@ from django.apps import AppConfig
 class WorkersConfig(AppConfig):
     """The worker side (tasks, pipeline, engines) as a Django app: its management commands
     (`doctor`, `fetch_models`, `translate_file`), the Celery worker process hooks, and the task
-    code the embedded worker thread runs. Nothing here imports torch until a task or command
-    runs."""
+    bodies, registered once with the task backend. Nothing here imports torch until a task or
+    command runs."""
 
     name = "workers"
 
     def ready(self) -> None:
-        from workers import embedded, worker_process  # noqa: F401 - connects the hooks
+        from translation.backend import register_tasks
+        from workers import tasks, worker_process  # noqa: F401 - connects the hooks
 
-        embedded.install()
+        register_tasks(tasks.BODIES)

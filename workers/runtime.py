@@ -215,8 +215,10 @@ def get_pipeline(*, lane: Lane = Lane.LIVE) -> TranslationPipeline:
     )
 
 
-def preload() -> None:
-    """Load translator and synthesizer now (worker start-up); failures are logged, not fatal."""
+def preload(*, calibrate: bool = False) -> None:
+    """Load translator and synthesizer now (worker start-up), then time a full batch when
+    `calibrate` (a worker process of its own: its rate is what admission counts on); failures
+    are logged, not fatal."""
     loaded = []
     for role in ("translator", "synthesizer"):
         try:
@@ -224,7 +226,7 @@ def preload() -> None:
             loaded.append(role)
         except EngineUnavailable:
             pass
-    if "translator" in loaded and settings.CALIBRATE_AT_START and not settings.EMBEDDED:
+    if "translator" in loaded and calibrate:
         calibrate_capacity()
     logger.info("models preloaded: %s", ", ".join(loaded) or "none")
 

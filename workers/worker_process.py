@@ -44,8 +44,8 @@ class ExitWithConsumer(bootsteps.StartStopStep):
 def start_heartbeat(sender: Any = None, **_kwargs: Any) -> None:
     """Say this worker process is alive (a Redis key per process with a short TTL, refreshed by
     a daemon thread) before it consumes anything: recovery re-queues the rows of a worker whose
-    heartbeat is gone (translation/jobs/liveness.py). The worker's blueprint, built after this
-    signal, gets `ExitWithConsumer`."""
+    heartbeat is gone (translation/backend/celery_backend.py). The worker's blueprint, built
+    after this signal, gets `ExitWithConsumer`."""
     from translation.jobs.liveness import start_heartbeat
 
     sender.app.steps["worker"].add(ExitWithConsumer)
@@ -63,7 +63,7 @@ def preload_models(sender: Any = None, **_kwargs: Any) -> None:
         return
     from workers import runtime
 
-    runtime.preload()
+    runtime.preload(calibrate=settings.CALIBRATE_AT_START)
 
 
 @worker_ready.connect

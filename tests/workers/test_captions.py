@@ -1,5 +1,6 @@
 """The worker's side of live captions (workers/captions.py, TranslationPipeline.caption) and
-how partials are handed over (translation/streaming/caption_dispatch.py): embedded, and on Redis."""
+how partials are handed over (translation/streaming/caption_dispatch.py, through the task
+backend): embedded, and on Redis."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pytest
 
 from tests.doubles import ScriptedTranslator
 from tests.services import fresh_redis_database
+from translation.backend import InlineAudio, celery_backend, task_backend
+from translation.backend.broker import broker_redis, forget_client
 from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE
-from translation.messaging import dispatch
-from translation.messaging.broker import broker_redis, forget_client
 from translation.streaming import caption_dispatch
 from workers import captions as worker_captions
 from workers.pipeline import TranslationPipeline
@@ -85,7 +86,7 @@ def request_of(
 ) -> caption_dispatch.CaptionRequest:
     """The embedded hand-over: the audio in the request itself."""
     pcm = caption_dispatch.to_int16_bytes(partial.audio) if pcm is None else pcm
-    request = partial.request(caption_dispatch.InlineAudio(pcm=pcm))
+    request = partial.request(InlineAudio(pcm=pcm))
     return request.model_copy(update=overrides)
 
 
@@ -120,7 +121,7 @@ def test_a_partial_that_waited_longer_than_the_cadence_is_skipped(engines, pushe
 
 
 def test_a_partial_steps_aside_for_a_waiting_final(engines, pushed, monkeypatch):
-    monkeypatch.setattr(dispatch, "_embedded_finals_waiting", 1)
+    monkeypatch.setattr(task_backend(), "_finals_waiting", 1)
     worker_captions.caption_partial(request_of(job()))
     assert pushed[0][1]["skipped"] == "finals waiting"
 
@@ -137,7 +138,7 @@ def test_an_engine_error_skips_the_partial(engines, pushed):
 
 
 def test_embedded_dispatch_declines_while_a_final_waits(engines, monkeypatch):
-    monkeypatch.setattr(dispatch, "_embedded_finals_waiting", 2)
+    monkeypatch.setattr(task_backend(), "_finals_waiting", 2)
     assert caption_dispatch.submit_partial(job()) == "finals waiting"
 
 
@@ -182,7 +183,7 @@ def test_redis_dispatch_sends_by_name_with_expiry_and_the_audio_in_a_short_lived
     assert sent_json["audio"] == {"where": "redis", "key": request.audio.key}
     assert (request.seq, request.part) == (4, 2)
     key = request.audio.key
-    assert 0 < client.ttl(key) <= 2 + caption_dispatch.AUDIO_KEY_SLACK_S
+    assert 0 < client.ttl(key) <= 2 + celery_backend.AUDIO_KEY_SLACK_S
     assert client.strlen(key) == 2 * 16_000
     audio = caption_dispatch.take_partial_audio(request)
     assert audio.size == 16_000 and abs(float(audio[0]) - 0.25) < 1e-4
@@ -196,10 +197,10 @@ def test_redis_dispatch_skips_while_finals_wait_or_the_captions_queue_is_full(br
     assert caption_dispatch.finals_waiting() == 1
     assert caption_dispatch.submit_partial(job()) == "finals waiting"
     client.delete(FINALS_QUEUE)
-    client.rpush(CAPTIONS_QUEUE, *[b"p"] * caption_dispatch.MAX_QUEUED)
+    client.rpush(CAPTIONS_QUEUE, *[b"p"] * celery_backend.MAX_QUEUED)
     assert caption_dispatch.submit_partial(job()) == "captions queue full"
     assert sent == []
-    assert client.keys(caption_dispatch.AUDIO_KEY_PREFIX + "*") == []
+    assert client.keys(celery_backend.AUDIO_KEY_PREFIX + "*") == []
 
 
 def test_the_caption_task_is_routed_to_its_own_queue_and_never_redelivered(settings):

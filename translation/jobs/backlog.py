@@ -12,8 +12,8 @@ made from them in `translation.jobs.capacity`.
   over the workers alive now;
 - the speech share of a talking session (audio seconds its live utterances hold per second it
   has been talking, over the same window);
-- the live sessions open in the other web processes (`share_open_sessions`: each publishes its
-  count in Redis with a short TTL).
+- (the live sessions open in the other web processes are the task backend's to count:
+  `open_sessions_elsewhere`, a Redis key per process with a short TTL.)
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from translation.jobs import liveness
-from translation.messaging.broker import broker_redis
 from translation.models import Translation
 
 RATE_WINDOW_S = 60.0
@@ -193,24 +191,6 @@ def read_queue(now: datetime | None = None) -> QueueReading:
         talking_sessions=talking,
         live_workers=beating,
     )
-
-
-OPEN_SESSIONS_KEY = "rutrans:open-sessions:"
-OPEN_SESSIONS_TTL_S = 5
-
-
-def share_open_sessions(process: str, count: int) -> int:
-    """Publish this web process's open live sessions (a Redis key with a short TTL, so a
-    process that dies stops counting) and return the other processes' total. Embedded (one
-    process, no Redis): 0."""
-    if settings.EMBEDDED:
-        return 0
-    client = broker_redis()
-    client.set(OPEN_SESSIONS_KEY + process, count, ex=OPEN_SESSIONS_TTL_S)
-    mine = (OPEN_SESSIONS_KEY + process).encode()
-    others = [key for key in client.scan_iter(OPEN_SESSIONS_KEY + "*", count=100) if key != mine]
-    values = client.mget(others) if others else []
-    return sum(int(value) for value in values if value is not None)
 
 
 def _speech_share(now: datetime, window_start: datetime) -> tuple[float | None, int]:

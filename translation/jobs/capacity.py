@@ -9,15 +9,15 @@ One home for the overload rules (docs/RUNBOOK.md "Overload"):
   partials are sent; above MAX_QUEUE_LAG_S the sessions are told `busy`.
 - **Admission** (`Capacity.refusal`): a new session is refused (close code 1013) while the
   workers are busy, or when the sessions open (in every web process: each publishes its count
-  in Redis with each refresh, `share_open_sessions`) would, with the new one, ask for more than
-  ADMISSION_MAX_LOAD of the measured rate; each session asks for the measured speech share
-  (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
+  with each refresh, the task backend's `open_sessions_elsewhere`) would, with the new one, ask
+  for more than ADMISSION_MAX_LOAD of the measured rate; each session asks for the measured
+  speech share (SESSION_SPEECH_SHARE until measured). An admitted session is never cut off: its
   utterances are all answered, late ones with a `busy` status first. A web process whose event
-  loop has run late for seconds (ADMISSION_MAX_LOOP_LAG_MS: frames wait to be read, the web
-  tier itself is full) refuses new sessions too, and so does one whose event-loop thread, with
-  one more session like its open ones, would use more than ADMISSION_MAX_LOOP_CPU of a core
-  (each live session's ingest costs that thread CPU; past one core every session falls behind
-  at once, before the loop looks late).
+  loop has run late for seconds (ADMISSION_MAX_LOOP_LAG_MS: frames wait to be read, the web tier
+  itself is full) refuses new sessions too, and so does one whose event-loop thread, with one
+  more session like its open ones, would use more than ADMISSION_MAX_LOOP_CPU of a core (each
+  live session's ingest costs that thread CPU; past one core every session falls behind at once,
+  before the loop looks late).
 - **Monitor** (`CapacityMonitor`, one per web process): the latest reading, cached; a stale one
   is refreshed on a thread of its own, never on the event loop, at most every
   CAPACITY_REFRESH_S. What a live session is told: `translation.streaming.overload`.
@@ -39,8 +39,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from translation import metrics
+from translation.backend import task_backend
 from translation.jobs import liveness
-from translation.jobs.backlog import QueueReading, read_queue, share_open_sessions
+from translation.jobs.backlog import QueueReading, read_queue
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class CapacityMonitor:
         """The history's reading, with the other web processes' open sessions (ours shared)."""
         reading = read_queue()
         try:
-            others = share_open_sessions(liveness.BOOT_ID, self.open_sessions)
+            others = task_backend().open_sessions_elsewhere(liveness.BOOT_ID, self.open_sessions)
         except Exception as exc:  # noqa: BLE001 - Redis down: count our own sessions only
             logger.warning("capacity: open sessions not shared: %s: %s", type(exc).__name__, exc)
             others = 0

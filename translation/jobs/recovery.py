@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from translation.backend import enqueue_translation, task_backend
 from translation.jobs import liveness, states
 from translation.jobs.lifecycle import WORKER_LOST_REASON, tell_waiters
-from translation.messaging.dispatch import enqueue_translation
 from translation.models import Translation
 
 logger = logging.getLogger(__name__)
@@ -120,9 +120,10 @@ def _resend_lost_tasks() -> list[str]:
     message and died before starting it, or the broker lost it. A backlog waiting its turn
     matches neither rule. Each row is re-sent at most TRANSLATION_MAX_ATTEMPTS times (the
     stale sweep fails it in the end); a copy that finds the row taken is skipped
-    (`start_translation`). Embedded, nothing is lost (the queue is in-process). Returns the ids
+    (`start_translation`). A backend that loses nothing (embedded: the queue is in-process) has
+    nothing to re-send. Returns the ids
     sent again."""
-    if settings.EMBEDDED:
+    if not task_backend().loses_messages:
         return []
     grace = timezone.now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_S)
     old = Translation.objects.filter(status=Status.QUEUED, enqueued_at__lt=grace)

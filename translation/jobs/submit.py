@@ -24,12 +24,12 @@ from translation.audio.files import decode_audio_file
 from translation.audio.pcm import resample_float32
 from translation.audio.vad import require_speech
 from translation.audio.wav import wav_bytes_from_float32
+from translation.backend import enqueue_translation
 from translation.constants import MODEL_SAMPLE_RATE
 from translation.history import storage
 from translation.jobs import lifecycle, transient_audio
 from translation.limits import quotas
 from translation.limits.clients import Client
-from translation.messaging.dispatch import enqueue_translation
 from translation.models import Call, Translation
 from translation.protocol.control import SessionConfig
 from translation.protocol.messages import HistoryNotice

@@ -4,10 +4,11 @@ in `queued`/`running` for STALE_TRANSLATION_S (`recovery.fail_stale_translations
 
 Every Celery worker starts one on `worker_ready` (rutrans_site/celery.py) and so does the web
 process (rutrans_site/asgi.py); in the embedded default each pass runs on the embedded worker
-thread, so it never races the in-process translation for the SQLite database. Several sweepers
+thread (the backend's `serial_executor`), so it never races the in-process translation for the
+SQLite database. Several sweepers
 at once are fine: rows locked by another are skipped. `manage.py sweep_stale` runs one pass.
-Embedded (no celery beat), the same thread queues the retention purge every
-RETENTION_INTERVAL_S.
+Where no celery beat runs (the embedded backend), the same thread queues the retention purge
+every RETENTION_INTERVAL_S (`TaskBackend.purge_if_due`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from concurrent.futures import Executor
 
 from django.conf import settings
 
-from translation.constants import PURGE_HISTORY_TASK
-from translation.messaging import dispatch
+from translation.backend import task_backend
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +78,5 @@ def _sweep_forever(interval: float, executor: Executor | None) -> None:
                 sweep_once()
         except Exception as exc:  # noqa: BLE001 - database down etc.: try again next time
             logger.warning("recovery sweep failed: %s: %s", type(exc).__name__, exc)
-        if retention_due(purged_at, time.monotonic()):
-            purged_at = time.monotonic()
-            # Embedded there is no celery beat: the retention purge is queued from here, on
-            # the worker thread like every task.
-            dispatch.run_embedded(PURGE_HISTORY_TASK)
-
-
-def retention_due(last: float, now: float) -> bool:
-    """Embedded only (celery beat schedules it on the real stack): is a purge due?"""
-    every = float(settings.RETENTION_INTERVAL_S)
-    return bool(settings.EMBEDDED) and every > 0 and now - last >= every
+        if task_backend().purge_if_due(purged_at, time.monotonic()):
+            purged_at = time.monotonic()  # embedded (no celery beat): queued on its worker

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from translation import metrics
+from translation.backend.broker import broker_redis
 from translation.limits.clients import Client
-from translation.messaging.broker import broker_redis
 
 logger = logging.getLogger(__name__)
 

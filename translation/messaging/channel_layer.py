@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
+from translation.backend import task_backend
 from translation.events import Event
 
 logger = logging.getLogger(__name__)
@@ -46,18 +46,10 @@ def _on_channel_layer(target: str, call: Callable[[Any], Awaitable[None]]) -> bo
     return True
 
 
-_event_loop: asyncio.AbstractEventLoop | None = None
-
-
 def remember_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """The embedded server's loop: the in-memory channel layer may only be used from it."""
-    global _event_loop
-    _event_loop = loop
-
-
-def embedded_event_loop() -> asyncio.AbstractEventLoop | None:
-    loop = _event_loop
-    return loop if settings.EMBEDDED and loop is not None and loop.is_running() else None
+    """The server's loop (a consumer's), where the embedded backend's in-memory channel layer
+    lives: sync code reaches that layer only from it."""
+    task_backend().remember_server_loop(loop)
 
 
 _layer_loop: asyncio.AbstractEventLoop | None = None
@@ -71,7 +63,7 @@ def channel_layer_loop() -> asyncio.AbstractEventLoop:
     loop on a daemon thread for the whole process, so channels_redis keeps its connection pool
     between pushes instead of `async_to_sync` building a loop and a connection per push.
     """
-    loop = embedded_event_loop()
+    loop = task_backend().server_loop()
     if loop is not None:
         return loop
     global _layer_loop

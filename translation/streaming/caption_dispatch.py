@@ -1,18 +1,15 @@
 """Hands a partial (live caption) translation to a worker, and gives the worker its audio.
 
-Partials must never delay finals, so they travel apart from them:
-- real stack: the task `translation.caption` by name on its own queue `captions`, with a Celery
-  `expires` of CAPTION_EXPIRES_S (a partial no worker started in time is discarded unrun). Its
-  audio (int16, 16 kHz) waits in a Redis key that expires shortly after, so nothing piles up
-  when no worker consumes the queue. Nothing is sent while finals wait in the `gpu` queue or
-  while the `captions` queue already holds MAX_QUEUED partials;
+Partials must never delay finals, so they travel apart from them (the task backend's
+`send_caption`: on the real stack their own queue, an expiry and their audio in a short-lived
+Redis key, nothing sent while finals wait or the captions queue is full; embedded, the one
+in-process worker, never while a final waits there). Besides:
 - overload: nothing is sent while the workers are more than CAPTIONS_SHED_LAG_S behind
   (`captions_shed`, from the web process's cached capacity reading: no I/O), so captions are
   shed before any session is told `busy` or refused;
-- embedded: the same code on the one in-process worker thread, never while a final waits there
-  (and the partial steps aside again when it comes up behind a final).
+- the worker steps aside again when the partial comes up behind a final (`finals_waiting`).
 
-Everything here blocks (Redis, Celery): the consumer calls `submit_partial` through
+Everything here may block (Redis, Celery): the consumer calls `submit_partial` through
 `send_in_background`, on one thread of its own per web process, so caption sends never take the
 threads that store finals (Channels' `database_sync_to_async` uses the loop's default
 executor), and a send still in progress means the next partial is skipped, not queued.
@@ -22,48 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import numpy as np
-from django.conf import settings
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from translation.constants import CAPTION_TASK, CAPTIONS_QUEUE, FINALS_QUEUE, MODEL_SAMPLE_RATE
+from translation.backend import CaptionAudio, task_backend
+from translation.constants import MODEL_SAMPLE_RATE
 from translation.jobs import capacity
-from translation.messaging import dispatch
-from translation.messaging.broker import broker_redis
 
 logger = logging.getLogger(__name__)
 
-MAX_QUEUED = 4
-"""More partials than this waiting in the `captions` queue: the workers are behind; skip."""
-AUDIO_KEY_PREFIX = "rutrans:caption-audio:"
-AUDIO_KEY_SLACK_S = 3
-"""The audio key outlives the task's expiry by this much (clock skew between hosts)."""
-
 _sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rutrans-captions")
 _sending = 0  # sends submitted to _sender and not finished (event loop only)
-
-
-class InlineAudio(BaseModel):
-    """The partial's audio in the request itself: the embedded worker thread, same process."""
-
-    model_config = ConfigDict(frozen=True)
-    where: Literal["inline"] = "inline"
-    pcm: bytes  # int16, 16 kHz mono
-
-
-class StoredAudio(BaseModel):
-    """The partial's audio in a short-lived Redis key: the real stack (the task goes as JSON)."""
-
-    model_config = ConfigDict(frozen=True)
-    where: Literal["redis"] = "redis"
-    key: str
 
 
 class CaptionRequest(BaseModel):
@@ -80,7 +50,7 @@ class CaptionRequest(BaseModel):
     end_s: float
     speech_s: float
     sent_at: float
-    audio: Annotated[InlineAudio | StoredAudio, Field(discriminator="where")]
+    audio: CaptionAudio
 
 
 @dataclass(frozen=True)
@@ -96,7 +66,7 @@ class PartialJob:
     start_s: float
     speech_s: float
 
-    def request(self, audio: InlineAudio | StoredAudio) -> CaptionRequest:
+    def request(self, audio: CaptionAudio) -> CaptionRequest:
         """The task's argument, its audio at `audio`."""
         return CaptionRequest(
             reply_channel=self.reply_channel,
@@ -114,30 +84,7 @@ class PartialJob:
 
 def submit_partial(job: PartialJob) -> str | None:
     """Queue a partial. Returns None when queued, else why it was skipped."""
-    pcm = to_int16_bytes(job.audio)
-    if settings.EMBEDDED:
-        if dispatch.embedded_finals_waiting():
-            return "finals waiting"
-        dispatch.run_embedded(CAPTION_TASK, job.request(InlineAudio(pcm=pcm)))
-        return None
-    client = broker_redis()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.llen(FINALS_QUEUE)
-        pipe.llen(CAPTIONS_QUEUE)
-        finals, partials = pipe.execute()
-    if finals:
-        return "finals waiting"
-    if partials >= MAX_QUEUED:
-        return "captions queue full"
-    key = AUDIO_KEY_PREFIX + uuid.uuid4().hex
-    client.set(key, pcm, ex=math.ceil(settings.CAPTION_EXPIRES_S) + AUDIO_KEY_SLACK_S)
-    dispatch.send_task(
-        CAPTION_TASK,
-        args=[job.request(StoredAudio(key=key)).model_dump(mode="json")],
-        queue=CAPTIONS_QUEUE,
-        expires=settings.CAPTION_EXPIRES_S,
-    )
-    return None
+    return task_backend().send_caption(to_int16_bytes(job.audio), job.request)
 
 
 async def send_in_background(job: PartialJob) -> str | None:
@@ -160,15 +107,12 @@ def captions_shed() -> bool:
 
 def finals_waiting() -> int:
     """Finals waiting for a worker: partials step aside while there are any."""
-    if settings.EMBEDDED:
-        return dispatch.embedded_finals_waiting()
-    return int(broker_redis().llen(FINALS_QUEUE))
+    return task_backend().finals_waiting()
 
 
 def take_partial_audio(request: CaptionRequest) -> np.ndarray | None:
     """The worker's side: the partial's audio as 16 kHz float32 (None: it expired)."""
-    audio = request.audio
-    pcm = audio.pcm if isinstance(audio, InlineAudio) else broker_redis().getdel(audio.key)
+    pcm = request.audio.take()
     if not pcm:
         return None
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

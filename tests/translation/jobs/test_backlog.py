@@ -3,13 +3,11 @@ on real rows in PostgreSQL, and the open sessions shared between web processes (
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from translation.jobs import backlog
 from translation.jobs.backlog import FinishedRow, RunningRow, read_queue, workers_rate
 from translation.models import Translation
 
@@ -75,25 +73,6 @@ def test_a_calibrated_worker_counts_from_the_start_until_its_measured_rate_is_bu
     assert rate == pytest.approx(0.3)
 
 
-def test_calibrated_capacities_live_and_die_with_the_heartbeat(settings):
-    from tests.services import require_redis
-    from translation.jobs import liveness
-    from translation.messaging.broker import forget_client
-
-    settings.REDIS_URL, settings.EMBEDDED = require_redis(), False
-    settings.WORKER_DEAD_AFTER_S = 0.5
-    forget_client()
-    worker = liveness.this_worker("calibrated@test")
-    try:
-        liveness.publish_capacity(17.5)
-        assert liveness.calibrated_capacities()[worker] == 17.5
-        time.sleep(0.7)  # no heartbeat since: the worker is gone, and so is its capacity
-        assert worker not in liveness.calibrated_capacities()
-    finally:
-        liveness._capacity = None
-        forget_client()
-
-
 # --- read_queue on real rows ---------------------------------------------------------------------
 
 
@@ -144,26 +123,3 @@ def test_read_queue_rate_counts_the_live_embedded_worker():
         )
     got = read_queue(now)
     assert (got.rate, got.workers, got.queued, got.oldest_queued_at) == (2.0, 1, 0, None)
-
-
-def test_open_sessions_are_shared_between_web_processes(settings):
-    from tests.services import require_redis
-    from translation.messaging.broker import broker_redis, forget_client
-
-    settings.REDIS_URL, settings.EMBEDDED = require_redis(), False
-    forget_client()
-    try:
-        broker_redis().delete(*broker_redis().keys(backlog.OPEN_SESSIONS_KEY + "*") or ["-"])
-        assert backlog.share_open_sessions("web-a", 3) == 0
-        assert backlog.share_open_sessions("web-b", 5) == 3
-        assert backlog.share_open_sessions("web-a", 2) == 5
-        ttl = broker_redis().ttl(backlog.OPEN_SESSIONS_KEY + "web-a")
-        assert 0 < ttl <= backlog.OPEN_SESSIONS_TTL_S  # a dead process stops counting
-    finally:
-        broker_redis().delete(*broker_redis().keys(backlog.OPEN_SESSIONS_KEY + "*") or ["-"])
-        forget_client()
-
-
-def test_embedded_has_no_other_processes(settings):
-    settings.EMBEDDED = True
-    assert backlog.share_open_sessions("web-a", 3) == 0

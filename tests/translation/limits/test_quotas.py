@@ -50,7 +50,7 @@ def live_backend(request, settings):
     """Embedded: this process's cache under a lock; real stack: a Redis sorted set."""
     if request.param == "redis":
         from tests.services import require_redis
-        from translation.messaging import broker
+        from translation.backend import broker
 
         settings.REDIS_URL = require_redis()
         broker.forget_client()
