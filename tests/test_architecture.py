@@ -118,15 +118,7 @@ def test_the_wire_protocol_is_on_the_ground_floor(graph):
     """`translation.protocol` imports nothing of the project but the shared constants, and the
     job and transport sides reach it downward, never through the live stream (issue 32: the
     arrows that climbed back into `streaming/protocol.py`)."""
-    upward = sorted(
-        f"{module} -> {imported}"
-        for module in _descendants(graph, "translation.protocol")
-        for imported in graph.find_modules_directly_imported_by(module)
-        if imported.startswith(PACKAGES)
-        and not imported.startswith("translation.protocol")
-        and imported != "translation.constants"
-    )
-    assert upward == []
+    assert _imports_beyond_the_constants(graph, "translation.protocol") == []
     into_streaming = sorted(
         f"{module} -> {imported}"
         for side in ("translation.jobs", "translation.messaging")
@@ -152,15 +144,19 @@ def test_the_deployment_shape_is_decided_in_the_task_backend_only():
 
 
 def test_the_task_backend_knows_nothing_above_it(graph):
-    upward = sorted(
+    assert _imports_beyond_the_constants(graph, "translation.backend") == []
+
+
+def _imports_beyond_the_constants(graph: grimp.ImportGraph, package: str) -> list[str]:
+    """The imports of `package`'s modules into the project outside it, but the constants."""
+    return sorted(
         f"{module} -> {imported}"
-        for module in _descendants(graph, "translation.backend")
+        for module in _descendants(graph, package)
         for imported in graph.find_modules_directly_imported_by(module)
         if imported.startswith(PACKAGES)
-        and not imported.startswith("translation.backend")
+        and not imported.startswith(package)
         and imported != "translation.constants"
     )
-    assert upward == []
 
 
 def test_top_level_of_translation_stays_small():
